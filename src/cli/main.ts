@@ -1,0 +1,101 @@
+import { Command, CommanderError, Option } from 'commander';
+import { KilnError, describeError } from '../core/errors.js';
+import type { GraphOptimizationLevel } from '../runtime/engine.js';
+import { BENCH_DEFAULTS, runBench } from './commands/bench.js';
+import { runDemo } from './commands/demo.js';
+import { runInspect } from './commands/inspect.js';
+import { processIO, type CliIO } from './io.js';
+import { collectDim, collectShape, parseIntList, parsePositiveInt } from './options.js';
+
+/** Exit codes: 0 done, 1 the work failed, 2 the command line was wrong. */
+export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
+
+function buildProgram(io: CliIO): Command {
+  const program = new Command('kiln')
+    .description('Take a trained ONNX model to production from TypeScript')
+    .version('0.1.0')
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: () => undefined });
+
+  program
+    .command('inspect')
+    .description('summarize an ONNX model: signature, opsets, ops, parameters, bytes by type')
+    .argument('<model>', 'path to an .onnx file')
+    .option('--json', 'print a JSON document instead of text')
+    .option('--no-runtime', 'do not load the model in onnxruntime')
+    .action(async (model: string, flags: { json?: boolean; runtime: boolean }) => {
+      await runInspect(model, { json: flags.json ?? false, runtime: flags.runtime }, io);
+    });
+
+  program
+    .command('bench')
+    .description('measure latency (p50/p90/p99) and throughput with onnxruntime')
+    .argument('<model>', 'path to an .onnx file')
+    .option('-b, --batch <sizes>', 'batch sizes, comma-separated', '1')
+    .option('-t, --threads <counts>', 'intra-op thread counts, comma-separated (0 = onnxruntime default)', '0')
+    .option('-n, --iterations <n>', 'timed runs per configuration', String(BENCH_DEFAULTS.iterations))
+    .option('-w, --warmup <n>', 'untimed runs first', String(BENCH_DEFAULTS.warmup))
+    .option('--dim <name=n>', 'value of a symbolic dimension (repeatable; * for any)', collectDim, {})
+    .option('--shape <input=d0,d1,...>', 'full shape of an input (repeatable; --batch sets axis 0)', collectShape, {})
+    .option('--seed <n>', 'seed of the generated inputs', String(BENCH_DEFAULTS.seed))
+    .addOption(
+      new Option('--optimization <level>', 'onnxruntime graph optimization level')
+        .choices(['disabled', 'basic', 'extended', 'all'])
+        .default(BENCH_DEFAULTS.optimization),
+    )
+    .option('--json', 'print a JSON document instead of text')
+    .action(async (model: string, flags: Record<string, unknown>) => {
+      await runBench(
+        model,
+        {
+          batches: parseIntList('--batch', flags['batch'] as string),
+          threads: parseIntList('--threads', flags['threads'] as string, { allowZero: true }),
+          iterations: parsePositiveInt('--iterations', flags['iterations'] as string),
+          warmup: parsePositiveInt('--warmup', flags['warmup'] as string, { allowZero: true }),
+          dims: flags['dim'] as Record<string, number>,
+          shapes: flags['shape'] as Record<string, number[]>,
+          seed: parsePositiveInt('--seed', flags['seed'] as string, { allowZero: true }),
+          optimization: flags['optimization'] as GraphOptimizationLevel,
+          json: Boolean(flags['json']),
+        },
+        io,
+      );
+    });
+
+  program
+    .command('demo')
+    .description('walk through kiln on the bundled PP-OCR models')
+    .option('-n, --iterations <n>', 'timed runs per model', '20')
+    .action(async (flags: { iterations: string }) => {
+      await runDemo({ iterations: parsePositiveInt('--iterations', flags.iterations) }, io);
+    });
+
+  return program;
+}
+
+/**
+ * Runs the CLI and returns the exit code. Every failure becomes one line on stderr
+ * (`kiln: <what>`), never a stack trace; set `KILN_DEBUG=1` to see the cause chain.
+ */
+export async function runCli(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return EXIT.ok; // --help, --version
+      io.err(`kiln: ${error.message.replace(/^error: /, '').split('\n')[0]} (see kiln --help)`);
+      return EXIT.usage;
+    }
+    if (error instanceof KilnError) {
+      io.err(`kiln: ${error.message}`);
+      if (process.env['KILN_DEBUG']) io.err(String((error.cause as Error | undefined)?.stack ?? ''));
+      return error.code === 'KILN_CLI_USAGE' ? EXIT.usage : EXIT.failed;
+    }
+    io.err(`kiln: internal error: ${describeError(error)}`);
+    if (process.env['KILN_DEBUG']) io.err(String((error as Error).stack ?? ''));
+    return EXIT.failed;
+  }
+}

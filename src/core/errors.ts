@@ -1,0 +1,153 @@
+/**
+ * The one error catalogue. Every error kiln raises is a {@link KilnError} with a stable
+ * `code` (`KILN_<AREA>_<WHAT>`), a `kind` from a small closed set that transports map to
+ * their own status (HTTP, exit code), and an optional `cause`. Codes are never reused;
+ * `docs/errors.md` lists each one and a test keeps the two in step.
+ */
+
+/** The closed set of error kinds (Triton's, which map cleanly onto HTTP and exit codes). */
+export type ErrorKind =
+  | 'invalid_arg'
+  | 'not_found'
+  | 'already_exists'
+  | 'unavailable'
+  | 'unsupported'
+  | 'cancelled'
+  | 'internal'
+  | 'unknown';
+
+interface CatalogueEntry {
+  readonly kind: ErrorKind;
+  /** TorchServe exception class name used on the wire by the server. */
+  readonly wireType: string;
+  readonly summary: string;
+}
+
+/** Every error code kiln can raise. Add new codes at the end of their area; never reuse one. */
+export const ERROR_CATALOGUE = {
+  KILN_CORE_INVALID_ARGUMENT: {
+    kind: 'invalid_arg',
+    wireType: 'IllegalArgumentException',
+    summary: 'An option or argument has a value kiln cannot use.',
+  },
+  KILN_CORE_INTERNAL: {
+    kind: 'internal',
+    wireType: 'InternalServerException',
+    summary: 'A bug in kiln: an invariant did not hold.',
+  },
+  KILN_IO_NOT_FOUND: {
+    kind: 'not_found',
+    wireType: 'FileNotFoundException',
+    summary: 'A file or directory named by the user does not exist.',
+  },
+  KILN_IO_READ_FAILED: {
+    kind: 'unavailable',
+    wireType: 'IOException',
+    summary: 'A file exists but could not be read (permissions, a directory, an I/O error).',
+  },
+  KILN_IO_WRITE_FAILED: {
+    kind: 'unavailable',
+    wireType: 'IOException',
+    summary: 'An output file could not be written; nothing partial is left behind.',
+  },
+  KILN_ONNX_PARSE_FAILED: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'The bytes are not a valid ONNX ModelProto (not ONNX, or truncated).',
+  },
+  KILN_ONNX_MODEL_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'The ModelProto decodes but breaks an ONNX rule kiln relies on (no graph, no opset, a cycle).',
+  },
+  KILN_ONNX_EXTERNAL_DATA_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'A tensor points at external data that is missing, outside the model folder, or too short.',
+  },
+  KILN_ONNX_DTYPE_UNSUPPORTED: {
+    kind: 'unsupported',
+    wireType: 'ModelException',
+    summary: 'A tensor element type kiln cannot decode into a typed array.',
+  },
+  KILN_ONNX_TOO_LARGE: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'The model would exceed the 2 GB protobuf limit even with external data.',
+  },
+  KILN_ONNX_GRAPH_EDIT_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'A graph edit names a node or initializer that does not exist, or adds a duplicate.',
+  },
+  KILN_RUNTIME_SESSION_FAILED: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'ONNX Runtime refused to load the model (unsupported op, bad graph, shape error).',
+  },
+  KILN_RUNTIME_RUN_FAILED: {
+    kind: 'internal',
+    wireType: 'InternalServerException',
+    summary: 'ONNX Runtime failed while running a loaded model.',
+  },
+  KILN_RUNTIME_INPUT_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'Feeds do not match the model signature (missing input, wrong type or shape).',
+  },
+  KILN_RUNTIME_PROVIDER_UNAVAILABLE: {
+    kind: 'unavailable',
+    wireType: 'ServiceUnavailableException',
+    summary: 'The requested execution provider (e.g. CUDA) is not present on this machine.',
+  },
+  KILN_CLI_USAGE: {
+    kind: 'invalid_arg',
+    wireType: 'IllegalArgumentException',
+    summary: 'A command-line flag or argument is missing or malformed.',
+  },
+} as const satisfies Record<string, CatalogueEntry>;
+
+/** The union of every stable error code. */
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** Options accepted by every {@link KilnError} constructor. */
+export interface KilnErrorOptions {
+  /** The error that caused this one, kept for logs; never shown as a stack to CLI users. */
+  readonly cause?: unknown;
+  /** Structured facts (file, node, input name) for logs and JSON output. */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The base class of every error kiln raises on purpose.
+ * @example throw new KilnError('KILN_IO_NOT_FOUND', `model.onnx: no such file`);
+ */
+export class KilnError extends Error {
+  readonly code: ErrorCode;
+  readonly kind: ErrorKind;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: KilnErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'KilnError';
+    this.code = code;
+    this.kind = ERROR_CATALOGUE[code].kind;
+    this.details = Object.freeze({ ...options.details });
+  }
+
+  /** TorchServe's exception class name for this error, used as `type` in HTTP bodies. */
+  get wireType(): string {
+    return ERROR_CATALOGUE[this.code].wireType;
+  }
+}
+
+/** True for a {@link KilnError}, optionally of one code. */
+export function isKilnError(value: unknown, code?: ErrorCode): value is KilnError {
+  return value instanceof KilnError && (code === undefined || value.code === code);
+}
+
+/** A short text for any thrown value, without a stack. */
+export function describeError(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  return String(value);
+}

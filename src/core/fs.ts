@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { KilnError } from './errors.js';
+
+/** A sibling temp path in the same directory, so the final rename stays on one filesystem. */
+export function tempSiblingPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes a file so that readers see either the old content or the whole new one, never a
+ * prefix: the bytes go to a sibling temp file, are fsynced, then renamed over `path`.
+ * On failure the temp file is removed and a `KILN_IO_WRITE_FAILED` error is thrown.
+ */
+export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void {
+  const temp = tempSiblingPath(path);
+  try {
+    const fd = openSync(temp, 'wx');
+    try {
+      for (const chunk of chunks) writeFully(fd, chunk);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw new KilnError('KILN_IO_WRITE_FAILED', `${path}: cannot write (${ioReason(error)})`, {
+      cause: error,
+      details: { path },
+    });
+  }
+}
+
+/** Writes all of `bytes` at the fd's current position (writeSync may write less than asked). */
+export function writeFully(fd: number, bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+}
+
+/** The short system reason of an fs error (`ENOENT`, `EACCES`…) or its message. */
+export function ioReason(error: unknown): string {
+  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string') {
+    const messages: Record<string, string> = {
+      ENOENT: 'no such file or directory',
+      EACCES: 'permission denied',
+      EPERM: 'operation not permitted',
+      EISDIR: 'is a directory',
+      ENOTDIR: 'a path component is not a directory',
+      ENOSPC: 'no space left on device',
+      EROFS: 'read-only file system',
+    };
+    return messages[error.code] ?? error.code;
+  }
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,198 @@
+import * as ort from 'onnxruntime-node';
+import { KilnError, describeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { silentLogger } from '../core/log.js';
+import type { TensorSignature } from './feeds.js';
+import { fromOrtTensor, toOrtTensor, type HostTensor, type HostTensorType } from './tensors.js';
+
+/** Execution providers kiln knows how to ask for. CPU is always there. */
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+/** Graph optimization levels of onnxruntime, from none to all (layout included). */
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+/** Options for {@link Engine.load}; every default is written here once. */
+export interface EngineOptions {
+  /** Threads inside one operator. @defaultValue 0 (onnxruntime picks: one per physical core) */
+  readonly intraOpThreads?: number;
+  /** Threads across independent operators (only used with parallel execution). @defaultValue 0 */
+  readonly interOpThreads?: number;
+  /** @defaultValue `'all'` */
+  readonly graphOptimizationLevel?: GraphOptimizationLevel;
+  /** Write the graph as optimized by onnxruntime to this path (used by the fusion check). */
+  readonly optimizedModelPath?: string;
+  /**
+   * Providers in order of preference. Asking for `'cuda'` on a machine without it fails with
+   * `KILN_RUNTIME_PROVIDER_UNAVAILABLE`; use {@link availableProviders} to choose first.
+   * @defaultValue `['cpu']`
+   */
+  readonly providers?: readonly ExecutionProvider[];
+  /** Name used in error messages. @defaultValue the path, or `'model'` for bytes */
+  readonly label?: string;
+  readonly logger?: Logger;
+}
+
+/** Resolved options, as the engine reports them. */
+export type EngineConfig = Readonly<Required<Omit<EngineOptions, 'logger' | 'optimizedModelPath'>>> & {
+  readonly optimizedModelPath: string | undefined;
+};
+
+const DEFAULTS = Object.freeze({
+  intraOpThreads: 0,
+  interOpThreads: 0,
+  graphOptimizationLevel: 'all' as GraphOptimizationLevel,
+  providers: ['cpu'] as readonly ExecutionProvider[],
+});
+
+/** Execution providers this onnxruntime-node build can use on this machine. */
+export function availableProviders(): ExecutionProvider[] {
+  const found = new Set(ort.listSupportedBackends().filter((backend) => backend.bundled).map((backend) => backend.name));
+  return (['cpu', 'cuda'] as const).filter((name) => found.has(name));
+}
+
+/** The onnxruntime-node version kiln runs on. */
+export function runtimeVersion(): string {
+  return ort.env.versions.common ?? 'unknown';
+}
+
+function toSignature(meta: ort.InferenceSession.ValueMetadata): TensorSignature {
+  if (!meta.isTensor) return { name: meta.name, type: 'string', shape: [] };
+  return {
+    name: meta.name,
+    type: meta.type as HostTensorType,
+    shape: meta.shape.map((dim) => (typeof dim === 'number' && dim >= 0 ? dim : typeof dim === 'string' ? dim : undefined)),
+  };
+}
+
+/**
+ * One loaded model on onnxruntime. The only place kiln touches onnxruntime-node's session:
+ * options are explicit, errors come out as KilnErrors with the onnxruntime error as `cause`.
+ */
+export class Engine {
+  readonly label: string;
+  readonly config: EngineConfig;
+  readonly inputs: readonly TensorSignature[];
+  readonly outputs: readonly TensorSignature[];
+  readonly #session: ort.InferenceSession;
+  readonly #logger: Logger;
+
+  private constructor(session: ort.InferenceSession, label: string, config: EngineConfig, logger: Logger) {
+    this.#session = session;
+    this.label = label;
+    this.config = config;
+    this.#logger = logger;
+    this.inputs = session.inputMetadata.map(toSignature);
+    this.outputs = session.outputMetadata.map(toSignature);
+  }
+
+  /** Loads a model from a path (side files resolve next to it) or from bytes. */
+  static async load(model: string | Uint8Array, options: EngineOptions = {}): Promise<Engine> {
+    const label = options.label ?? (typeof model === 'string' ? model : 'model');
+    const config: EngineConfig = {
+      intraOpThreads: options.intraOpThreads ?? DEFAULTS.intraOpThreads,
+      interOpThreads: options.interOpThreads ?? DEFAULTS.interOpThreads,
+      graphOptimizationLevel: options.graphOptimizationLevel ?? DEFAULTS.graphOptimizationLevel,
+      providers: options.providers ?? DEFAULTS.providers,
+      optimizedModelPath: options.optimizedModelPath,
+      label,
+    };
+    const available = availableProviders();
+    const missing = config.providers.filter((provider) => !available.includes(provider));
+    if (missing.length > 0) {
+      throw new KilnError(
+        'KILN_RUNTIME_PROVIDER_UNAVAILABLE',
+        `${label}: execution provider ${missing.join(', ')} is not available here (available: ${available.join(', ')})`,
+        { details: { missing, available } },
+      );
+    }
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: [...config.providers],
+      graphOptimizationLevel: config.graphOptimizationLevel,
+      logSeverityLevel: 3,
+      ...(config.intraOpThreads > 0 ? { intraOpNumThreads: config.intraOpThreads } : {}),
+      ...(config.interOpThreads > 0 ? { interOpNumThreads: config.interOpThreads } : {}),
+      ...(config.optimizedModelPath ? { optimizedModelFilePath: config.optimizedModelPath } : {}),
+    };
+    const logger = (options.logger ?? silentLogger()).child({ model: label });
+    try {
+      const session =
+        typeof model === 'string'
+          ? await ort.InferenceSession.create(model, sessionOptions)
+          : await ort.InferenceSession.create(model, sessionOptions);
+      logger.debug({ providers: config.providers, threads: config.intraOpThreads }, 'session created');
+      return new Engine(session, label, config, logger);
+    } catch (error) {
+      throw new KilnError('KILN_RUNTIME_SESSION_FAILED', `${label}: onnxruntime cannot load the model: ${cleanOrtMessage(error)}`, {
+        cause: error,
+        details: { model: label },
+      });
+    }
+  }
+
+  /** Runs the model. Feeds are checked against the signature first, for a precise message. */
+  async run(feeds: Readonly<Record<string, HostTensor>>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+    this.#checkFeeds(feeds);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(tensor);
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = outputNames ? await this.#session.run(ortFeeds, [...outputNames]) : await this.#session.run(ortFeeds);
+    } catch (error) {
+      throw new KilnError('KILN_RUNTIME_RUN_FAILED', `${this.label}: inference failed: ${cleanOrtMessage(error)}`, {
+        cause: error,
+        details: { model: this.label },
+      });
+    }
+    const outputs: Record<string, HostTensor> = {};
+    for (const [name, value] of Object.entries(results)) outputs[name] = fromOrtTensor(value as ort.Tensor);
+    return outputs;
+  }
+
+  /** Runs the model `iterations` times and discards the results (first-run allocations, caches). */
+  async warmUp(feeds: Readonly<Record<string, HostTensor>>, iterations = 1): Promise<void> {
+    for (let index = 0; index < iterations; index++) await this.run(feeds);
+    this.#logger.debug({ iterations }, 'warmed up');
+  }
+
+  /** Frees the native session. The engine cannot run afterwards. */
+  async release(): Promise<void> {
+    await this.#session.release();
+  }
+
+  #checkFeeds(feeds: Readonly<Record<string, HostTensor>>): void {
+    const problems: string[] = [];
+    for (const input of this.inputs) {
+      const feed = feeds[input.name];
+      if (!feed) {
+        problems.push(`missing input '${input.name}'`);
+        continue;
+      }
+      if (feed.type !== input.type) problems.push(`input '${input.name}' is ${feed.type}, the model wants ${input.type}`);
+      if (input.shape.length > 0 && feed.dims.length !== input.shape.length) {
+        problems.push(`input '${input.name}' has rank ${feed.dims.length}, the model wants ${input.shape.length}`);
+      } else {
+        input.shape.forEach((dim, axis) => {
+          if (typeof dim === 'number' && feed.dims[axis] !== dim) {
+            problems.push(`input '${input.name}' has ${feed.dims[axis]} at axis ${axis}, the model wants ${dim}`);
+          }
+        });
+      }
+    }
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputs.some((input) => input.name === name)) problems.push(`unknown input '${name}'`);
+    }
+    if (problems.length > 0) {
+      throw new KilnError('KILN_RUNTIME_INPUT_INVALID', `${this.label}: ${problems.join('; ')}`, {
+        details: { model: this.label, problems },
+      });
+    }
+  }
+}
+
+/** onnxruntime messages carry a source location prefix and trailing newlines; keep the reason. */
+function cleanOrtMessage(error: unknown): string {
+  return describeError(error)
+    .replace(/^\[[^\]]*\]\s*/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}

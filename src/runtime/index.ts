@@ -1,0 +1,3 @@
+export * from './engine.js';
+export * from './feeds.js';
+export * from './tensors.js';
