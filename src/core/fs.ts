@@ -14,6 +14,16 @@ export function tempSiblingPath(path: string): string {
  * On failure the temp file is removed and a `KILN_IO_WRITE_FAILED` error is thrown.
  */
 export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void {
+  const temp = writeTempSibling(path, chunks);
+  commitTempFiles([[temp, path]]);
+}
+
+/**
+ * Writes `chunks` to a new fsynced temp file beside `path` and returns the temp path; pair it
+ * with {@link commitTempFiles}. Files that belong together (a model and its side file) are
+ * written first and renamed last, so a failure midway leaves the old pair intact.
+ */
+export function writeTempSibling(path: string, chunks: Iterable<Uint8Array>): string {
   const temp = tempSiblingPath(path);
   try {
     const fd = openSync(temp, 'wx');
@@ -23,14 +33,32 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
     } finally {
       closeSync(fd);
     }
-    renameSync(temp, path);
+    return temp;
   } catch (error) {
     rmSync(temp, { force: true });
-    throw new KilnError('KILN_IO_WRITE_FAILED', `${path}: cannot write (${ioReason(error)})`, {
-      cause: error,
-      details: { path },
-    });
+    throw writeFailed(path, error);
   }
+}
+
+/** Renames each temp file over its target, in order; on failure removes the temps left. */
+export function commitTempFiles(moves: readonly (readonly [temp: string, target: string])[]): void {
+  let done = 0;
+  try {
+    for (const [temp, target] of moves) {
+      renameSync(temp, target);
+      done++;
+    }
+  } catch (error) {
+    for (const [temp] of moves.slice(done)) rmSync(temp, { force: true });
+    throw writeFailed(moves[done]![1], error);
+  }
+}
+
+function writeFailed(path: string, error: unknown): KilnError {
+  return new KilnError('KILN_IO_WRITE_FAILED', `${path}: cannot write (${ioReason(error)})`, {
+    cause: error,
+    details: { path },
+  });
 }
 
 /** Writes all of `bytes` at the fd's current position (writeSync may write less than asked). */

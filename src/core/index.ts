@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './log.js';
 export * from './fs.js';
+export * from './random.js';

@@ -50,8 +50,8 @@ export function summarizeLatency(times: readonly number[], batch: number): Laten
     p50Ms: quantile(sorted, 0.5),
     p90Ms: quantile(sorted, 0.9),
     p99Ms: quantile(sorted, 0.99),
-    minMs: sorted[0]!,
-    maxMs: sorted[sorted.length - 1]!,
+    minMs: sorted[0] ?? Number.NaN,
+    maxMs: sorted[sorted.length - 1] ?? Number.NaN,
     samplesPerSecond: (batch * 1000) / mean,
   };
 }

@@ -29,13 +29,35 @@ export interface TypedAttribute {
   readonly value: number | readonly number[];
 }
 
+/**
+ * Attributes ONNX declares as FLOAT wherever they appear (Gemm alpha/beta, BatchNormalization
+ * epsilon, LeakyRelu alpha, Clip min/max before opset 11…): a whole number given for one of
+ * these is still written as a float, since onnxruntime rejects an INT there.
+ */
+const FLOAT_ATTRIBUTES = new Set([
+  'alpha',
+  'beta',
+  'gamma',
+  'epsilon',
+  'momentum',
+  'ratio',
+  'lambd',
+  'bias',
+  'spatial_scale',
+  'extrapolation_value',
+  'cubic_coeff_a',
+  'min',
+  'max',
+]);
+
 function isTypedAttribute(value: unknown): value is TypedAttribute {
   return typeof value === 'object' && value !== null && 'type' in value && 'value' in value && !('$typeName' in value);
 }
 
 /**
- * Builds an AttributeProto. Integers become INT/INTS and non-integers FLOAT/FLOATS; pass
- * `{type: 'float', value: 1}` when a whole number must be a float (e.g. `alpha`).
+ * Builds an AttributeProto. Integers become INT/INTS and non-integers FLOAT/FLOATS, except for
+ * the names in FLOAT_ATTRIBUTES, which are always floats; pass `{type: 'float', value: 1}` for
+ * any other whole number that must be a float.
  */
 export function makeAttribute(name: string, value: AttributeValue | TypedAttribute): AttributeProto {
   const attribute = create(AttributeProtoSchema, { name });
@@ -49,7 +71,7 @@ export function makeAttribute(name: string, value: AttributeValue | TypedAttribu
   }
   if (typeof value === 'bigint') return Object.assign(attribute, { type: AttributeType.INT, i: value });
   if (typeof value === 'number') {
-    return Number.isInteger(value)
+    return Number.isInteger(value) && !FLOAT_ATTRIBUTES.has(name)
       ? Object.assign(attribute, { type: AttributeType.INT, i: BigInt(value) })
       : Object.assign(attribute, { type: AttributeType.FLOAT, f: value });
   }
@@ -62,7 +84,7 @@ export function makeAttribute(name: string, value: AttributeValue | TypedAttribu
       return Object.assign(attribute, { type: AttributeType.STRINGS, strings: value.map((s: string) => encoder.encode(s)) });
     }
     const numbers = value as readonly number[];
-    return numbers.every(Number.isInteger)
+    return numbers.every(Number.isInteger) && !FLOAT_ATTRIBUTES.has(name)
       ? Object.assign(attribute, { type: AttributeType.INTS, ints: numbers.map(BigInt) })
       : Object.assign(attribute, { type: AttributeType.FLOATS, floats: [...numbers] });
   }

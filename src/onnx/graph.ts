@@ -121,41 +121,86 @@ export class GraphView {
   }
 
   /**
-   * Nodes ordered so each comes after the producers of its inputs (Kahn's algorithm, ties
-   * kept in file order). Throws `KILN_ONNX_MODEL_INVALID` when the graph has a cycle.
+   * Nodes ordered so each comes after the producers of its inputs. Among nodes that are ready
+   * at the same time the one earliest in the file goes first, so an already sorted graph comes
+   * back unchanged (Kahn's algorithm with a min-heap on file position). Throws
+   * `KILN_ONNX_MODEL_INVALID` when the graph has a cycle.
    */
   topologicalOrder(): NodeProto[] {
-    const pending = new Map<NodeProto, number>();
-    for (const node of this.graph.node) {
+    const nodes = this.graph.node;
+    const position = new Map(nodes.map((node, index) => [node, index]));
+    const pending = nodes.map((node) => {
       const producers = new Set<NodeProto>();
       for (const input of node.input) {
         const producer = input ? this.#producers.get(input) : undefined;
         if (producer && producer !== node) producers.add(producer);
       }
-      pending.set(node, producers.size);
-    }
-    const ready = this.graph.node.filter((node) => pending.get(node) === 0);
+      return producers.size;
+    });
+    const ready = new MinHeap();
+    pending.forEach((count, index) => count === 0 && ready.push(index));
     const order: NodeProto[] = [];
-    for (let index = 0; index < ready.length; index++) {
-      const node = ready[index]!;
+    while (ready.size > 0) {
+      const node = nodes[ready.pop()]!;
       order.push(node);
       const released = new Set<NodeProto>();
       for (const output of node.output) for (const consumer of this.consumers(output)) released.add(consumer);
       for (const consumer of released) {
         if (consumer === node) continue;
-        const left = pending.get(consumer)! - 1;
-        pending.set(consumer, left);
-        if (left === 0) ready.push(consumer);
+        const index = position.get(consumer)!;
+        if (--pending[index]! === 0) ready.push(index);
       }
     }
-    if (order.length !== this.graph.node.length) {
-      const stuck = this.graph.node.find((node) => !order.includes(node));
+    if (order.length !== nodes.length) {
+      const placed = new Set(order);
+      const stuck = nodes.find((node) => !placed.has(node));
       throw new KilnError(
         'KILN_ONNX_MODEL_INVALID',
         `graph '${this.graph.name}' has a cycle through node '${stuck?.name || stuck?.opType}'`,
       );
     }
     return order;
+  }
+}
+
+/** A binary min-heap of numbers, just enough for a stable topological sort. */
+class MinHeap {
+  readonly #items: number[] = [];
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  push(value: number): void {
+    const items = this.#items;
+    items.push(value);
+    let child = items.length - 1;
+    while (child > 0) {
+      const parent = (child - 1) >> 1;
+      if (items[parent]! <= value) break;
+      items[child] = items[parent]!;
+      child = parent;
+    }
+    items[child] = value;
+  }
+
+  pop(): number {
+    const items = this.#items;
+    const top = items[0]!;
+    const last = items.pop()!;
+    if (items.length > 0) {
+      let parent = 0;
+      for (;;) {
+        let child = 2 * parent + 1;
+        if (child >= items.length) break;
+        if (child + 1 < items.length && items[child + 1]! < items[child]!) child++;
+        if (items[child]! >= last) break;
+        items[parent] = items[child]!;
+        parent = child;
+      }
+      items[parent] = last;
+    }
+    return top;
   }
 }
 

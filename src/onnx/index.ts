@@ -8,3 +8,11 @@ export * from './summary.js';
 export * from './tensor.js';
 export * from './walk.js';
 export * as proto from './gen/onnx_pb.js';
+export type {
+  AttributeProto,
+  GraphProto,
+  ModelProto,
+  NodeProto,
+  TensorProto,
+  ValueInfoProto,
+} from './gen/onnx_pb.js';

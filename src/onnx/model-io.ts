@@ -1,8 +1,8 @@
-import { closeSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { KilnError } from '../core/errors.js';
-import { ioReason, tempSiblingPath, writeFileAtomic, writeFully } from '../core/fs.js';
+import { commitTempFiles, ioReason, tempSiblingPath, writeFileAtomic, writeFully, writeTempSibling } from '../core/fs.js';
 import { dtypeInfo } from './dtype.js';
 import { loadExternalData } from './external-data.js';
 import {
@@ -238,11 +238,15 @@ function writeWithExternalData(model: ModelProto, path: string, options: WriteMo
       ].map((entry) => ({ $typeName: 'onnx.StringStringEntryProto', ...entry }));
       externalBytes += raw.length;
     }
+    fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     const bytes = encodeModel(model);
-    renameSync(tempData, dataPath);
-    writeFileAtomic(path, [bytes]);
+    // Both files are complete on disk before either is renamed into place.
+    commitTempFiles([
+      [tempData, dataPath],
+      [writeTempSibling(path, [bytes]), path],
+    ]);
     return { path, fileBytes: bytes.length, externalFile: location, externalBytes, externalTensors: saved.length };
   } catch (error) {
     if (fd !== undefined) closeSync(fd);

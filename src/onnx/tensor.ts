@@ -96,8 +96,9 @@ function decodeNumbers(tensor: TensorProto, info: DTypeInfo, count: number): Ten
         { details: { tensor: tensor.name } },
       );
     }
-    // slice() copies into a fresh, aligned buffer: raw_data views into the file are unaligned.
-    const copy = raw.slice();
+    // A fresh, aligned copy: raw_data is a view into the file's bytes at any offset, and may be a
+    // Node Buffer, whose slice() would share memory instead of copying.
+    const copy = new Uint8Array(raw);
     return new Ctor(copy.buffer, 0, copy.byteLength / Ctor.BYTES_PER_ELEMENT);
   }
   const field = tensor[info.typedField];

@@ -1,3 +1,6 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { KilnError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -44,10 +47,26 @@ const DEFAULTS = Object.freeze({
   providers: ['cpu'] as readonly ExecutionProvider[],
 });
 
-/** Execution providers this onnxruntime-node build can use on this machine. */
+/**
+ * Execution providers this onnxruntime-node install can use on this machine. CUDA is not
+ * bundled in the npm package: its provider library is fetched by onnxruntime-node's install
+ * script (which kiln's .npmrc skips, since it needs the network) or installed by the operator
+ * next to the binding. So CUDA counts as available only when that library is present.
+ */
 export function availableProviders(): ExecutionProvider[] {
-  const found = new Set(ort.listSupportedBackends().filter((backend) => backend.bundled).map((backend) => backend.name));
-  return (['cpu', 'cuda'] as const).filter((name) => found.has(name));
+  const backends = ort.listSupportedBackends();
+  const has = (name: string) =>
+    backends.some((backend) => backend.name === name && (backend.bundled || providerLibraryPresent(name)));
+  return (['cpu', 'cuda'] as const).filter((name) => name === 'cpu' || has(name));
+}
+
+function providerLibraryPresent(name: string): boolean {
+  const bin = join(dirname(fileURLToPath(import.meta.resolve('onnxruntime-node'))), '..', 'bin');
+  if (!existsSync(bin)) return false;
+  const file = process.platform === 'win32' ? `onnxruntime_providers_${name}.dll` : `libonnxruntime_providers_${name}.so`;
+  return readdirSync(bin)
+    .filter((entry) => entry.startsWith('napi-v'))
+    .some((entry) => existsSync(join(bin, entry, process.platform, process.arch, file)));
 }
 
 /** The onnxruntime-node version kiln runs on. */
@@ -60,7 +79,8 @@ function toSignature(meta: ort.InferenceSession.ValueMetadata): TensorSignature 
   return {
     name: meta.name,
     type: meta.type as HostTensorType,
-    shape: meta.shape.map((dim) => (typeof dim === 'number' && dim >= 0 ? dim : typeof dim === 'string' ? dim : undefined)),
+    // onnxruntime reports a dim with neither value nor name as '' (or -1): both mean unknown.
+    shape: meta.shape.map((dim) => (typeof dim === 'number' && dim >= 0 ? dim : typeof dim === 'string' && dim !== '' ? dim : undefined)),
   };
 }
 
@@ -133,7 +153,16 @@ export class Engine {
   async run(feeds: Readonly<Record<string, HostTensor>>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
     this.#checkFeeds(feeds);
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(tensor);
+    for (const [name, tensor] of Object.entries(feeds)) {
+      try {
+        ortFeeds[name] = toOrtTensor(tensor);
+      } catch (error) {
+        throw new KilnError('KILN_RUNTIME_INPUT_INVALID', `${this.label}: input '${name}': ${cleanOrtMessage(error)}`, {
+          cause: error,
+          details: { model: this.label, input: name },
+        });
+      }
+    }
     let results: ort.InferenceSession.ReturnType;
     try {
       results = outputNames ? await this.#session.run(ortFeeds, [...outputNames]) : await this.#session.run(ortFeeds);

@@ -1,4 +1,5 @@
 import { KilnError } from '../core/errors.js';
+import { seededRandom } from '../core/random.js';
 import type { HostTensor, HostTensorType } from './tensors.js';
 
 /** One model input or output as the runtime sees it. */
@@ -19,18 +20,12 @@ export interface FeedOptions {
   readonly shapes?: Readonly<Record<string, readonly number[]>>;
   /** Seed of the generator. @defaultValue 1 */
   readonly seed?: number;
+  /** Names the model in error messages (usually its path). */
+  readonly label?: string;
 }
 
-/** A small, fast, seeded PRNG (mulberry32): same seed, same tensors, on every machine. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+function prefix(options: FeedOptions): string {
+  return options.label ? `${options.label}: ` : '';
 }
 
 /** Resolves a signature's shape to concrete dims. */
@@ -43,7 +38,7 @@ export function concreteShape(input: TensorSignature, options: FeedOptions = {})
     if (!fits) {
       throw new KilnError(
         'KILN_RUNTIME_INPUT_INVALID',
-        `shape [${explicit.join(', ')}] does not fit input '${input.name}' of shape [${input.shape.map((dim) => dim ?? '?').join(', ')}]`,
+        `${prefix(options)}shape [${explicit.join(', ')}] does not fit input '${input.name}' of shape [${input.shape.map((dim) => dim ?? '?').join(', ')}]`,
         { details: { input: input.name } },
       );
     }
@@ -57,7 +52,7 @@ export function concreteShape(input: TensorSignature, options: FeedOptions = {})
     if (value === undefined) {
       throw new KilnError(
         'KILN_RUNTIME_INPUT_INVALID',
-        `input '${input.name}' has a dynamic dimension ${typeof dim === 'string' ? `'${dim}'` : `at axis ${axis}`}: give it a value (e.g. --dim ${typeof dim === 'string' ? dim : '*'}=1)`,
+        `${prefix(options)}input '${input.name}' has a dynamic dimension ${typeof dim === 'string' ? `'${dim}'` : `at axis ${axis}`}: give it a value (e.g. --dim ${typeof dim === 'string' ? dim : '*'}=1)`,
         { details: { input: input.name, axis } },
       );
     }

@@ -59,7 +59,13 @@ export async function benchModel(
     const engine = await Engine.load(path, { intraOpThreads: threads, graphOptimizationLevel: config.optimization });
     try {
       for (const batch of config.batches) {
-        const feeds = makeFeeds(engine.inputs, { batch, dims: config.dims, shapes: withBatch(config.shapes, batch), seed: config.seed });
+        const feeds = makeFeeds(engine.inputs, {
+          batch,
+          dims: config.dims,
+          shapes: withBatch(config.shapes, batch),
+          seed: config.seed,
+          label: engine.label,
+        });
         const base = done;
         const result = await measureLatency(engine, feeds, {
           warmup: config.warmup,

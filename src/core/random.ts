@@ -1,0 +1,16 @@
+/**
+ * Seeded pseudo-random numbers for generated inputs, fixtures and sampling: the same seed gives
+ * the same sequence on every machine, which keeps tests, benchmarks and round trips repeatable.
+ */
+
+/** A small, fast, seeded PRNG (mulberry32): same seed, same tensors, on every machine. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,8 @@
+/**
+ * kiln's public API. Import from here (or a layer's own index) rather than from inner files:
+ * what is exported here is what the project keeps stable.
+ */
+export * from './core/index.js';
+export * from './onnx/index.js';
+export * from './runtime/index.js';
+export * from './evaluate/index.js';
