@@ -5,7 +5,8 @@
  *   1. engine overhead: kiln's Engine.run vs a bare onnxruntime-node session.run, same model,
  *      same feeds, same threads, alternating rounds;
  *   2. thread scaling: 1 vs 2 intra-op threads;
- *   3. model codec: decode/encode time of the ONNX protobuf vs onnxruntime's own session load.
+ *   3. model codec: decode/encode time of the ONNX protobuf vs onnxruntime's own session load;
+ *   4. the MobileNetV2-shaped fixture (FP32 baseline for quantization): batch 1 vs 8 per sample.
  *
  * Usage: npm run bench [-- --rounds N]
  */
@@ -16,6 +17,7 @@ import { defaultModels } from '../src/cli/default-models.js';
 import { table } from '../src/cli/format.js';
 import { quantile } from '../src/evaluate/latency.js';
 import { decodeModel, encodeModel } from '../src/onnx/index.js';
+import { buildMobileNetV2 } from '../test/fixtures/mobilenet-v2.js';
 import { Engine, makeFeeds, runtimeVersion, toOrtTensor, type HostTensor } from '../src/runtime/index.js';
 
 const roundsFlag = process.argv.indexOf('--rounds');
@@ -115,6 +117,22 @@ async function codec(): Promise<string[][]> {
   return rows;
 }
 
+async function mobileNet(): Promise<string[][]> {
+  const bytes = encodeModel(buildMobileNetV2());
+  const rows: string[][] = [];
+  for (const threads of [1, 2]) {
+    const engine = await Engine.load(bytes, { intraOpThreads: threads, label: 'mobilenet-v2' });
+    const one = makeFeeds(engine.inputs, { batch: 1 });
+    const eight = makeFeeds(engine.inputs, { batch: 8 });
+    await engine.warmUp(one, 3);
+    await engine.warmUp(eight, 1);
+    const { a, b } = await sideBySide(() => engine.run(one), () => engine.run(eight));
+    rows.push([String(threads), a.toFixed(2), (b / 8).toFixed(2), (a / (b / 8)).toFixed(2), (8000 / b).toFixed(1)]);
+    await engine.release();
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   console.log(`kiln bench — ${cpus()[0]?.model.trim()} (${cpus().length} cores), node ${process.version}, onnxruntime-node ${runtimeVersion()}`);
   console.log(`${ROUNDS} alternating rounds of ~${ROUND_MILLIS} ms (3 to ${MAX_RUNS_PER_ROUND} runs); medians in ms\n`);
@@ -124,6 +142,8 @@ async function main(): Promise<void> {
   console.log(table(['model', 'input', '1 thread ms', '2 threads ms', 'speed-up'], await threadScaling()));
   console.log('\n3. ONNX protobuf codec vs onnxruntime session load');
   console.log(table(['model', 'MB', 'decode ms', 'encode ms', 'ort load ms', '(decode+encode)/load'], await codec()));
+  console.log('\n4. MobileNetV2-shaped fixture (FP32, 224x224): batch 1 vs batch 8');
+  console.log(table(['threads', 'b1 ms', 'b8 ms/sample', 'batching gain', 'b8 samples/s'], await mobileNet()));
 }
 
 await main();
