@@ -103,9 +103,7 @@ export function readModel(path: string, options: ReadModelOptions = {}): LoadedM
   if (options.loadExternalData ?? true) {
     try {
       externalFiles = loadExternalData(
-        (function* () {
-          for (const site of allTensors(model)) yield site.tensor;
-        })(),
+        Array.from(allTensors(model), (site) => site.tensor),
         dirname(path),
       );
     } catch (error) {
@@ -137,11 +135,14 @@ export function tensorBytes(model: ModelProto): number {
   return total;
 }
 
+/** Bytes per entry of each typed field once stored raw (int32_data carries 8/16-bit values too). */
+const TYPED_FIELD_BYTES = { floatData: 4, int32Data: 4, int64Data: 8, doubleData: 8, uint64Data: 8 } as const;
+
 function inlineBytes(tensor: TensorProto): number {
   if (tensor.rawData.length > 0) return tensor.rawData.length;
   const info = dtypeInfo(tensor.dataType);
-  if (!info || info.array === 'string') return tensor.stringData.reduce((sum, s) => sum + s.length, 0);
-  return tensor[info.typedField].length * (info.typedField === 'int32Data' ? 4 : info.bits / 8 || 4);
+  if (!info || info.typedField === 'stringData') return tensor.stringData.reduce((sum, s) => sum + s.length, 0);
+  return tensor[info.typedField].length * TYPED_FIELD_BYTES[info.typedField];
 }
 
 /** Options for {@link writeModel}. */

@@ -30,10 +30,10 @@ export interface ModelSummary {
   readonly externalDataFiles: readonly string[];
 }
 
-function signature(values: ModelProto['graph'], which: 'input' | 'output'): SignatureEntry[] {
-  if (!values) return [];
-  const initializers = new Set(values.initializer.map((tensor) => tensor.name));
-  return values[which]
+function signature(graph: ModelProto['graph'], which: 'input' | 'output'): SignatureEntry[] {
+  if (!graph) return [];
+  const initializers = new Set(graph.initializer.map((tensor) => tensor.name));
+  return graph[which]
     .filter((info) => which === 'output' || !initializers.has(info.name))
     .map((info) => {
       const type = valueTypeOf(info);
