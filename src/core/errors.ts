@@ -100,6 +100,101 @@ export const ERROR_CATALOGUE = {
     wireType: 'ServiceUnavailableException',
     summary: 'The requested execution provider (e.g. CUDA) is not present on this machine.',
   },
+  KILN_ARCHIVE_CORRUPT: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'The archive is not a readable zip, tar.gz or directory (truncated, wrong format).',
+  },
+  KILN_ARCHIVE_UNSAFE_ENTRY: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'An archive entry would land outside the extraction folder (.., absolute, drive or backslash path) or is a link.',
+  },
+  KILN_ARCHIVE_DUPLICATE_ENTRY: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'Two archive entries have the same name.',
+  },
+  KILN_ARCHIVE_TOO_LARGE: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'The archive unpacks past the size, entry-count or compression-ratio limit (a zip bomb).',
+  },
+  KILN_ARCHIVE_MANIFEST_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'MAR-INF/MANIFEST.json is missing a required field, has a wrong type, or is not JSON.',
+  },
+  KILN_ARCHIVE_MODEL_CONFIG_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'The model-config.yaml is not plain YAML data or has a key with a wrong type or range.',
+  },
+  KILN_ARCHIVE_UNSUPPORTED: {
+    kind: 'unsupported',
+    wireType: 'ModelException',
+    summary: 'The archive needs something kiln does not run: a Python handler, a TorchScript or eager .pt model.',
+  },
+  KILN_ARCHIVE_MODEL_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'The serialized file named by the manifest is missing or is not an ONNX model.',
+  },
+  KILN_ARCHIVE_EXISTS: {
+    kind: 'already_exists',
+    wireType: 'ModelException',
+    summary: 'The archive to write already exists and --force was not given.',
+  },
+  KILN_ARCHIVE_NAME_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'IllegalArgumentException',
+    summary: 'A model name or version does not match the allowed pattern.',
+  },
+  KILN_HANDLER_NOT_FOUND: {
+    kind: 'not_found',
+    wireType: 'ModelException',
+    summary: 'The handler is neither a built-in name nor a file in the archive.',
+  },
+  KILN_HANDLER_BUNDLE_FAILED: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'esbuild could not bundle a user handler (syntax error, missing import).',
+  },
+  KILN_HANDLER_LOAD_FAILED: {
+    kind: 'invalid_arg',
+    wireType: 'ModelException',
+    summary: 'A handler module failed to load or does not export a handler, or its initialize() threw.',
+  },
+  KILN_HANDLER_INPUT_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'A request could not be decoded by the handler (not an image, wrong JSON shape).',
+  },
+  KILN_HANDLER_FAILED: {
+    kind: 'unavailable',
+    wireType: 'InternalServerException',
+    summary: 'The handler threw while handling a batch ("Prediction failed").',
+  },
+  KILN_HANDLER_PREDICTION_ERROR: {
+    kind: 'unknown',
+    wireType: 'InternalServerException',
+    summary: 'The handler raised a PredictionError with its own message and HTTP status.',
+  },
+  KILN_HANDLER_OUTPUT_INVALID: {
+    kind: 'unavailable',
+    wireType: 'InternalServerException',
+    summary: 'The handler returned something other than an array ("Invalid model predict output").',
+  },
+  KILN_HANDLER_BATCH_MISMATCH: {
+    kind: 'unavailable',
+    wireType: 'InternalServerException',
+    summary: 'The handler returned a different number of results than requests ("number of batch response mismatched").',
+  },
+  KILN_HANDLER_OUTPUT_UNSERIALIZABLE: {
+    kind: 'unavailable',
+    wireType: 'InternalServerException',
+    summary: 'A handler result cannot be sent: not bytes, a string or JSON-serializable ("Unsupported model output data type.").',
+  },
   KILN_CLI_USAGE: {
     kind: 'invalid_arg',
     wireType: 'IllegalArgumentException',

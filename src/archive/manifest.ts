@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { KilnError } from '../core/errors.js';
+
+/** Folder and file of the manifest inside an archive (TorchServe's layout). */
+export const MAR_INF = 'MAR-INF';
+export const MANIFEST_FILE = `${MAR_INF}/MANIFEST.json`;
+
+/**
+ * The `runtime` value kiln writes: the handler is a JavaScript module (bundled from TypeScript).
+ * TorchServe writes `python`; kiln refuses those archives with a clear message.
+ */
+export const KILN_RUNTIME = 'typescript';
+
+/** The archiver version kiln writes in manifests. */
+export const ARCHIVER_VERSION = '0.1.0';
+
+/** Model names TorchServe's archiver accepts. */
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_\-.]*$/;
+
+const ModelSection = z
+  .object({
+    modelName: z.string().regex(MODEL_NAME_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_\\-.]*$'),
+    modelVersion: z.string().min(1),
+    handler: z.string().min(1),
+    serializedFile: z.string().min(1).optional(),
+    modelFile: z.string().min(1).optional(),
+    extensions: z.string().optional(),
+    requirementsFile: z.string().optional(),
+    configFile: z.string().min(1).optional(),
+    envelope: z.string().optional(),
+  })
+  .loose();
+
+const ManifestSchema = z
+  .object({
+    createdOn: z.string().optional(),
+    runtime: z.string().min(1),
+    model: ModelSection,
+    archiverVersion: z.string().optional(),
+  })
+  .loose();
+
+/** MAR-INF/MANIFEST.json, with TorchServe's field names. Unknown fields are kept. */
+export type Manifest = Readonly<z.infer<typeof ManifestSchema>>;
+
+/** Fields for {@link createManifest}. */
+export interface ManifestInit {
+  readonly modelName: string;
+  readonly modelVersion: string;
+  readonly handler: string;
+  readonly serializedFile?: string;
+  readonly configFile?: string;
+  readonly requirementsFile?: string;
+  /** @defaultValue now */
+  readonly createdOn?: Date;
+}
+
+function two(value: number): string {
+  return String(value).padStart(2, '0');
+}
+
+/** TorchServe's `createdOn` format: `%d/%m/%Y %H:%M:%S`. */
+export function formatCreatedOn(date: Date): string {
+  return `${two(date.getDate())}/${two(date.getMonth() + 1)}/${date.getFullYear()} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}
+
+/** Builds a manifest as kiln writes it: optional keys omitted, file names as basenames. */
+export function createManifest(init: ManifestInit): Manifest {
+  checkModelName(init.modelName);
+  const model: Record<string, string> = { modelName: init.modelName };
+  if (init.serializedFile) model['serializedFile'] = init.serializedFile;
+  model['handler'] = init.handler;
+  model['modelVersion'] = init.modelVersion;
+  if (init.configFile) model['configFile'] = init.configFile;
+  if (init.requirementsFile) model['requirementsFile'] = init.requirementsFile;
+  return Object.freeze({
+    createdOn: formatCreatedOn(init.createdOn ?? new Date()),
+    runtime: KILN_RUNTIME,
+    model: Object.freeze(model) as Manifest['model'],
+    archiverVersion: ARCHIVER_VERSION,
+  });
+}
+
+/** Checks a model name against TorchServe's pattern. */
+export function checkModelName(name: string): void {
+  if (!MODEL_NAME_PATTERN.test(name)) {
+    throw new KilnError(
+      'KILN_ARCHIVE_NAME_INVALID',
+      `model name '${name}' is not allowed: it must start with a letter or digit and contain only letters, digits, '_', '-' and '.'`,
+    );
+  }
+}
+
+/** Serializes a manifest the way TorchServe's archiver does (2-space JSON). */
+export function encodeManifest(manifest: Manifest): string {
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/** Parses and validates MANIFEST.json text; `source` names the archive in errors. */
+export function parseManifest(text: string, source: string): Manifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: ${MANIFEST_FILE} is not valid JSON`, { cause: error });
+  }
+  const result = ManifestSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.length ? issue.path.join('.') : 'the document';
+    throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: ${MANIFEST_FILE}: ${where}: ${issue.message}`, {
+      details: { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    });
+  }
+  return deepFreeze(result.data);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,112 @@
+import type { Manifest } from '../archive/manifest.js';
+import type { Logger } from '../core/log.js';
+
+/**
+ * One request as the handler sees it, decoded the way TorchServe does: a raw body arrives as
+ * `{ body: Uint8Array }`, multipart fields by name (`{ data: Uint8Array }`), JSON parts parsed,
+ * text parts as strings.
+ */
+export type RequestInput = Readonly<Record<string, unknown>>;
+
+/** Values TorchServe passes in `context.system_properties`, under the same names. */
+export interface SystemProperties {
+  readonly model_dir: string;
+  readonly gpu_id: number | null;
+  readonly batch_size: number;
+  readonly server_name: string;
+  readonly server_version: string;
+  readonly limit_max_image_pixels: boolean;
+}
+
+/** What a handler may set for one request's response. */
+export interface ResponseSettings {
+  status?: number;
+  phrase?: string;
+  contentType?: string;
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * The handler's view of its model and of the current batch (TorchServe's `Context`, with
+ * camelCase methods). Per-request methods take the request's index in the batch.
+ */
+export interface HandlerContext {
+  readonly modelName: string;
+  readonly modelVersion: string;
+  readonly manifest: Manifest;
+  /** Folder holding the archive's files (read-only for handlers). */
+  readonly modelDir: string;
+  /** Absolute path of the serialized ONNX model, when the manifest names one. */
+  readonly modelPath: string | undefined;
+  /** Keys of model-config.yaml that are not server settings (TorchServe's `model_yaml_config`). */
+  readonly modelYamlConfig: Readonly<Record<string, unknown>>;
+  readonly systemProperties: SystemProperties;
+  readonly logger: Logger;
+  /** Number of requests in the current batch. */
+  readonly batchSize: number;
+  getRequestId(index: number): string;
+  getRequestHeader(index: number, name: string): string | undefined;
+  getAllRequestHeaders(index: number): Readonly<Record<string, string>>;
+  setResponseStatus(index: number, status: number, phrase?: string): void;
+  setResponseContentType(index: number, contentType: string): void;
+  setResponseHeader(index: number, name: string, value: string): void;
+  /** What the handler set for a request (read by the server when it writes the response). */
+  responseSettings(index: number): Readonly<ResponseSettings>;
+}
+
+/**
+ * A handler: `initialize` once per worker, then `handle` per batch. A handler built with
+ * {@link defineHandler} gets `handle` = preprocess → inference → postprocess; a handler may
+ * instead supply its own `handle`. `handle` returns exactly one result per request: bytes
+ * (Uint8Array), a string, or a JSON-serializable value.
+ */
+export interface Handler {
+  initialize(context: HandlerContext): Promise<void>;
+  handle(requests: readonly RequestInput[], context: HandlerContext): Promise<readonly unknown[]>;
+  /** Frees native resources (sessions). Called when the worker stops. */
+  close?(): Promise<void>;
+}
+
+/** The steps of a handler, each optional but inference; see {@link defineHandler}. */
+export interface HandlerSteps<Batch, Outputs> {
+  initialize(context: HandlerContext): Promise<void> | void;
+  preprocess(requests: readonly RequestInput[], context: HandlerContext): Promise<Batch> | Batch;
+  inference(batch: Batch, context: HandlerContext): Promise<Outputs> | Outputs;
+  postprocess(outputs: Outputs, context: HandlerContext): Promise<readonly unknown[]> | readonly unknown[];
+  close?(): Promise<void> | void;
+}
+
+/**
+ * Assembles a handler from its steps (composition, not a class chain): `handle` runs
+ * preprocess → inference → postprocess.
+ * @example export default defineHandler({ initialize, preprocess, inference, postprocess });
+ */
+export function defineHandler<Batch, Outputs>(steps: HandlerSteps<Batch, Outputs>): Handler {
+  return {
+    async initialize(context) {
+      await steps.initialize(context);
+    },
+    async handle(requests, context) {
+      const batch = await steps.preprocess(requests, context);
+      const outputs = await steps.inference(batch, context);
+      return steps.postprocess(outputs, context);
+    },
+    async close() {
+      await steps.close?.();
+    },
+  };
+}
+
+/**
+ * Thrown by a handler to answer a batch with its own message and HTTP status (TorchServe's
+ * PredictionException). Any other error thrown becomes 503 "Prediction failed".
+ */
+export class PredictionError extends Error {
+  readonly status: number;
+
+  constructor(message: string, status: number) {
+    super(message);
+    this.name = 'PredictionError';
+    this.status = status;
+  }
+}
