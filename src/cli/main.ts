@@ -2,8 +2,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { KilnError, describeError } from '../core/errors.js';
 import type { GraphOptimizationLevel } from '../runtime/engine.js';
 import { BENCH_DEFAULTS, runBench } from './commands/bench.js';
+import { runArchive, runArchiveInspect } from './commands/archive.js';
 import { runDemo } from './commands/demo.js';
 import { runInspect } from './commands/inspect.js';
+import { runPredict } from './commands/predict.js';
 import { processIO, type CliIO } from './io.js';
 import { collectDim, collectShape, parseIntList, parsePositiveInt } from './options.js';
 
@@ -15,6 +17,8 @@ function buildProgram(io: CliIO): Command {
     .description('Take a trained ONNX model to production from TypeScript')
     .version('0.1.0')
     .showSuggestionAfterError()
+    // Root options (--version) only before the command: `kiln archive --version 2.0` is the model's.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: () => undefined });
 
@@ -61,6 +65,53 @@ function buildProgram(io: CliIO): Command {
         },
         io,
       );
+    });
+
+  program
+    .command('archive')
+    .description('package an ONNX model and a handler into a model archive (.mar), as torch-model-archiver does')
+    .option('--model-name <name>', 'model name (letters, digits, _ - .)')
+    .option('-v, --version <version>', 'model version', '1.0')
+    .option('--serialized-file <path>', 'the ONNX model (its external data files go in too)')
+    .option('--handler <handler>', 'built-in name (image_classifier, ocr, tensor) or a .ts/.js file[:function]')
+    .option('--extra-files <paths>', 'comma-separated files or folders to add to the archive root')
+    .option('-c, --config-file <path>', 'model-config.yaml (workers, batching, handler settings)')
+    .option('--export-path <dir>', 'where to write the archive', '.')
+    .addOption(new Option('--archive-format <format>', 'archive format').choices(['default', 'zip-store', 'tgz', 'no-archive']).default('default'))
+    .option('-f, --force', 'overwrite an existing archive')
+    .option('--inspect <archive>', 'validate an archive and list its manifest and files instead')
+    .option('--json', 'with --inspect: print a JSON document')
+    .action(async (flags: Record<string, string | boolean | undefined>) => {
+      if (typeof flags['inspect'] === 'string') {
+        await runArchiveInspect(flags['inspect'], Boolean(flags['json']), io);
+        return;
+      }
+      for (const required of ['modelName', 'handler'] as const) {
+        if (!flags[required]) throw new KilnError('KILN_CLI_USAGE', `kiln archive needs --${required === 'modelName' ? 'model-name' : 'handler'}`);
+      }
+      await runArchive(
+        {
+          modelName: flags['modelName'] as string,
+          version: flags['version'] as string,
+          handler: flags['handler'] as string,
+          exportPath: flags['exportPath'] as string,
+          archiveFormat: flags['archiveFormat'] as 'default',
+          force: Boolean(flags['force']),
+          ...(flags['serializedFile'] ? { serializedFile: flags['serializedFile'] as string } : {}),
+          ...(flags['extraFiles'] ? { extraFiles: flags['extraFiles'] as string } : {}),
+          ...(flags['configFile'] ? { configFile: flags['configFile'] as string } : {}),
+        },
+        io,
+      );
+    });
+
+  program
+    .command('predict')
+    .description('run an archive\'s handler in this process on input files (each sent as a raw body)')
+    .argument('<archive>', '.mar, .tar.gz or archive folder')
+    .argument('<inputs...>', 'input files, one request each, run as one batch')
+    .action(async (archive: string, inputs: string[]) => {
+      await runPredict(archive, inputs, io);
     });
 
   program

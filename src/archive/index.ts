@@ -1,0 +1,6 @@
+export * from './bundle-handler.js';
+export * from './extract.js';
+export * from './manifest.js';
+export * from './model-config.js';
+export * from './read.js';
+export * from './write.js';

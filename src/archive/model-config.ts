@@ -1,0 +1,83 @@
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { KilnError } from '../core/errors.js';
+
+/** Server settings TorchServe reads from model-config.yaml, with its defaults where it has one. */
+export const MODEL_CONFIG_DEFAULTS = Object.freeze({
+  responseTimeout: 120,
+  startupTimeout: 120,
+  maxRetryTimeoutInSec: 300,
+  clientTimeoutInMills: 0,
+});
+
+const count = z.number().int().nonnegative();
+const positive = z.number().int().positive();
+
+const ServerKeys = z
+  .strictObject({
+    minWorkers: count,
+    maxWorkers: count,
+    batchSize: positive,
+    maxBatchDelay: count,
+    responseTimeout: positive,
+    startupTimeout: positive,
+    maxRetryTimeoutInSec: count,
+    clientTimeoutInMills: count,
+    deviceType: z.enum(['cpu', 'gpu', 'neuron']),
+    deviceIds: z.array(count),
+    parallelType: z.string(),
+    parallelLevel: positive,
+    jobQueueSize: positive,
+    useJobTicket: z.boolean(),
+    sequenceBatching: z.boolean(),
+    sequenceMaxIdleMSec: count,
+    sequenceTimeoutMSec: count,
+    maxNumSequence: positive,
+    maxSequenceJobQueueSize: positive,
+    continuousBatching: z.boolean(),
+  })
+  .partial();
+
+const SERVER_KEYS = new Set(Object.keys(ServerKeys.shape));
+
+/** A parsed model-config.yaml: server settings, and everything else for the handler. */
+export interface ModelConfig {
+  readonly server: Readonly<z.infer<typeof ServerKeys>>;
+  /** Keys the server does not know, passed to the handler (`context.modelYamlConfig`). */
+  readonly handler: Readonly<Record<string, unknown>>;
+}
+
+function invalid(source: string, message: string, cause?: unknown): KilnError {
+  return new KilnError('KILN_ARCHIVE_MODEL_CONFIG_INVALID', `${source}: ${message}`, { cause });
+}
+
+/**
+ * Parses model-config.yaml as plain data: YAML 1.2 core schema, no custom tags, no merge keys,
+ * a bounded alias count (billion-laughs), so a file can never construct objects or run code.
+ */
+export function parseModelConfig(text: string, source = 'model-config.yaml'): ModelConfig {
+  const document = parseDocument(text, { schema: 'core', merge: false, uniqueKeys: true, prettyErrors: false });
+  const problem = document.errors[0] ?? document.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
+  if (problem) throw invalid(source, `not plain YAML data: ${problem.message.split('\n')[0]}`, problem);
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw invalid(source, (error as Error).message, error);
+  }
+  if (data === null || data === undefined) data = {};
+  if (typeof data !== 'object' || Array.isArray(data)) throw invalid(source, 'the top level must be a mapping of keys to values');
+  const entries = Object.entries(data as Record<string, unknown>);
+  const server = Object.fromEntries(entries.filter(([key]) => SERVER_KEYS.has(key)));
+  const handler = Object.fromEntries(entries.filter(([key]) => !SERVER_KEYS.has(key)));
+  const parsed = ServerKeys.safeParse(server);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw invalid(source, `${issue.path.join('.')}: ${issue.message}`);
+  }
+  const { minWorkers, maxWorkers } = parsed.data;
+  if (minWorkers !== undefined && maxWorkers !== undefined && minWorkers > maxWorkers) {
+    throw invalid(source, `minWorkers (${minWorkers}) is greater than maxWorkers (${maxWorkers})`);
+  }
+  return Object.freeze({ server: Object.freeze(parsed.data), handler: Object.freeze(handler) });
+}

@@ -1,0 +1,112 @@
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { KilnError } from '../core/errors.js';
+import { extractArchive, type ExtractLimits } from './extract.js';
+import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest.js';
+import { parseModelConfig, type ModelConfig } from './model-config.js';
+
+/** An archive opened for serving or inspection: files on disk, manifest and config parsed. */
+export interface OpenedArchive {
+  readonly source: string;
+  readonly format: 'zip' | 'tgz' | 'directory';
+  /** Folder holding the archive's files (a private temp dir, or the directory itself). */
+  readonly dir: string;
+  readonly files: readonly string[];
+  readonly manifest: Manifest;
+  /** model-config.yaml, or empty settings when the archive has none. */
+  readonly modelConfig: ModelConfig;
+  /** Absolute path of the ONNX model, when the manifest names one. */
+  readonly modelPath: string | undefined;
+  /** Deletes the extracted files (a no-op for a directory archive). */
+  remove(): Promise<void>;
+}
+
+/** Options for {@link openArchive}. */
+export interface OpenArchiveOptions {
+  readonly limits?: Partial<ExtractLimits>;
+}
+
+const EMPTY_CONFIG: ModelConfig = Object.freeze({ server: Object.freeze({}), handler: Object.freeze({}) });
+
+const PYTHON_FILE = /\.py$/i;
+const TORCH_FILE = /\.(pt|pth|bin|pkl|ckpt)$/i;
+
+/**
+ * Opens a .mar (zip), .tar.gz or directory archive safely (see extract.ts), then validates
+ * what kiln needs: a manifest, a handler kiln can run, and an ONNX serialized file. On any
+ * failure the extracted files are removed before the error is thrown.
+ */
+export async function openArchive(source: string, options: OpenArchiveOptions = {}): Promise<OpenedArchive> {
+  const extracted = await extractArchive(source, options.limits ? { limits: options.limits } : {});
+  try {
+    const manifestPath = join(extracted.dir, MANIFEST_FILE);
+    if (!existsSync(manifestPath)) {
+      throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: not a model archive (no ${MANIFEST_FILE})`);
+    }
+    const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), source);
+    refuseUnsupported(source, manifest);
+    const modelPath = manifest.model.serializedFile ? join(extracted.dir, manifest.model.serializedFile) : undefined;
+    if (modelPath) checkOnnxFile(source, manifest.model.serializedFile!, modelPath);
+    const configFile = manifest.model.configFile;
+    let modelConfig = EMPTY_CONFIG;
+    if (configFile) {
+      const configPath = join(extracted.dir, configFile);
+      if (!existsSync(configPath)) {
+        throw new KilnError('KILN_ARCHIVE_MODEL_CONFIG_INVALID', `${source}: the manifest names config file '${configFile}', which is not in the archive`);
+      }
+      modelConfig = parseModelConfig(readFileSync(configPath, 'utf8'), `${source}: ${configFile}`);
+    }
+    return {
+      source,
+      format: extracted.format,
+      dir: extracted.dir,
+      files: extracted.files,
+      manifest,
+      modelConfig,
+      modelPath,
+      remove: () => extracted.remove(),
+    };
+  } catch (error) {
+    await extracted.remove();
+    throw error;
+  }
+}
+
+function refuseUnsupported(source: string, manifest: Manifest): void {
+  const { handler, serializedFile, modelFile } = manifest.model;
+  const handlerFile = handler.split(':')[0]!;
+  const problems: string[] = [];
+  if (PYTHON_FILE.test(handlerFile)) problems.push(`a Python handler '${handlerFile}'`);
+  if (modelFile && PYTHON_FILE.test(modelFile)) problems.push(`a Python model definition '${modelFile}'`);
+  if (serializedFile && TORCH_FILE.test(serializedFile)) problems.push(`a PyTorch serialized file '${serializedFile}'`);
+  if (problems.length > 0) {
+    throw new KilnError(
+      'KILN_ARCHIVE_UNSUPPORTED',
+      `${source}: this archive has ${problems.join(' and ')}; kiln runs ONNX models with TypeScript handlers ` +
+        `(export the model with torch.onnx.export and rebuild the archive with kiln archive)`,
+      { details: { problems } },
+    );
+  }
+}
+
+/**
+ * A cheap check that a file is an ONNX ModelProto: protobuf writes fields in number order, so
+ * a model starts with field 1 (ir_version, a varint: byte 0x08). The full decode happens when
+ * the model is loaded.
+ */
+function checkOnnxFile(source: string, name: string, path: string): void {
+  if (!existsSync(path)) {
+    throw new KilnError('KILN_ARCHIVE_MODEL_INVALID', `${source}: the manifest names serialized file '${name}', which is not in the archive`);
+  }
+  const head = new Uint8Array(4);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head[0] !== 0x08) {
+    const what = head[0] === 0x50 && head[1] === 0x4b ? ' (it is a zip, like a TorchScript or PyTorch .pt file)' : head[0] === 0x80 ? ' (it is a Python pickle)' : '';
+    throw new KilnError('KILN_ARCHIVE_MODEL_INVALID', `${source}: serialized file '${basename(path)}' is not an ONNX model${what}`);
+  }
+}

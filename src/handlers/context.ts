@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import type { Manifest } from '../archive/manifest.js';
+import type { Logger } from '../core/log.js';
+import type { HandlerContext, ResponseSettings, SystemProperties } from './types.js';
+
+/** What stays the same for every batch a worker handles. */
+export interface ModelContextInit {
+  readonly manifest: Manifest;
+  readonly modelDir: string;
+  readonly modelPath: string | undefined;
+  readonly modelYamlConfig: Readonly<Record<string, unknown>>;
+  readonly systemProperties: SystemProperties;
+  readonly logger: Logger;
+}
+
+/** One request's metadata: its id and HTTP headers (names lower-cased). */
+export interface RequestMeta {
+  readonly id?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** The context of one batch; see {@link HandlerContext}. */
+export class BatchContext implements HandlerContext {
+  readonly modelName: string;
+  readonly modelVersion: string;
+  readonly manifest: Manifest;
+  readonly modelDir: string;
+  readonly modelPath: string | undefined;
+  readonly modelYamlConfig: Readonly<Record<string, unknown>>;
+  readonly systemProperties: SystemProperties;
+  readonly logger: Logger;
+  readonly #requests: readonly Required<RequestMeta>[];
+  readonly #responses: ResponseSettings[];
+
+  constructor(model: ModelContextInit, requests: readonly RequestMeta[]) {
+    this.manifest = model.manifest;
+    this.modelName = model.manifest.model.modelName;
+    this.modelVersion = model.manifest.model.modelVersion;
+    this.modelDir = model.modelDir;
+    this.modelPath = model.modelPath;
+    this.modelYamlConfig = model.modelYamlConfig;
+    this.systemProperties = model.systemProperties;
+    this.logger = model.logger;
+    this.#requests = requests.map((request) => ({
+      id: request.id ?? randomUUID(),
+      headers: Object.fromEntries(Object.entries(request.headers ?? {}).map(([key, value]) => [key.toLowerCase(), value])),
+    }));
+    this.#responses = requests.map(() => ({ headers: {} }));
+  }
+
+  get batchSize(): number {
+    return this.#requests.length;
+  }
+
+  #request(index: number): Required<RequestMeta> {
+    const request = this.#requests[index];
+    if (!request) throw new RangeError(`request index ${index} is outside this batch of ${this.#requests.length}`);
+    return request;
+  }
+
+  getRequestId(index: number): string {
+    return this.#request(index).id;
+  }
+
+  getRequestHeader(index: number, name: string): string | undefined {
+    return this.#request(index).headers[name.toLowerCase()];
+  }
+
+  getAllRequestHeaders(index: number): Readonly<Record<string, string>> {
+    return { ...this.#request(index).headers };
+  }
+
+  setResponseStatus(index: number, status: number, phrase?: string): void {
+    this.#request(index);
+    if (!Number.isInteger(status) || status < 100 || status > 599) throw new RangeError(`status ${status} is not an HTTP status`);
+    this.#responses[index]!.status = status;
+    if (phrase !== undefined) this.#responses[index]!.phrase = phrase;
+  }
+
+  setResponseContentType(index: number, contentType: string): void {
+    this.#request(index);
+    this.#responses[index]!.contentType = contentType;
+  }
+
+  setResponseHeader(index: number, name: string, value: string): void {
+    this.#request(index);
+    this.#responses[index]!.headers[name] = value;
+  }
+
+  responseSettings(index: number): Readonly<ResponseSettings> {
+    this.#request(index);
+    return this.#responses[index]!;
+  }
+}

@@ -1,0 +1,54 @@
+import type { OpenedArchive } from '../archive/read.js';
+import { KilnError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { BatchContext, type ModelContextInit } from './context.js';
+import { loadHandler } from './load.js';
+import type { Handler, SystemProperties } from './types.js';
+
+/** A handler initialized on an opened archive, with the context its batches run in. */
+export interface ReadyHandler {
+  readonly handler: Handler;
+  readonly model: ModelContextInit;
+}
+
+/** Options for {@link initializeArchiveHandler}. */
+export interface InitializeOptions {
+  readonly logger: Logger;
+  /** @defaultValue the archive's batchSize, or 1 */
+  readonly batchSize?: number;
+  /** @defaultValue `'kiln'` */
+  readonly serverName?: string;
+  /** @defaultValue `'0.1.0'` */
+  readonly serverVersion?: string;
+}
+
+/** Loads the archive's handler and runs its `initialize` (loading the model). */
+export async function initializeArchiveHandler(archive: OpenedArchive, options: InitializeOptions): Promise<ReadyHandler> {
+  const systemProperties: SystemProperties = {
+    model_dir: archive.dir,
+    gpu_id: null,
+    batch_size: options.batchSize ?? archive.modelConfig.server.batchSize ?? 1,
+    server_name: options.serverName ?? 'kiln',
+    server_version: options.serverVersion ?? '0.1.0',
+    limit_max_image_pixels: true,
+  };
+  const model: ModelContextInit = {
+    manifest: archive.manifest,
+    modelDir: archive.dir,
+    modelPath: archive.modelPath,
+    modelYamlConfig: archive.modelConfig.handler,
+    systemProperties,
+    logger: options.logger.child({ model: archive.manifest.model.modelName, version: archive.manifest.model.modelVersion }),
+  };
+  const handler = loadHandler(archive.manifest.model.handler, archive.dir);
+  try {
+    await handler.initialize(new BatchContext(model, []));
+  } catch (error) {
+    await handler.close?.();
+    if (error instanceof KilnError) throw error;
+    throw new KilnError('KILN_HANDLER_LOAD_FAILED', `handler '${archive.manifest.model.handler}': initialize() failed: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return { handler, model };
+}

@@ -1,0 +1,98 @@
+import sharp from 'sharp';
+import { z } from 'zod';
+import { KilnError } from '../core/errors.js';
+
+/**
+ * How an image becomes a model input, declared in model-config.yaml under `handler.image`.
+ * `fit: crop` is torchvision's Resize(resize) + CenterCrop(size); `stretch` resizes to `size`
+ * exactly; `pad` keeps the aspect ratio at the target height and zero-pads on the right (PP-OCR).
+ */
+export const ImageTransformSchema = z.strictObject({
+  size: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
+  resize: z.number().int().positive().optional(),
+  fit: z.enum(['crop', 'stretch', 'pad']).default('crop'),
+  mean: z.tuple([z.number(), z.number(), z.number()]).default([0.485, 0.456, 0.406]),
+  std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([0.229, 0.224, 0.225]),
+  channelOrder: z.enum(['RGB', 'BGR']).default('RGB'),
+  layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
+});
+
+export type ImageTransform = Readonly<z.infer<typeof ImageTransformSchema>> & { readonly size: readonly [number, number] };
+
+/** Decodes any image sharp reads (JPEG, PNG, WebP, GIF, AVIF, TIFF…) to 8-bit RGB pixels. */
+export async function decodeRgb(bytes: Uint8Array, requestIndex = 0): Promise<{ data: Buffer; width: number; height: number }> {
+  try {
+    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: 100_000_000 })
+      .rotate()
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  } catch (error) {
+    throw new KilnError('KILN_HANDLER_INPUT_INVALID', `request ${requestIndex}: the input is not an image sharp can decode (${(error as Error).message})`, {
+      cause: error,
+      details: { requestIndex },
+    });
+  }
+}
+
+async function resizeRaw(image: { data: Buffer; width: number; height: number }, width: number, height: number): Promise<Buffer> {
+  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(width, height, { fit: 'fill', kernel: 'cubic' })
+    .raw()
+    .toBuffer();
+}
+
+/** Turns image bytes into a normalized float tensor of shape [C,H,W] or [H,W,C]. */
+export async function imageToTensor(bytes: Uint8Array, transform: ImageTransform, requestIndex = 0): Promise<Float32Array> {
+  const decoded = await decodeRgb(bytes, requestIndex);
+  const [height, width] = transform.size;
+  let pixels: Buffer;
+  let usedWidth = width;
+  if (transform.fit === 'stretch') {
+    pixels = await resizeRaw(decoded, width, height);
+  } else if (transform.fit === 'pad') {
+    usedWidth = Math.max(1, Math.min(width, Math.ceil((height * decoded.width) / decoded.height)));
+    pixels = await resizeRaw(decoded, usedWidth, height);
+  } else {
+    // Shorter side to `resize` (or to the crop size), then the centre crop.
+    const shorter = transform.resize ?? Math.max(height, width);
+    const scale = shorter / Math.min(decoded.width, decoded.height);
+    const scaledWidth = Math.max(width, Math.round(decoded.width * scale));
+    const scaledHeight = Math.max(height, Math.round(decoded.height * scale));
+    const scaled = await resizeRaw(decoded, scaledWidth, scaledHeight);
+    pixels = await sharp(scaled, { raw: { width: scaledWidth, height: scaledHeight, channels: 3 } })
+      .extract({ left: Math.floor((scaledWidth - width) / 2), top: Math.floor((scaledHeight - height) / 2), width, height })
+      .raw()
+      .toBuffer();
+  }
+  return normalize(pixels, usedWidth, height, width, transform);
+}
+
+function normalize(pixels: Buffer, usedWidth: number, height: number, width: number, transform: ImageTransform): Float32Array {
+  const out = new Float32Array(3 * height * width);
+  const order = transform.channelOrder === 'RGB' ? [0, 1, 2] : [2, 1, 0];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < usedWidth; x++) {
+      const source = (y * usedWidth + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        const channel = order[c]!;
+        const value = (pixels[source + channel]! / 255 - transform.mean[channel]!) / transform.std[channel]!;
+        const target = transform.layout === 'NCHW' ? c * height * width + y * width + x : (y * width + x) * 3 + c;
+        out[target] = value;
+      }
+    }
+  }
+  return out;
+}
+
+/** Request bytes from TorchServe's `data` or `body` field; a string is base64. */
+export function requestBytes(input: Readonly<Record<string, unknown>>, requestIndex: number): Uint8Array {
+  const value = input['data'] ?? input['body'];
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'string') return Buffer.from(value, 'base64');
+  throw new KilnError('KILN_HANDLER_INPUT_INVALID', `request ${requestIndex}: expected image bytes in 'data' or 'body'`, {
+    details: { requestIndex },
+  });
+}

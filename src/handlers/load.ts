@@ -1,0 +1,108 @@
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isAbsolute, join, relative } from 'node:path';
+import { KilnError } from '../core/errors.js';
+import * as kilnApi from './api.js';
+import { BUILTIN_HANDLERS } from './registry.js';
+import { defineHandler, type Handler, type HandlerContext, type RequestInput } from './types.js';
+
+function loadError(spec: string, message: string, cause?: unknown): KilnError {
+  return new KilnError('KILN_HANDLER_LOAD_FAILED', `handler '${spec}': ${message}`, { cause, details: { handler: spec } });
+}
+
+/**
+ * Resolves a manifest's handler string to a ready-to-initialize Handler: a built-in name
+ * (`image_classifier`, `ocr`, `tensor`), or `file[:function]` naming a bundled module in the
+ * archive folder (`handler.cjs`, `handler.cjs:handle`).
+ */
+export function loadHandler(spec: string, modelDir: string): Handler {
+  const builtin = BUILTIN_HANDLERS.get(spec);
+  if (builtin) return builtin();
+  const [file, exportName] = spec.split(':') as [string, string | undefined];
+  const path = join(modelDir, file);
+  const inside = relative(modelDir, path);
+  if (isAbsolute(file) || inside.startsWith('..') || !existsSync(path)) {
+    throw new KilnError(
+      'KILN_HANDLER_NOT_FOUND',
+      `handler '${spec}' is neither a built-in (${[...BUILTIN_HANDLERS.keys()].join(', ')}) nor a file in the archive`,
+      { details: { handler: spec } },
+    );
+  }
+  const exports = evaluateModule(spec, realpathSync(path));
+  return toHandler(spec, pickExport(spec, exports, exportName));
+}
+
+/**
+ * Runs a bundled CommonJS handler. `require('kiln')` gets kiln's handler API; any other
+ * package (sharp, onnxruntime-node) resolves from kiln's own installation.
+ */
+function evaluateModule(spec: string, path: string): unknown {
+  const baseRequire = createRequire(import.meta.url);
+  const requireForHandler = (id: string): unknown => (id === 'kiln' || id.startsWith('kiln/') ? kilnApi : baseRequire(id));
+  const module = { exports: {} as unknown };
+  try {
+    const factory = new Function('require', 'module', 'exports', '__filename', '__dirname', readFileSync(path, 'utf8'));
+    factory(requireForHandler, module, module.exports, path, join(path, '..'));
+  } catch (error) {
+    throw loadError(spec, `the module failed to load: ${(error as Error).message}`, error);
+  }
+  return module.exports;
+}
+
+function pickExport(spec: string, exports: unknown, name: string | undefined): unknown {
+  const record = (exports ?? {}) as Record<string, unknown>;
+  if (name) {
+    if (!(name in record)) throw loadError(spec, `the module has no export '${name}'`);
+    return record[name];
+  }
+  // `module.exports = { initialize, handle }` is itself the handler; otherwise look for the
+  // ESM default export, then a named `handler`, then a bare `handle` function.
+  if (typeof record['handle'] === 'function' && typeof record['initialize'] === 'function') return exports;
+  if (typeof record['inference'] === 'function') return exports;
+  return record['default'] ?? record['handler'] ?? record['handle'] ?? exports;
+}
+
+type Steps = Partial<Record<'initialize' | 'preprocess' | 'inference' | 'postprocess' | 'handle' | 'close', (...args: never[]) => unknown>>;
+
+/**
+ * Accepts the shapes TorchServe accepts, in TypeScript: a Handler or steps object, a class
+ * with `initialize`/`handle` (instantiated once), or a function `fn(data, ctx)` that is first
+ * called as `fn(null, ctx)` to initialize.
+ */
+function toHandler(spec: string, candidate: unknown): Handler {
+  if (typeof candidate === 'function' && candidate.prototype && ('handle' in candidate.prototype || 'inference' in candidate.prototype)) {
+    return toHandler(spec, new (candidate as new () => unknown)());
+  }
+  if (typeof candidate === 'function') {
+    const fn = candidate as (data: readonly RequestInput[] | null, context: HandlerContext) => unknown;
+    return {
+      async initialize(context) {
+        await fn(null, context);
+      },
+      async handle(requests, context) {
+        return (await fn(requests, context)) as readonly unknown[];
+      },
+    };
+  }
+  if (candidate && typeof candidate === 'object') {
+    const steps = candidate as Steps;
+    const call = (name: keyof Steps, ...args: unknown[]) => (steps[name] as ((...a: unknown[]) => unknown) | undefined)?.apply(candidate, args);
+    if (typeof steps.handle === 'function') {
+      return {
+        initialize: async (context) => void (await call('initialize', context)),
+        handle: async (requests, context) => (await call('handle', requests, context)) as readonly unknown[],
+        close: async () => void (await call('close')),
+      };
+    }
+    if (typeof steps.inference === 'function') {
+      return defineHandler<unknown, unknown>({
+        initialize: (context) => call('initialize', context) as Promise<void>,
+        preprocess: (requests, context) => (steps.preprocess ? call('preprocess', requests, context) : requests),
+        inference: (batch, context) => call('inference', batch, context),
+        postprocess: (outputs, context) => (steps.postprocess ? call('postprocess', outputs, context) : outputs) as readonly unknown[],
+        close: () => call('close') as Promise<void>,
+      });
+    }
+  }
+  throw loadError(spec, 'the module exports no handler: export an object with handle() or inference(), a class, or a function');
+}

@@ -1,0 +1,71 @@
+/**
+ * Text recognition with PP-OCR's CTC recognizer: upright line crops in, strings out.
+ */
+import { KilnError } from '../../core/errors.js';
+import type { Engine } from '../../runtime/engine.js';
+import { ctcGreedyDecode, type Charset, type Decoded } from './ctc.js';
+import { SIGNED_UNIT, resizeToHeight, writeChw } from './image.js';
+import type { RgbImage } from './types.js';
+
+/** Settings of recognition (PaddleOCR's inference defaults for PP-OCRv4). */
+export interface RecognizeConfig {
+  /** Input rows; the model's only fixed dimension. */
+  readonly height: number;
+  /** The narrowest batch width: short words are padded to it, as in training. */
+  readonly minWidth: number;
+  /** Crops per run. */
+  readonly batchSize: number;
+}
+
+/** Defaults for {@link RecognizeConfig}, written once. */
+export const RECOGNIZE_DEFAULTS: RecognizeConfig = Object.freeze({ height: 48, minWidth: 320, batchSize: 6 });
+
+/**
+ * The width of a batch: wide enough for its widest crop at the model's height, and at least
+ * `minWidth`. Each crop keeps its aspect ratio and is right-padded to this width.
+ */
+export function batchWidth(crops: readonly RgbImage[], config: RecognizeConfig = RECOGNIZE_DEFAULTS): number {
+  const ratio = Math.max(config.minWidth / config.height, ...crops.map((crop) => crop.width / crop.height));
+  return Math.ceil(config.height * ratio);
+}
+
+/**
+ * Reads each crop. Crops are sorted by aspect ratio before batching so that each batch pads
+ * its members to a similar width (less wasted compute, and less padding for the model to
+ * read through); results come back in the order of `crops`.
+ */
+export async function recognizeCrops(
+  engine: Engine,
+  crops: readonly RgbImage[],
+  charset: Charset,
+  config: RecognizeConfig = RECOGNIZE_DEFAULTS,
+): Promise<Decoded[]> {
+  const order = crops.map((_, index) => index).sort((a, b) => crops[a]!.width / crops[a]!.height - crops[b]!.width / crops[b]!.height);
+  const results: Decoded[] = new Array<Decoded>(crops.length);
+  for (let start = 0; start < order.length; start += config.batchSize) {
+    const indices = order.slice(start, start + config.batchSize);
+    const decoded = await recognizeBatch(engine, indices.map((index) => crops[index]!), charset, config);
+    indices.forEach((index, position) => (results[index] = decoded[position]!));
+  }
+  return results;
+}
+
+async function recognizeBatch(engine: Engine, batch: readonly RgbImage[], charset: Charset, config: RecognizeConfig): Promise<Decoded[]> {
+  const { height } = config;
+  const width = batchWidth(batch, config);
+  const slot = 3 * height * width;
+  const data = new Float32Array(batch.length * slot);
+  for (const [index, crop] of batch.entries()) {
+    writeChw(data, index * slot, await resizeToHeight(crop, height, width), width, height, SIGNED_UNIT);
+  }
+  const outputs = await engine.run({ x: { type: 'float32', dims: [batch.length, 3, height, width], data } });
+  const probs = Object.values(outputs)[0]!;
+  const [, steps = 0, classes = 0] = probs.dims;
+  if (classes !== charset.length) {
+    // Only reachable with a model whose class count is not fixed in its signature (else load checks it).
+    throw new KilnError('KILN_HANDLER_FAILED', `${engine.label}: ${classes} output classes, but the character set has ${charset.length}`, {
+      details: { classes, charset: charset.length },
+    });
+  }
+  return batch.map((_, index) => ctcGreedyDecode(probs.data as Float32Array, steps, charset, index * steps * classes));
+}

@@ -1,0 +1,100 @@
+import { KilnError, isKilnError } from '../core/errors.js';
+import { BatchContext, type ModelContextInit, type RequestMeta } from './context.js';
+import type { Handler, RequestInput, ResponseSettings } from './types.js';
+
+/** A request as the worker hands it to a handler: decoded input plus metadata. */
+export interface BatchRequest extends RequestMeta {
+  readonly input: RequestInput;
+}
+
+/** One response, ready for a transport to write. */
+export interface HandlerResponse {
+  /** Bytes as returned, strings as UTF-8, anything else as 2-space JSON. */
+  readonly body: Uint8Array;
+  /** True when the body was produced by JSON.stringify (the handler returned a value). */
+  readonly json: boolean;
+  readonly settings: Readonly<ResponseSettings>;
+}
+
+function isPredictionError(error: unknown): error is Error & { status: number } {
+  return error instanceof Error && error.name === 'PredictionError' && typeof (error as { status?: unknown }).status === 'number';
+}
+
+/**
+ * Runs one batch through a handler and checks the contract at the worker boundary: the
+ * handler returns an array with exactly one serializable result per request. Every failure is
+ * a KilnError whose `details` name the request index (or all indices of the batch), so the
+ * transport can answer each request and the worker carries on.
+ */
+export async function runBatch(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[]): Promise<HandlerResponse[]> {
+  const context = new BatchContext(model, requests);
+  const indices = requests.map((_, index) => index);
+  let results: unknown;
+  try {
+    results = await handler.handle(
+      requests.map((request) => request.input),
+      context,
+    );
+  } catch (error) {
+    if (isKilnError(error)) throw error;
+    if (isPredictionError(error)) {
+      throw new KilnError('KILN_HANDLER_PREDICTION_ERROR', error.message, {
+        cause: error,
+        details: { status: error.status, requestIndices: indices },
+      });
+    }
+    throw new KilnError('KILN_HANDLER_FAILED', `Prediction failed: ${(error as Error)?.message ?? String(error)}`, {
+      cause: error,
+      details: { requestIndices: indices },
+    });
+  }
+  if (!Array.isArray(results)) {
+    throw new KilnError('KILN_HANDLER_OUTPUT_INVALID', `Invalid model predict output: the handler returned ${describe(results)}, not an array`, {
+      details: { requestIndices: indices },
+    });
+  }
+  if (results.length !== requests.length) {
+    throw new KilnError(
+      'KILN_HANDLER_BATCH_MISMATCH',
+      `number of batch response mismatched: ${requests.length} requests, ${results.length} results`,
+      { details: { requestIndices: indices, requests: requests.length, results: results.length } },
+    );
+  }
+  return results.map((result, index) => ({ ...encodeResult(result, index), settings: context.responseSettings(index) }));
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  return typeof value === 'object' ? value.constructor?.name ?? 'an object' : `a ${typeof value}`;
+}
+
+const encoder = new TextEncoder();
+
+function encodeResult(result: unknown, index: number): { body: Uint8Array; json: boolean } {
+  if (result instanceof Uint8Array) return { body: result, json: false };
+  if (typeof result === 'string') return { body: encoder.encode(result), json: false };
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(result, rejectUnserializable, 2);
+  } catch (error) {
+    throw unserializable(index, (error as Error).message, error);
+  }
+  if (text === undefined) throw unserializable(index, `${describe(result)} has no JSON form`);
+  return { body: encoder.encode(`${text}\n`), json: true };
+}
+
+/** JSON.stringify silently drops functions and symbols and turns NaN into null; refuse instead. */
+function rejectUnserializable(this: unknown, key: string, value: unknown): unknown {
+  if (typeof value === 'function' || typeof value === 'symbol') throw new TypeError(`'${key}' is a ${typeof value}`);
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError(`'${key}' is ${value}`);
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
+  return value;
+}
+
+function unserializable(index: number, reason: string, cause?: unknown): KilnError {
+  return new KilnError('KILN_HANDLER_OUTPUT_UNSERIALIZABLE', `Unsupported model output data type. (request ${index}: ${reason})`, {
+    cause,
+    details: { requestIndex: index },
+  });
+}
