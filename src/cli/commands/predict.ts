@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { openArchive } from '../../archive/read.js';
-import { KilnError, describeError } from '../../core/errors.js';
+import { KilnError } from '../../core/errors.js';
 import { silentLogger } from '../../core/log.js';
 import { initializeArchiveHandler } from '../../handlers/from-archive.js';
 import { runBatch } from '../../handlers/run.js';
@@ -8,37 +8,40 @@ import { ioReason } from '../../core/fs.js';
 import type { CliIO } from '../io.js';
 
 /**
- * `kiln predict ARCHIVE INPUT...`: loads the archive's handler in this process and runs one
- * batch with each input file as a raw-body request (as `curl -T file` would send it). Prints
- * the responses as JSON — the quickest check that an archive works before serving it.
+ * Loads an archive's handler in this process and runs one batch with each input as a raw-body
+ * request (as `curl -T file` sends it). Returns each response decoded: parsed JSON, or text.
  */
-export async function runPredict(archivePath: string, inputs: readonly string[], io: CliIO): Promise<void> {
-  const requests = inputs.map((path) => {
-    try {
-      return { input: { body: new Uint8Array(readFileSync(path)) } };
-    } catch (error) {
-      throw new KilnError('KILN_IO_NOT_FOUND', `${path}: cannot read input (${ioReason(error)})`, { cause: error });
-    }
-  });
+export async function predictArchive(archivePath: string, bodies: readonly Uint8Array[]): Promise<unknown[]> {
   const archive = await openArchive(archivePath);
   try {
-    const ready = await initializeArchiveHandler(archive, { logger: silentLogger(), batchSize: requests.length });
+    const ready = await initializeArchiveHandler(archive, { logger: silentLogger(), batchSize: bodies.length });
     try {
-      const responses = await runBatch(ready.handler, ready.model, requests);
+      const responses = await runBatch(ready.handler, ready.model, bodies.map((body) => ({ input: { body } })));
       const decoder = new TextDecoder();
-      const results = responses.map((response) => {
+      return responses.map((response) => {
         const text = decoder.decode(response.body);
-        try {
-          return response.json ? JSON.parse(text) : text;
-        } catch (error) {
-          return describeError(error);
-        }
+        return response.json ? JSON.parse(text) : text;
       });
-      io.out(JSON.stringify(inputs.length === 1 ? results[0] : results, null, 2));
     } finally {
       await ready.handler.close?.();
     }
   } finally {
     await archive.remove();
   }
+}
+
+/**
+ * `kiln predict ARCHIVE INPUT...`: the quickest check that an archive works before serving it.
+ * Prints the responses as JSON (one input: its response; several: an array).
+ */
+export async function runPredict(archivePath: string, inputs: readonly string[], io: CliIO): Promise<void> {
+  const bodies = inputs.map((path) => {
+    try {
+      return new Uint8Array(readFileSync(path));
+    } catch (error) {
+      throw new KilnError('KILN_IO_NOT_FOUND', `${path}: cannot read input (${ioReason(error)})`, { cause: error });
+    }
+  });
+  const results = await predictArchive(archivePath, bodies);
+  io.out(JSON.stringify(inputs.length === 1 ? results[0] : results, null, 2));
 }

@@ -3,45 +3,11 @@
  * turns in plain code, and packing into the normalized NCHW float layout the PP-OCR models take.
  */
 import sharp from 'sharp';
-import { KilnError, describeError } from '../../core/errors.js';
 import type { RgbImage } from './types.js';
 
-/** Larger images are refused before decoding (the same bound as the other image handlers). */
-export const MAX_INPUT_PIXELS = 100_000_000;
+import { toRgb } from '../image.js';
 
-/**
- * Decodes PNG/JPEG/WebP/... bytes into RGB. EXIF orientation is applied, so boxes refer to the
- * image as viewers show it; transparency is flattened onto white rather than dropped, since
- * text on a transparent PNG is usually drawn dark on nothing, and dropping alpha would leave it
- * dark on black. Truncated files are refused rather than read in part.
- * @throws KilnError `KILN_HANDLER_INPUT_INVALID` when sharp cannot decode the bytes.
- */
-export async function decodeImage(bytes: Uint8Array): Promise<RgbImage> {
-  try {
-    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS })
-      .rotate()
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    return toRgb(data, info.width, info.height, info.channels);
-  } catch (error) {
-    throw new KilnError('KILN_HANDLER_INPUT_INVALID', `ocr: the request is not a decodable image: ${describeError(error)}`, {
-      cause: error,
-      details: { bytes: bytes.length },
-    });
-  }
-}
-
-/** Keeps the first three bands of sharp's raw output (it may add or keep extra ones). */
-function toRgb(data: Uint8Array, width: number, height: number, channels: number): RgbImage {
-  if (channels === 3) return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-  const out = new Uint8Array(width * height * 3);
-  for (let pixel = 0; pixel < width * height; pixel++) {
-    for (let band = 0; band < 3; band++) out[pixel * 3 + band] = data[pixel * channels + Math.min(band, channels - 1)]!;
-  }
-  return { width, height, data: out };
-}
+export { decodeImage, MAX_INPUT_PIXELS } from '../image.js';
 
 /** Resamples an image to exactly `width` × `height` (aspect ratio is the caller's business). */
 export async function resizeImage(image: RgbImage, width: number, height: number): Promise<RgbImage> {
