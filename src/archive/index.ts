@@ -1,4 +1,3 @@
-export * from './bundle-handler.js';
 export * from './extract.js';
 export * from './manifest.js';
 export * from './model-config.js';

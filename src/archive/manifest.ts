@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
+import { KILN_VERSION } from '../core/version.js';
 
 /** Folder and file of the manifest inside an archive (TorchServe's layout). */
 export const MAR_INF = 'MAR-INF';
@@ -12,7 +13,7 @@ export const MANIFEST_FILE = `${MAR_INF}/MANIFEST.json`;
 export const KILN_RUNTIME = 'typescript';
 
 /** The archiver version kiln writes in manifests. */
-export const ARCHIVER_VERSION = '0.1.0';
+export const ARCHIVER_VERSION = KILN_VERSION;
 
 /** Model names TorchServe's archiver accepts. */
 export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_\-.]*$/;
@@ -88,6 +89,16 @@ export function checkModelName(name: string): void {
       'KILN_ARCHIVE_NAME_INVALID',
       `model name '${name}' is not allowed: it must start with a letter or digit and contain only letters, digits, '_', '-' and '.'`,
     );
+  }
+}
+
+/** Versions kiln writes: what TorchServe users use (`1.0`, `2.1.3`, `2024-07-a`), nothing path-like. */
+export const MODEL_VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_\-.]*$/;
+
+/** Checks a model version: non-empty, letters, digits, `_`, `-` and `.`, as it appears in URLs. */
+export function checkModelVersion(version: string): void {
+  if (!MODEL_VERSION_PATTERN.test(version)) {
+    throw new KilnError('KILN_ARCHIVE_NAME_INVALID', `model version '${version}' is not allowed: it must start with a letter or digit and contain only letters, digits, '_', '-' and '.'`);
   }
 }
 

@@ -1,8 +1,9 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { KilnError } from '../core/errors.js';
+import { basename } from 'node:path';
+import { KilnError, type ErrorCode } from '../core/errors.js';
+import { resolveInside } from '../core/fs.js';
 import { extractArchive, type ExtractLimits } from './extract.js';
-import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest.js';
+import { KILN_RUNTIME, MANIFEST_FILE, parseManifest, type Manifest } from './manifest.js';
 import { parseModelConfig, type ModelConfig } from './model-config.js';
 
 /** An archive opened for serving or inspection: files on disk, manifest and config parsed. */
@@ -29,7 +30,7 @@ export interface OpenArchiveOptions {
 const EMPTY_CONFIG: ModelConfig = Object.freeze({ server: Object.freeze({}), handler: Object.freeze({}) });
 
 const PYTHON_FILE = /\.py$/i;
-const TORCH_FILE = /\.(pt|pth|bin|pkl|ckpt)$/i;
+const TORCH_FILE = /\.(pt|pth|pkl|ckpt)$/i;
 
 /**
  * Opens a .mar (zip), .tar.gz or directory archive safely (see extract.ts), then validates
@@ -39,21 +40,19 @@ const TORCH_FILE = /\.(pt|pth|bin|pkl|ckpt)$/i;
 export async function openArchive(source: string, options: OpenArchiveOptions = {}): Promise<OpenedArchive> {
   const extracted = await extractArchive(source, options.limits ? { limits: options.limits } : {});
   try {
-    const manifestPath = join(extracted.dir, MANIFEST_FILE);
-    if (!existsSync(manifestPath)) {
+    const manifestPath = resolveInside(extracted.dir, MANIFEST_FILE);
+    if (!manifestPath || !existsSync(manifestPath)) {
       throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: not a model archive (no ${MANIFEST_FILE})`);
     }
     const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), source);
     refuseUnsupported(source, manifest);
-    const modelPath = manifest.model.serializedFile ? join(extracted.dir, manifest.model.serializedFile) : undefined;
-    if (modelPath) checkOnnxFile(source, manifest.model.serializedFile!, modelPath);
+    const serialized = manifest.model.serializedFile;
+    const modelPath = serialized ? archiveFile(source, extracted.dir, serialized, 'serialized file', 'KILN_ARCHIVE_MODEL_INVALID') : undefined;
+    if (modelPath) checkOnnxFile(source, serialized!, modelPath);
     const configFile = manifest.model.configFile;
     let modelConfig = EMPTY_CONFIG;
     if (configFile) {
-      const configPath = join(extracted.dir, configFile);
-      if (!existsSync(configPath)) {
-        throw new KilnError('KILN_ARCHIVE_MODEL_CONFIG_INVALID', `${source}: the manifest names config file '${configFile}', which is not in the archive`);
-      }
+      const configPath = archiveFile(source, extracted.dir, configFile, 'config file', 'KILN_ARCHIVE_MODEL_CONFIG_INVALID');
       modelConfig = parseModelConfig(readFileSync(configPath, 'utf8'), `${source}: ${configFile}`);
     }
     return {
@@ -72,13 +71,34 @@ export async function openArchive(source: string, options: OpenArchiveOptions = 
   }
 }
 
+/**
+ * The path of a file the manifest names, which must be a file inside the archive: names from
+ * a manifest are untrusted, and `../x` or a link out would reach files of the host.
+ */
+function archiveFile(source: string, dir: string, name: string, what: string, code: ErrorCode): string {
+  const path = resolveInside(dir, name);
+  if (!path) throw new KilnError(code, `${source}: the manifest's ${what} '${name}' points outside the archive`);
+  if (!existsSync(path)) throw new KilnError(code, `${source}: the manifest names ${what} '${name}', which is not in the archive`);
+  return path;
+}
+
+/** Runtimes a manifest may declare: kiln's own, and TorchServe's (refused later if it needs Python). */
+const RUNTIMES = new Set([KILN_RUNTIME, 'python', 'python3']);
+
+/** TorchServe built-in handlers kiln has no TypeScript counterpart for. */
+const TORCHSERVE_ONLY_HANDLERS = new Set(['object_detector', 'image_segmenter', 'text_classifier', 'base_handler']);
+
 function refuseUnsupported(source: string, manifest: Manifest): void {
+  if (!RUNTIMES.has(manifest.runtime)) {
+    throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: Runtime is not defined or invalid: '${manifest.runtime}' (kiln writes '${KILN_RUNTIME}')`);
+  }
   const { handler, serializedFile, modelFile } = manifest.model;
   const handlerFile = handler.split(':')[0]!;
   const problems: string[] = [];
   if (PYTHON_FILE.test(handlerFile)) problems.push(`a Python handler '${handlerFile}'`);
   if (modelFile && PYTHON_FILE.test(modelFile)) problems.push(`a Python model definition '${modelFile}'`);
   if (serializedFile && TORCH_FILE.test(serializedFile)) problems.push(`a PyTorch serialized file '${serializedFile}'`);
+  if (TORCHSERVE_ONLY_HANDLERS.has(handlerFile)) problems.push(`TorchServe's built-in handler '${handlerFile}', which kiln does not have (kiln's: image_classifier, ocr, tensor)`);
   if (problems.length > 0) {
     throw new KilnError(
       'KILN_ARCHIVE_UNSUPPORTED',

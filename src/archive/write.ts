@@ -1,12 +1,13 @@
-import { createWriteStream, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { ZipFile } from 'yazl';
 import { KilnError } from '../core/errors.js';
-import { ioReason, tempSiblingPath } from '../core/fs.js';
-import { checkModelName, createManifest, encodeManifest, MANIFEST_FILE, type Manifest } from './manifest.js';
+import { ioReason, readError, tempSiblingPath } from '../core/fs.js';
+import { checkModelName, checkModelVersion, createManifest, encodeManifest, MANIFEST_FILE, type Manifest } from './manifest.js';
 
 /** Archive formats, as torch-model-archiver's `--archive-format` names them. */
 export type ArchiveFormat = 'default' | 'zip-store' | 'tgz' | 'no-archive';
@@ -77,13 +78,37 @@ export function extraFileEntries(path: string): ArchiveEntry[] {
   return entries.filter((entry) => !skipped(entry.name));
 }
 
-function entryBytes(entry: ArchiveEntry): Uint8Array {
-  return 'bytes' in entry.source ? entry.source.bytes : readFileSync(entry.source.path);
+/** An entry's bytes as a stream (sources are never read whole: side files can be GBs). */
+interface EntrySource {
+  readonly stream: Readable;
+  /** Rejects with a read error naming the source file, if reading it fails. */
+  readonly failed: Promise<never>;
+}
+
+function openEntry(entry: ArchiveEntry): EntrySource {
+  if ('bytes' in entry.source) return { stream: Readable.from([Buffer.from(entry.source.bytes)]), failed: new Promise<never>(() => undefined) };
+  const path = entry.source.path;
+  const stream = createReadStream(path);
+  const failed = new Promise<never>((_, reject) =>
+    stream.once('error', (error) => reject(readError(path, `archive entry '${entry.name}'`, error))),
+  );
+  failed.catch(() => undefined); // observed through Promise.race; never an unhandled rejection
+  return { stream, failed };
+}
+
+function entrySize(entry: ArchiveEntry): number {
+  if ('bytes' in entry.source) return entry.source.bytes.length;
+  try {
+    return statSync(entry.source.path).size;
+  } catch (error) {
+    throw readError(entry.source.path, `archive entry '${entry.name}'`, error);
+  }
 }
 
 /** Writes a model archive atomically: nothing appears at the target until it is complete. */
 export async function writeArchive(spec: ArchiveSpec): Promise<WrittenArchive> {
   checkModelName(spec.modelName);
+  checkModelVersion(spec.modelVersion);
   const target = archivePath(spec.exportPath, spec.modelName, spec.format);
   if (existsSync(target) && !spec.force) {
     throw new KilnError('KILN_ARCHIVE_EXISTS', `${target} already exists: use --force to overwrite it`, { details: { path: target } });
@@ -106,12 +131,15 @@ export async function writeArchive(spec: ArchiveSpec): Promise<WrittenArchive> {
     { name: MANIFEST_FILE, source: { bytes: new TextEncoder().encode(encodeManifest(manifest)) } },
     ...spec.entries,
   ];
+  for (const entry of entries) entrySize(entry); // every source readable before anything is written
+  mkdirSync(spec.exportPath, { recursive: true });
   const temp = tempSiblingPath(target);
   try {
-    if (spec.format === 'no-archive') writeDirectory(temp, entries);
+    if (spec.format === 'no-archive') await writeDirectory(temp, entries);
     else if (spec.format === 'tgz') await writeTgz(temp, spec.modelName, entries);
     else await writeZip(temp, entries, spec.format === 'default');
-    if (existsSync(target)) rmSync(target, { recursive: true, force: true });
+    // A file is replaced atomically by the rename; a folder cannot be renamed over, so it goes first.
+    if (spec.format === 'no-archive' && existsSync(target)) rmSync(target, { recursive: true, force: true });
     renameSync(temp, target);
   } catch (error) {
     rmSync(temp, { recursive: true, force: true });
@@ -123,29 +151,35 @@ export async function writeArchive(spec: ArchiveSpec): Promise<WrittenArchive> {
 
 async function writeZip(path: string, entries: readonly ArchiveEntry[], compress: boolean): Promise<void> {
   const zip = new ZipFile();
-  for (const entry of entries) zip.addBuffer(Buffer.from(entryBytes(entry)), entry.name, { compress });
+  const output = pipeline(zip.outputStream, createWriteStream(path, { flags: 'wx' }));
+  // yazl does not pass a source's error on to its output, so each source is watched as well.
+  const failures = entries.map((entry) => {
+    const source = openEntry(entry);
+    zip.addReadStream(source.stream, entry.name, { compress, size: entrySize(entry) });
+    return source.failed;
+  });
   zip.end();
-  await pipeline(zip.outputStream, createWriteStream(path, { flags: 'wx' }));
+  await Promise.race([output, ...failures]);
 }
 
 async function writeTgz(path: string, modelName: string, entries: readonly ArchiveEntry[]): Promise<void> {
   const tar = pack();
   const written = pipeline(tar, createGzip(), createWriteStream(path, { flags: 'wx' }));
   for (const entry of entries) {
-    const bytes = Buffer.from(entryBytes(entry));
-    await new Promise<void>((resolve, reject) =>
-      tar.entry({ name: `${modelName}/${entry.name}`, size: bytes.length, mode: 0o644 }, bytes, (error) => (error ? reject(error) : resolve())),
-    );
+    const source = openEntry(entry);
+    const sink = tar.entry({ name: `${modelName}/${entry.name}`, size: entrySize(entry), mode: 0o644 });
+    await Promise.race([pipeline(source.stream, sink), source.failed]);
   }
   tar.finalize();
   await written;
 }
 
-function writeDirectory(path: string, entries: readonly ArchiveEntry[]): void {
+async function writeDirectory(path: string, entries: readonly ArchiveEntry[]): Promise<void> {
   mkdirSync(path, { mode: 0o755 });
   for (const entry of entries) {
     const file = join(path, ...entry.name.split('/'));
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, entryBytes(entry));
+    const source = openEntry(entry);
+    await Promise.race([pipeline(source.stream, createWriteStream(file, { flags: 'wx' })), source.failed]);
   }
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { KilnError, describeError } from '../core/errors.js';
+import { KILN_VERSION } from '../core/version.js';
 import type { GraphOptimizationLevel } from '../runtime/engine.js';
 import { BENCH_DEFAULTS, runBench } from './commands/bench.js';
 import { runArchive, runArchiveInspect } from './commands/archive.js';
@@ -15,7 +16,7 @@ export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
 function buildProgram(io: CliIO): Command {
   const program = new Command('kiln')
     .description('Take a trained ONNX model to production from TypeScript')
-    .version('0.1.0')
+    .version(KILN_VERSION)
     .showSuggestionAfterError()
     // Root options (--version) only before the command: `kiln archive --version 2.0` is the model's.
     .enablePositionalOptions()
@@ -36,8 +37,8 @@ function buildProgram(io: CliIO): Command {
     .command('bench')
     .description('measure latency (p50/p90/p99) and throughput with onnxruntime')
     .argument('<model>', 'path to an .onnx file')
-    .option('-b, --batch <sizes>', 'batch sizes, comma-separated', '1')
-    .option('-t, --threads <counts>', 'intra-op thread counts, comma-separated (0 = onnxruntime default)', '0')
+    .option('-b, --batch <sizes>', `batch sizes, comma-separated (default: ${BENCH_DEFAULTS.batches.join(',')}; also sets axis 0 of --shape)`)
+    .option('-t, --threads <counts>', 'intra-op thread counts, comma-separated (0 = onnxruntime default)', BENCH_DEFAULTS.threads.join(','))
     .option('-n, --iterations <n>', 'timed runs per configuration', String(BENCH_DEFAULTS.iterations))
     .option('-w, --warmup <n>', 'untimed runs first', String(BENCH_DEFAULTS.warmup))
     .option('--dim <name=n>', 'value of a symbolic dimension (repeatable; * for any)', collectDim, {})
@@ -53,7 +54,8 @@ function buildProgram(io: CliIO): Command {
       await runBench(
         model,
         {
-          batches: parseIntList('--batch', flags['batch'] as string),
+          batches: flags['batch'] === undefined ? BENCH_DEFAULTS.batches : parseIntList('--batch', flags['batch'] as string),
+          batchExplicit: flags['batch'] !== undefined,
           threads: parseIntList('--threads', flags['threads'] as string, { allowZero: true }),
           iterations: parsePositiveInt('--iterations', flags['iterations'] as string),
           warmup: parsePositiveInt('--warmup', flags['warmup'] as string, { allowZero: true }),
@@ -142,7 +144,9 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
       return EXIT.usage;
     }
     if (error instanceof KilnError) {
-      io.err(`kiln: ${error.message}`);
+      // Wire messages such as "Prediction failed" are fixed; the reason travels in details.
+      const reason = typeof error.details['reason'] === 'string' ? `: ${error.details['reason']}` : '';
+      io.err(`kiln: ${error.message}${reason}`);
       if (process.env['KILN_DEBUG']) io.err(String((error.cause as Error | undefined)?.stack ?? ''));
       return error.code === 'KILN_CLI_USAGE' ? EXIT.usage : EXIT.failed;
     }

@@ -35,7 +35,7 @@ test('KilnError carries code, kind, cause and frozen details', () => {
   const error = new KilnError('KILN_IO_NOT_FOUND', 'model.onnx: no such file', { cause, details: { path: 'model.onnx' } });
   assert.equal(error.code, 'KILN_IO_NOT_FOUND');
   assert.equal(error.kind, 'not_found');
-  assert.equal(error.wireType, 'FileNotFoundException');
+  assert.equal(error.wireType, 'ModelNotFoundException');
   assert.equal(error.cause, cause);
   assert.ok(Object.isFrozen(error.details));
   assert.ok(isKilnError(error, 'KILN_IO_NOT_FOUND'));

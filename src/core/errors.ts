@@ -27,7 +27,7 @@ interface CatalogueEntry {
 export const ERROR_CATALOGUE = {
   KILN_CORE_INVALID_ARGUMENT: {
     kind: 'invalid_arg',
-    wireType: 'IllegalArgumentException',
+    wireType: 'BadRequestException',
     summary: 'An option or argument has a value kiln cannot use.',
   },
   KILN_CORE_INTERNAL: {
@@ -37,52 +37,52 @@ export const ERROR_CATALOGUE = {
   },
   KILN_IO_NOT_FOUND: {
     kind: 'not_found',
-    wireType: 'FileNotFoundException',
+    wireType: 'ModelNotFoundException',
     summary: 'A file or directory named by the user does not exist.',
   },
   KILN_IO_READ_FAILED: {
     kind: 'unavailable',
-    wireType: 'IOException',
+    wireType: 'InternalServerException',
     summary: 'A file exists but could not be read (permissions, a directory, an I/O error).',
   },
   KILN_IO_WRITE_FAILED: {
     kind: 'unavailable',
-    wireType: 'IOException',
+    wireType: 'InternalServerException',
     summary: 'An output file could not be written; nothing partial is left behind.',
   },
   KILN_ONNX_PARSE_FAILED: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'The bytes are not a valid ONNX ModelProto (not ONNX, or truncated).',
   },
   KILN_ONNX_MODEL_INVALID: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'The ModelProto decodes but breaks an ONNX rule kiln relies on (no graph, no opset, a cycle).',
   },
   KILN_ONNX_EXTERNAL_DATA_INVALID: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'A tensor points at external data that is missing, outside the model folder, or too short.',
   },
   KILN_ONNX_DTYPE_UNSUPPORTED: {
     kind: 'unsupported',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'A tensor element type kiln cannot decode into a typed array.',
   },
   KILN_ONNX_TOO_LARGE: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'The model would exceed the 2 GB protobuf limit even with external data.',
   },
   KILN_ONNX_GRAPH_EDIT_INVALID: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'A graph edit names a node or initializer that does not exist, or adds a duplicate.',
   },
   KILN_RUNTIME_SESSION_FAILED: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'ONNX Runtime refused to load the model (unsupported op, bad graph, shape error).',
   },
   KILN_RUNTIME_RUN_FAILED: {
@@ -102,68 +102,68 @@ export const ERROR_CATALOGUE = {
   },
   KILN_ARCHIVE_CORRUPT: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'The archive is not a readable zip, tar.gz or directory (truncated, wrong format).',
   },
   KILN_ARCHIVE_UNSAFE_ENTRY: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'An archive entry would land outside the extraction folder (.., absolute, drive or backslash path) or is a link.',
   },
   KILN_ARCHIVE_DUPLICATE_ENTRY: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'Two archive entries have the same name.',
   },
   KILN_ARCHIVE_TOO_LARGE: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'The archive unpacks past the size, entry-count or compression-ratio limit (a zip bomb).',
   },
   KILN_ARCHIVE_MANIFEST_INVALID: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'MAR-INF/MANIFEST.json is missing a required field, has a wrong type, or is not JSON.',
   },
   KILN_ARCHIVE_MODEL_CONFIG_INVALID: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'The model-config.yaml is not plain YAML data or has a key with a wrong type or range.',
   },
   KILN_ARCHIVE_UNSUPPORTED: {
     kind: 'unsupported',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'The archive needs something kiln does not run: a Python handler, a TorchScript or eager .pt model.',
   },
   KILN_ARCHIVE_MODEL_INVALID: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'The serialized file named by the manifest is missing or is not an ONNX model.',
   },
   KILN_ARCHIVE_EXISTS: {
     kind: 'already_exists',
-    wireType: 'ModelException',
+    wireType: 'ConflictStatusException',
     summary: 'The archive to write already exists and --force was not given.',
   },
   KILN_ARCHIVE_NAME_INVALID: {
     kind: 'invalid_arg',
-    wireType: 'IllegalArgumentException',
+    wireType: 'BadRequestException',
     summary: 'A model name or version does not match the allowed pattern.',
   },
   KILN_HANDLER_NOT_FOUND: {
     kind: 'not_found',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'The handler is neither a built-in name nor a file in the archive.',
   },
   KILN_HANDLER_BUNDLE_FAILED: {
     kind: 'invalid_arg',
-    wireType: 'ModelException',
+    wireType: 'InvalidModelException',
     summary: 'esbuild could not bundle a user handler (syntax error, missing import).',
   },
   KILN_HANDLER_LOAD_FAILED: {
-    kind: 'invalid_arg',
-    wireType: 'ModelException',
-    summary: 'A handler module failed to load or does not export a handler, or its initialize() threw.',
+    kind: 'internal',
+    wireType: 'InternalServerException',
+    summary: 'A handler module failed to load or does not export a handler, or its initialize() threw (the worker cannot start).',
   },
   KILN_HANDLER_INPUT_INVALID: {
     kind: 'invalid_arg',
@@ -173,12 +173,12 @@ export const ERROR_CATALOGUE = {
   KILN_HANDLER_FAILED: {
     kind: 'unavailable',
     wireType: 'InternalServerException',
-    summary: 'The handler threw while handling a batch ("Prediction failed").',
+    summary: 'The handler threw while handling a batch. Message "Prediction failed"; the reason is in details.reason and cause.',
   },
   KILN_HANDLER_PREDICTION_ERROR: {
     kind: 'unknown',
     wireType: 'InternalServerException',
-    summary: 'The handler raised a PredictionError with its own message and HTTP status.',
+    summary: 'The handler raised a PredictionError with its own message; its HTTP status (400-599, else 500) is in details.status.',
   },
   KILN_HANDLER_OUTPUT_INVALID: {
     kind: 'unavailable',
@@ -197,7 +197,7 @@ export const ERROR_CATALOGUE = {
   },
   KILN_CLI_USAGE: {
     kind: 'invalid_arg',
-    wireType: 'IllegalArgumentException',
+    wireType: 'BadRequestException',
     summary: 'A command-line flag or argument is missing or malformed.',
   },
 } as const satisfies Record<string, CatalogueEntry>;

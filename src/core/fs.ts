@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fsyncSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { KilnError } from './errors.js';
 
 /** A sibling temp path in the same directory, so the final rename stays on one filesystem. */
@@ -82,4 +82,52 @@ export function ioReason(error: unknown): string {
     return messages[error.code] ?? error.code;
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The error for a failed read of a user-named file: not found, or any other read failure. */
+export function readError(path: string, what: string, error: unknown): KilnError {
+  const missing = (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+  return new KilnError(missing ? 'KILN_IO_NOT_FOUND' : 'KILN_IO_READ_FAILED', `${path}: cannot read ${what} (${ioReason(error)})`, {
+    cause: error,
+    details: { path },
+  });
+}
+
+/** Reads a user-named file, failing with `KILN_IO_NOT_FOUND` or `KILN_IO_READ_FAILED`. */
+export function readFileChecked(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw readError(path, what, error);
+  }
+}
+
+/** Checks that a user-named path is a readable regular file, with the same errors. */
+export function checkReadableFile(path: string, what: string): void {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch (error) {
+    throw readError(path, what, error);
+  }
+  if (!stat.isFile()) throw readError(path, what, Object.assign(new Error('EISDIR'), { code: 'EISDIR' }));
+}
+
+/**
+ * Resolves `name` (a relative, `/`-separated path taken from untrusted data such as a manifest)
+ * inside `root`, following links, and refuses anything that lands outside it: absolute paths,
+ * `..`, drive letters, backslashes, and links pointing out. Returns undefined when refused.
+ */
+export function resolveInside(root: string, name: string): string | undefined {
+  if (name === '' || isAbsolute(name) || name.includes('\\') || /^[a-zA-Z]:/.test(name) || name.split('/').includes('..')) return undefined;
+  const base = realpathSync(root);
+  const joined = join(base, name);
+  let real: string;
+  try {
+    real = realpathSync(joined);
+  } catch {
+    real = joined; // not there (yet): the lexical check above already keeps it inside
+  }
+  const inside = relative(base, real);
+  return inside === '' || inside.startsWith('..') || isAbsolute(inside) ? undefined : real;
 }

@@ -1,5 +1,5 @@
 /**
- * What a user handler gets from `import … from 'kiln'` once bundled into an archive: the
+ * What a user handler gets from `import … from 'kiln/handler'` once bundled into an archive: the
  * handler contract, the engine to run its model, and kiln's errors. The loader provides this
  * module in place of the real package, so the server and the handler share one copy.
  */

@@ -79,11 +79,15 @@ export class BatchContext implements HandlerContext {
 
   setResponseContentType(index: number, contentType: string): void {
     this.#request(index);
+    if (/[\r\n\0]/.test(contentType)) throw new RangeError('the content type contains a line break or NUL');
     this.#responses[index]!.contentType = contentType;
   }
 
   setResponseHeader(index: number, name: string, value: string): void {
     this.#request(index);
+    // Checked here, where the handler's stack still points at the culprit, not later in HTTP code.
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new RangeError(`'${name}' is not a valid HTTP header name`);
+    if (/[\r\n\0]/.test(value)) throw new RangeError(`the value of header '${name}' contains a line break or NUL`);
     this.#responses[index]!.headers[name] = value;
   }
 

@@ -1,5 +1,6 @@
-import type { OpenedArchive } from '../archive/read.js';
+import { openArchive, type OpenArchiveOptions, type OpenedArchive } from '../archive/read.js';
 import { KilnError } from '../core/errors.js';
+import { KILN_VERSION } from '../core/version.js';
 import type { Logger } from '../core/log.js';
 import { BatchContext, type ModelContextInit } from './context.js';
 import { loadHandler } from './load.js';
@@ -18,7 +19,7 @@ export interface InitializeOptions {
   readonly batchSize?: number;
   /** @defaultValue `'kiln'` */
   readonly serverName?: string;
-  /** @defaultValue `'0.1.0'` */
+  /** @defaultValue kiln's version */
   readonly serverVersion?: string;
 }
 
@@ -29,7 +30,7 @@ export async function initializeArchiveHandler(archive: OpenedArchive, options: 
     gpu_id: null,
     batch_size: options.batchSize ?? archive.modelConfig.server.batchSize ?? 1,
     server_name: options.serverName ?? 'kiln',
-    server_version: options.serverVersion ?? '0.1.0',
+    server_version: options.serverVersion ?? KILN_VERSION,
     limit_max_image_pixels: true,
   };
   const model: ModelContextInit = {
@@ -44,11 +45,33 @@ export async function initializeArchiveHandler(archive: OpenedArchive, options: 
   try {
     await handler.initialize(new BatchContext(model, []));
   } catch (error) {
-    await handler.close?.();
+    // A failing close() must not hide why initialize() failed.
+    await handler.close?.().catch(() => undefined);
     if (error instanceof KilnError) throw error;
     throw new KilnError('KILN_HANDLER_LOAD_FAILED', `handler '${archive.manifest.model.handler}': initialize() failed: ${(error as Error).message}`, {
       cause: error,
     });
   }
   return { handler, model };
+}
+
+/**
+ * Opens an archive, initializes its handler, runs `work`, then closes the handler and removes
+ * the extracted files, whatever happens. The first error wins: a failing clean-up never hides
+ * the error that made the work fail.
+ */
+export async function withArchiveHandler<T>(
+  archivePath: string,
+  options: InitializeOptions & { readonly open?: OpenArchiveOptions },
+  work: (ready: ReadyHandler, archive: OpenedArchive) => Promise<T>,
+): Promise<T> {
+  const archive = await openArchive(archivePath, options.open ?? {});
+  let ready: ReadyHandler | undefined;
+  try {
+    ready = await initializeArchiveHandler(archive, options);
+    return await work(ready, archive);
+  } finally {
+    await ready?.handler.close?.().catch((error: unknown) => options.logger.warn({ err: error }, 'handler close failed'));
+    await archive.remove().catch((error: unknown) => options.logger.warn({ err: error }, 'archive clean-up failed'));
+  }
 }

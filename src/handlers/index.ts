@@ -1,3 +1,4 @@
+export * from './bundle.js';
 export * from './context.js';
 export * from './from-archive.js';
 export * from './image.js';

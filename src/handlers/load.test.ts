@@ -55,8 +55,8 @@ test('a module function is called as fn(null, ctx) to initialize, then fn(batch,
   assert.deepEqual(out, ['true:a', 'true:b']);
 });
 
-test("require('kiln') gives the server's own handler API, so instanceof PredictionError holds", async () => {
-  writeFileSync(join(dir, 'kiln.cjs'), `const { PredictionError, defineHandler } = require('kiln'); module.exports = defineHandler({ initialize() {}, preprocess(r) { return r; }, inference() { throw new PredictionError('nope', 418); }, postprocess(o) { return o; } });`);
+test("require('kiln/handler') gives the server's own handler API, so instanceof PredictionError holds", async () => {
+  writeFileSync(join(dir, 'kiln.cjs'), `const { PredictionError, defineHandler } = require('kiln/handler'); module.exports = defineHandler({ initialize() {}, preprocess(r) { return r; }, inference() { throw new PredictionError('nope', 418); }, postprocess(o) { return o; } });`);
   const handler = loadHandler('kiln.cjs', dir);
   await handler.initialize(new BatchContext(model, []));
   await assert.rejects(handler.handle([{}], new BatchContext(model, [{}])), (error) => error instanceof PredictionError && error.status === 418);

@@ -1,8 +1,10 @@
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { isAbsolute, join, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
+import { join } from 'node:path';
 import { KilnError } from '../core/errors.js';
+import { resolveInside } from '../core/fs.js';
 import * as kilnApi from './api.js';
+import { HANDLER_API_MODULE, HANDLER_EXTERNALS } from './bundle.js';
 import { BUILTIN_HANDLERS } from './registry.js';
 import { defineHandler, type Handler, type HandlerContext, type RequestInput } from './types.js';
 
@@ -19,26 +21,30 @@ export function loadHandler(spec: string, modelDir: string): Handler {
   const builtin = BUILTIN_HANDLERS.get(spec);
   if (builtin) return builtin();
   const [file, exportName] = spec.split(':') as [string, string | undefined];
-  const path = join(modelDir, file);
-  const inside = relative(modelDir, path);
-  if (isAbsolute(file) || inside.startsWith('..') || !existsSync(path)) {
+  const path = resolveInside(modelDir, file);
+  if (!path || !existsSync(path)) {
     throw new KilnError(
       'KILN_HANDLER_NOT_FOUND',
       `handler '${spec}' is neither a built-in (${[...BUILTIN_HANDLERS.keys()].join(', ')}) nor a file in the archive`,
       { details: { handler: spec } },
     );
   }
-  const exports = evaluateModule(spec, realpathSync(path));
+  const exports = evaluateModule(spec, path);
   return toHandler(spec, pickExport(spec, exports, exportName));
 }
 
 /**
- * Runs a bundled CommonJS handler. `require('kiln')` gets kiln's handler API; any other
- * package (sharp, onnxruntime-node) resolves from kiln's own installation.
+ * Runs a bundled CommonJS handler. `require('kiln/handler')` gets kiln's handler API; the other
+ * externals (sharp, onnxruntime-node) and Node's built-ins resolve from kiln's own installation.
  */
 function evaluateModule(spec: string, path: string): unknown {
   const baseRequire = createRequire(import.meta.url);
-  const requireForHandler = (id: string): unknown => (id === 'kiln' || id.startsWith('kiln/') ? kilnApi : baseRequire(id));
+  const requireForHandler = (id: string): unknown => {
+    if (id === HANDLER_API_MODULE) return kilnApi;
+    if (HANDLER_EXTERNALS.includes(id) || id.startsWith('node:') || builtinModules.includes(id)) return baseRequire(id);
+    // Anything else was bundled at archive time; a stray require would find the host's packages.
+    throw new Error(`require('${id}') is not available to handlers (it should have been bundled)`);
+  };
   const module = { exports: {} as unknown };
   try {
     const factory = new Function('require', 'module', 'exports', '__filename', '__dirname', readFileSync(path, 'utf8'));

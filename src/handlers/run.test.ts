@@ -63,7 +63,8 @@ test('a handler that throws → KILN_HANDLER_FAILED naming every request of the 
   await assert.rejects(
     runBatch(handler(() => { throw new TypeError('boom'); }), model, requests),
     expectError('KILN_HANDLER_FAILED', (error) => {
-      assert.match(error.message, /^Prediction failed: boom/);
+      assert.equal(error.message, "Prediction failed");
+      assert.equal(error.details["reason"], "boom");
       assert.deepEqual(error.details['requestIndices'], [0, 1, 2]);
       assert.ok(error.cause instanceof TypeError);
     }),
@@ -130,6 +131,20 @@ for (const [name, value] of [
 test('per-request setters refuse an index outside the batch', async () => {
   await assert.rejects(
     runBatch(handler((_, context) => { context.setResponseStatus(3, 200); return ['a', 'b', 'c']; }), model, requests),
-    expectError('KILN_HANDLER_FAILED', (error) => assert.match(error.message, /request index 3 is outside this batch of 3/)),
+    expectError('KILN_HANDLER_FAILED', (error) => assert.match(String(error.details['reason']), /request index 3 is outside this batch of 3/)),
+  );
+});
+
+test('a KilnError without a request index gets every index of the batch; one with an index keeps it', async () => {
+  await assert.rejects(
+    runBatch(handler(() => { throw new KilnError('KILN_RUNTIME_RUN_FAILED', 'm: inference failed'); }), model, requests),
+    expectError('KILN_RUNTIME_RUN_FAILED', (error) => assert.deepEqual(error.details['requestIndices'], [0, 1, 2])),
+  );
+});
+
+test('a PredictionError status outside 400-599 becomes 500', async () => {
+  await assert.rejects(
+    runBatch(handler(() => { throw new PredictionError('odd', 99); }), model, requests),
+    expectError('KILN_HANDLER_PREDICTION_ERROR', (error) => assert.equal(error.details['status'], 500)),
   );
 });

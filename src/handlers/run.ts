@@ -36,17 +36,7 @@ export async function runBatch(handler: Handler, model: ModelContextInit, reques
       context,
     );
   } catch (error) {
-    if (isKilnError(error)) throw error;
-    if (isPredictionError(error)) {
-      throw new KilnError('KILN_HANDLER_PREDICTION_ERROR', error.message, {
-        cause: error,
-        details: { status: error.status, requestIndices: indices },
-      });
-    }
-    throw new KilnError('KILN_HANDLER_FAILED', `Prediction failed: ${(error as Error)?.message ?? String(error)}`, {
-      cause: error,
-      details: { requestIndices: indices },
-    });
+    throw handlerError(error, indices);
   }
   if (!Array.isArray(results)) {
     throw new KilnError('KILN_HANDLER_OUTPUT_INVALID', `Invalid model predict output: the handler returned ${describe(results)}, not an array`, {
@@ -61,6 +51,33 @@ export async function runBatch(handler: Handler, model: ModelContextInit, reques
     );
   }
   return results.map((result, index) => ({ ...encodeResult(result, index), settings: context.responseSettings(index) }));
+}
+
+/** HTTP statuses a PredictionError may set; anything else becomes 500, as a bad code cannot be sent. */
+function predictionStatus(status: number): number {
+  return Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
+}
+
+/**
+ * Turns whatever a handler threw into a KilnError that names the requests it concerns: an
+ * error that already names its request (bad input in request 2) keeps that, others get every
+ * index of the batch. The wire message stays TorchServe's; the reason goes to details and cause.
+ */
+function handlerError(error: unknown, indices: readonly number[]): KilnError {
+  if (isKilnError(error)) {
+    if ('requestIndex' in error.details || 'requestIndices' in error.details) return error;
+    return new KilnError(error.code, error.message, { cause: error, details: { ...error.details, requestIndices: indices } });
+  }
+  if (isPredictionError(error)) {
+    return new KilnError('KILN_HANDLER_PREDICTION_ERROR', error.message, {
+      cause: error,
+      details: { status: predictionStatus(error.status), requestIndices: indices },
+    });
+  }
+  return new KilnError('KILN_HANDLER_FAILED', 'Prediction failed', {
+    cause: error,
+    details: { reason: (error as Error)?.message ?? String(error), requestIndices: indices },
+  });
 }
 
 function describe(value: unknown): string {

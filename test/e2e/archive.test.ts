@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { ZipFile } from 'yazl';
 import { openArchive } from '../../src/archive/read.js';
 import { silentLogger } from '../../src/core/log.js';
-import { initializeArchiveHandler } from '../../src/handlers/from-archive.js';
+import { withArchiveHandler } from '../../src/handlers/from-archive.js';
 import { runBatch } from '../../src/handlers/run.js';
 import { ppOcrAssetsDir } from '../../src/cli/default-models.js';
 import { seededRandom } from '../../src/core/random.js';
@@ -38,18 +38,10 @@ function writeReluModel(path: string, external = false): void {
 }
 
 async function predict(archivePath: string, bodies: Uint8Array[]): Promise<{ text: string; json: boolean; status?: number }[]> {
-  const archive = await openArchive(archivePath);
-  try {
-    const ready = await initializeArchiveHandler(archive, { logger: silentLogger() });
-    try {
-      const responses = await runBatch(ready.handler, ready.model, bodies.map((body) => ({ input: { body } })));
-      return responses.map((r) => ({ text: new TextDecoder().decode(r.body), json: r.json, ...(r.settings.status ? { status: r.settings.status } : {}) }));
-    } finally {
-      await ready.handler.close?.();
-    }
-  } finally {
-    await archive.remove();
-  }
+  return withArchiveHandler(archivePath, { logger: silentLogger() }, async (ready) => {
+    const responses = await runBatch(ready.handler, ready.model, bodies.map((body) => ({ input: { body } })));
+    return responses.map((r) => ({ text: new TextDecoder().decode(r.body), json: r.json, ...(r.settings.status ? { status: r.settings.status } : {}) }));
+  });
 }
 
 const tensorBody = (data: number[]) => new TextEncoder().encode(JSON.stringify({ inputs: { x: { dims: [1, 3], data } } }));
@@ -216,6 +208,9 @@ test('PP-OCR cls as image_classifier with index_to_name.json tells upright from 
   const made = kiln('archive', '--model-name', 'ppocr-cls', '--serialized-file', join(ASSETS, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), '--handler', 'image_classifier',
     '--extra-files', join(out, 'index_to_name.json'), '--config-file', join(out, 'model-config.yaml'), '--export-path', out);
   assert.equal(made.status, 0, made.stderr);
+  const inspected = JSON.parse(kiln('archive', '--inspect', join(out, 'ppocr-cls.mar'), '--json').stdout);
+  assert.deepEqual(inspected.manifest.model, { modelName: 'ppocr-cls', serializedFile: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', handler: 'image_classifier', modelVersion: '1.0', configFile: 'model-config.yaml' });
+  assert.equal(inspected.modelConfig.server.batchSize, 8);
   const random = seededRandom(21);
   const texts = Array.from({ length: 8 }, () => randomWords(random, 2).join(' '));
   const upright = await Promise.all(texts.map((text) => renderLine({ text, fontSize: 28 })));
@@ -237,6 +232,8 @@ test('PP-OCR det+cls+rec as the ocr handler: `kiln predict` on a rendered page r
   const made = kiln('archive', '--model-name', 'ocr', '--serialized-file', join(ASSETS, 'ch_PP-OCRv4_det_infer.onnx'), '--handler', 'ocr',
     '--extra-files', ['ch_ppocr_mobile_v2.0_cls_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'ppocr_keys_v1.txt'].map((f) => join(ASSETS, f)).join(','), '--export-path', out);
   assert.equal(made.status, 0, made.stderr);
+  const inspected = JSON.parse(kiln('archive', '--inspect', join(out, 'ocr.mar'), '--json').stdout);
+  assert.deepEqual(inspected.files.map((f: { name: string }) => f.name).sort(), ['MAR-INF/MANIFEST.json', 'ch_PP-OCRv4_det_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'ch_ppocr_mobile_v2.0_cls_infer.onnx', 'ppocr_keys_v1.txt']);
   const random = seededRandom(5);
   const page = await renderPage({ lines: Array.from({ length: 6 }, () => randomWords(random, 3).join(' ')), seed: 5, width: 640 });
   writeFileSync(join(out, 'page.png'), page.png);
@@ -252,4 +249,36 @@ test('PP-OCR det+cls+rec as the ocr handler: `kiln predict` on a rendered page r
     assert.equal(line.box.length, 4);
     assert.ok(line.score > 0.5 && line.score <= 1);
   }
+});
+
+test('handler bundling: a kiln import other than kiln/handler is refused; import.meta.url is the bundle URL', async () => {
+  const out = join(dir, 'bundle-rules');
+  mkdirSync(out);
+  writeReluModel(join(out, 'relu.onnx'));
+  writeFileSync(join(out, 'wrong-import.ts'), "import { readModel } from 'kiln';\nexport default { initialize() {}, handle(r: unknown[]) { return r.map(() => typeof readModel); } };\n");
+  const refused = kiln('archive', '--model-name', 'w', '--serialized-file', join(out, 'relu.onnx'), '--handler', join(out, 'wrong-import.ts'), '--export-path', out);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /import 'kiln' is not available to handlers: import from 'kiln\/handler'/);
+  writeFileSync(join(out, 'meta.ts'), 'export default { initialize() {}, handle(r: unknown[]) { return r.map(() => import.meta.url); } };\n');
+  const made = kiln('archive', '--model-name', 'meta', '--serialized-file', join(out, 'relu.onnx'), '--handler', join(out, 'meta.ts'), '--export-path', out);
+  assert.equal(made.status, 0, made.stderr);
+  const [response] = await predict(join(out, 'meta.mar'), [new Uint8Array([1])]);
+  assert.match(response!.text, /^file:\/\/.*\/handler\.cjs$/);
+});
+
+test('the export folder is created when missing; an empty version and a missing config file are refused in one line', () => {
+  const out = join(dir, 'edges');
+  mkdirSync(out);
+  writeReluModel(join(out, 'relu.onnx'));
+  const base = ['archive', '--model-name', 'relu', '--serialized-file', join(out, 'relu.onnx'), '--handler', 'tensor'];
+  const made = kiln(...base, '--export-path', join(out, 'model_store', 'nested'));
+  assert.equal(made.status, 0, made.stderr);
+  assert.ok(existsSync(join(out, 'model_store', 'nested', 'relu.mar')));
+  const version = kiln(...base, '--version', '', '--export-path', out);
+  assert.equal(version.status, 1);
+  assert.match(version.stderr, /^kiln: model version '' is not allowed/);
+  const config = kiln(...base, '--config-file', join(out, 'nope.yaml'), '--export-path', out);
+  assert.equal(config.status, 1);
+  assert.equal(config.stderr.trim().split('\n').length, 1);
+  assert.match(config.stderr, /nope\.yaml: cannot read config file \(no such file or directory\)/);
 });

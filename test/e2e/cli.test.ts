@@ -143,6 +143,7 @@ const badInputs: { name: string; args: () => string[]; status: number; message: 
     status: 1,
     message: /truncated\.onnx: not a valid ONNX model \(protobuf decoding failed: .*truncated\?\)/,
   },
+  { name: 'missing file (bench)', args: () => ['bench', join(dir, 'nope.onnx')], status: 1, message: /nope\.onnx: cannot read model \(no such file or directory\)$/ },
   { name: 'a model onnxruntime rejects (inspect)', args: () => ['inspect', writeRejectedModel()], status: 1, message: /rejected\.onnx: onnxruntime cannot load the model: .*NoSuchOp/ },
   { name: 'a model onnxruntime rejects (bench)', args: () => ['bench', writeRejectedModel()], status: 1, message: /rejected\.onnx: onnxruntime cannot load the model: .*NoSuchOp/ },
   { name: 'a bad flag value', args: () => ['bench', PP_OCR[0].path, '--batch', 'eight'], status: 2, message: /--batch must be a comma-separated list|--batch must be a positive whole number, got 'eight'/ },

@@ -1,14 +1,15 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { bundleHandler, BUNDLED_HANDLER_FILE } from '../../archive/bundle-handler.js';
 import { parseModelConfig } from '../../archive/model-config.js';
 import { openArchive, type OpenedArchive } from '../../archive/read.js';
 import { extraFileEntries, writeArchive, type ArchiveEntry, type ArchiveFormat } from '../../archive/write.js';
 import { KilnError } from '../../core/errors.js';
+import { readFileChecked } from '../../core/fs.js';
 import { externalLocation } from '../../onnx/external-data.js';
 import { readModel } from '../../onnx/model-io.js';
 import { isExternal } from '../../onnx/tensor.js';
 import { allTensors } from '../../onnx/walk.js';
+import { bundleHandler, BUNDLED_HANDLER_FILE } from '../../handlers/bundle.js';
 import { isBuiltinHandler } from '../../handlers/registry.js';
 import { formatBytes, table } from '../format.js';
 import type { CliIO } from '../io.js';
@@ -64,7 +65,7 @@ export async function runArchive(flags: ArchiveFlags, io: CliIO): Promise<void> 
   for (const item of (flags.extraFiles ?? '').split(',').map((s) => s.trim()).filter(Boolean)) entries.push(...extraFileEntries(item));
   if (flags.configFile) {
     // Validate at the edge: a bad config is refused now, not when a server loads the archive.
-    parseModelConfig(readFileSync(flags.configFile, 'utf8'), flags.configFile);
+    parseModelConfig(readFileChecked(flags.configFile, 'config file').toString('utf8'), flags.configFile);
     entries.push({ name: basename(flags.configFile), source: { path: flags.configFile } });
   }
   const written = await writeArchive({

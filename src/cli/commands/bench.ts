@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { SingleBar, Presets } from 'cli-progress';
-import { measureLatency, type LatencyResult } from '../../evaluate/latency.js';
+import { checkReadableFile } from '../../core/fs.js';
+import { LATENCY_DEFAULTS, measureLatency, type LatencyResult } from '../../evaluate/latency.js';
 import { Engine, runtimeVersion, type GraphOptimizationLevel } from '../../runtime/engine.js';
 import { makeFeeds } from '../../runtime/feeds.js';
 import { formatMs, table } from '../format.js';
@@ -9,6 +10,8 @@ import type { CliIO } from '../io.js';
 /** Flags of `kiln bench`, resolved. */
 export interface BenchConfig {
   readonly batches: readonly number[];
+  /** True when --batch was given: it then also sets axis 0 of every --shape. */
+  readonly batchExplicit?: boolean;
   /** Intra-op thread counts; 0 lets onnxruntime choose. */
   readonly threads: readonly number[];
   readonly iterations: number;
@@ -23,8 +26,8 @@ export interface BenchConfig {
 export const BENCH_DEFAULTS = Object.freeze({
   batches: [1],
   threads: [0],
-  iterations: 50,
-  warmup: 5,
+  iterations: LATENCY_DEFAULTS.iterations,
+  warmup: LATENCY_DEFAULTS.warmup,
   seed: 1,
   optimization: 'all' as GraphOptimizationLevel,
 });
@@ -52,6 +55,7 @@ export async function benchModel(
   config: BenchConfig,
   onProgress?: (done: number, total: number) => void,
 ): Promise<BenchReport> {
+  checkReadableFile(path, 'model');
   const results: BenchRow[] = [];
   const total = config.threads.length * config.batches.length * config.iterations;
   let done = 0;
@@ -62,7 +66,7 @@ export async function benchModel(
         const feeds = makeFeeds(engine.inputs, {
           batch,
           dims: config.dims,
-          shapes: withBatch(config.shapes, batch),
+          shapes: config.batchExplicit ? withBatch(config.shapes, batch) : config.shapes,
           seed: config.seed,
           label: engine.label,
         });
@@ -90,7 +94,7 @@ export async function benchModel(
   };
 }
 
-/** `--shape` fixes whole shapes; `--batch` still sets their first axis. */
+/** `--shape` fixes whole shapes; an explicit `--batch` still sets their first axis. */
 function withBatch(shapes: Readonly<Record<string, readonly number[]>>, batch: number): Record<string, number[]> {
   return Object.fromEntries(Object.entries(shapes).map(([name, dims]) => [name, [batch, ...dims.slice(1)]]));
 }

@@ -1,10 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { openArchive } from '../../archive/read.js';
-import { KilnError } from '../../core/errors.js';
 import { silentLogger } from '../../core/log.js';
-import { initializeArchiveHandler } from '../../handlers/from-archive.js';
+import { withArchiveHandler } from '../../handlers/from-archive.js';
 import { runBatch } from '../../handlers/run.js';
-import { ioReason } from '../../core/fs.js';
+import { readFileChecked } from '../../core/fs.js';
 import type { CliIO } from '../io.js';
 
 /**
@@ -12,22 +9,14 @@ import type { CliIO } from '../io.js';
  * request (as `curl -T file` sends it). Returns each response decoded: parsed JSON, or text.
  */
 export async function predictArchive(archivePath: string, bodies: readonly Uint8Array[]): Promise<unknown[]> {
-  const archive = await openArchive(archivePath);
-  try {
-    const ready = await initializeArchiveHandler(archive, { logger: silentLogger(), batchSize: bodies.length });
-    try {
-      const responses = await runBatch(ready.handler, ready.model, bodies.map((body) => ({ input: { body } })));
-      const decoder = new TextDecoder();
-      return responses.map((response) => {
-        const text = decoder.decode(response.body);
-        return response.json ? JSON.parse(text) : text;
-      });
-    } finally {
-      await ready.handler.close?.();
-    }
-  } finally {
-    await archive.remove();
-  }
+  return withArchiveHandler(archivePath, { logger: silentLogger(), batchSize: bodies.length }, async (ready) => {
+    const responses = await runBatch(ready.handler, ready.model, bodies.map((body) => ({ input: { body } })));
+    const decoder = new TextDecoder();
+    return responses.map((response) => {
+      const text = decoder.decode(response.body);
+      return response.json ? JSON.parse(text) : text;
+    });
+  });
 }
 
 /**
@@ -35,13 +24,7 @@ export async function predictArchive(archivePath: string, bodies: readonly Uint8
  * Prints the responses as JSON (one input: its response; several: an array).
  */
 export async function runPredict(archivePath: string, inputs: readonly string[], io: CliIO): Promise<void> {
-  const bodies = inputs.map((path) => {
-    try {
-      return new Uint8Array(readFileSync(path));
-    } catch (error) {
-      throw new KilnError('KILN_IO_NOT_FOUND', `${path}: cannot read input (${ioReason(error)})`, { cause: error });
-    }
-  });
+  const bodies = inputs.map((path) => new Uint8Array(readFileChecked(path, 'input')));
   const results = await predictArchive(archivePath, bodies);
   io.out(JSON.stringify(inputs.length === 1 ? results[0] : results, null, 2));
 }

@@ -59,7 +59,8 @@ export function imageClassifier(): Handler {
       if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'image_classifier needs a serialized ONNX model in the archive');
       engine = await Engine.load(context.modelPath, { label: context.modelName, logger: context.logger });
       const shape = engine.inputs[0]?.shape ?? [];
-      const size = config.image.size ?? (typeof shape[2] === 'number' && typeof shape[3] === 'number' ? ([shape[2], shape[3]] as [number, number]) : undefined);
+      const [h, w] = config.image.layout === 'NCHW' ? [shape[2], shape[3]] : [shape[1], shape[2]];
+      const size = config.image.size ?? (typeof h === 'number' && typeof w === 'number' ? ([h, w] as [number, number]) : undefined);
       if (!size) {
         throw new KilnError('KILN_HANDLER_LOAD_FAILED', `image_classifier: the model's input has a dynamic size; set handler.image.size: [height, width] in model-config.yaml`);
       }

@@ -1,9 +1,10 @@
-import { join } from 'node:path';
 import { z } from 'zod';
 import { KilnError } from '../../core/errors.js';
+import { resolveInside } from '../../core/fs.js';
 import { requestBytes } from '../image.js';
 import { loadOcrPipeline } from '../ocr/pipeline.js';
 import type { OcrLine, OcrPipeline } from '../ocr/types.js';
+import { forRequest } from '../request-errors.js';
 import { defineHandler, type Handler } from '../types.js';
 
 /**
@@ -43,11 +44,16 @@ export function ocrHandler(): Handler {
       }
       if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'ocr: the archive needs the detection model as its serialized file');
       const config = parsed.data;
+      const file = (key: 'classifier' | 'recognizer' | 'keys') => {
+        const path = resolveInside(context.modelDir, config[key]);
+        if (!path) throw new KilnError('KILN_HANDLER_LOAD_FAILED', `ocr: handler.${key} '${config[key]}' points outside the archive`);
+        return path;
+      };
       pipeline = await loadOcrPipeline({
         detPath: context.modelPath,
-        clsPath: join(context.modelDir, config.classifier),
-        recPath: join(context.modelDir, config.recognizer),
-        keysPath: join(context.modelDir, config.keys),
+        clsPath: file('classifier'),
+        recPath: file('recognizer'),
+        keysPath: file('keys'),
         logger: context.logger,
         ...(config.threads !== undefined ? { threads: config.threads } : {}),
         ...(config.maxSideLength !== undefined ? { maxSideLength: config.maxSideLength } : {}),
@@ -59,7 +65,7 @@ export function ocrHandler(): Handler {
     },
     async inference(images) {
       const results: OcrLine[][] = [];
-      for (const image of images) results.push(await pipeline.recognize(image));
+      for (const [index, image] of images.entries()) results.push(await forRequest(index, () => pipeline.recognize(image)));
       return results;
     },
     postprocess(results) {

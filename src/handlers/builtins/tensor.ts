@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { KilnError } from '../../core/errors.js';
 import { Engine } from '../../runtime/engine.js';
 import type { HostTensor, HostTensorType } from '../../runtime/tensors.js';
+import { forRequest } from '../request-errors.js';
 import { defineHandler, type Handler, type RequestInput } from '../types.js';
 
 const NUMERIC_TYPES = ['float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] as const;
@@ -89,7 +90,7 @@ export function tensorHandler(): Handler {
     },
     async inference(batch) {
       const results: Record<string, HostTensor>[] = [];
-      for (const feeds of batch) results.push(await engine.run(feeds));
+      for (const [index, feeds] of batch.entries()) results.push(await forRequest(index, () => engine.run(feeds)));
       return results;
     },
     postprocess(outputs) {
