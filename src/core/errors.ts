@@ -20,6 +20,8 @@ interface CatalogueEntry {
   readonly kind: ErrorKind;
   /** TorchServe exception class name used on the wire by the server. */
   readonly wireType: string;
+  /** HTTP status when TorchServe's differs from the kind's usual one (403, 405, 413…). */
+  readonly httpStatus?: number;
   readonly summary: string;
 }
 
@@ -195,6 +197,94 @@ export const ERROR_CATALOGUE = {
     wireType: 'InternalServerException',
     summary: 'A handler result cannot be sent: not bytes, a string or JSON-serializable ("Unsupported model output data type.").',
   },
+  KILN_SERVE_MODEL_NOT_FOUND: {
+    kind: 'not_found',
+    wireType: 'ModelNotFoundException',
+    summary: 'No model of that name is registered ("Model not found: X").',
+  },
+  KILN_SERVE_VERSION_NOT_FOUND: {
+    kind: 'not_found',
+    wireType: 'ModelVersionNotFoundException',
+    summary: 'The model has no such version ("Model version: V does not exist for model: X").',
+  },
+  KILN_SERVE_MODEL_EXISTS: {
+    kind: 'already_exists',
+    wireType: 'ConflictStatusException',
+    summary: 'That model version is already registered.',
+  },
+  KILN_SERVE_ARCHIVE_NOT_FOUND: {
+    kind: 'not_found',
+    wireType: 'ModelNotFoundException',
+    summary: 'The url names no archive in the model store, or one outside it, or the store is not configured.',
+  },
+  KILN_SERVE_URL_NOT_ALLOWED: {
+    kind: 'not_found',
+    wireType: 'ModelNotFoundException',
+    summary: 'The url has a relative path (..) or matches none of allowed_urls.',
+  },
+  KILN_SERVE_NO_WORKER: {
+    kind: 'unavailable',
+    wireType: 'ServiceUnavailableException',
+    summary: 'The model has no worker, or its job queue is full.',
+  },
+  KILN_SERVE_WORKER_DIED: {
+    kind: 'internal',
+    wireType: 'InternalServerException',
+    summary: 'A worker did not answer within responseTimeout and was replaced ("Worker died.").',
+  },
+  KILN_SERVE_WORKERS_FAILED: {
+    kind: 'internal',
+    wireType: 'InternalServerException',
+    summary: 'Workers for a model version could not be started.',
+  },
+  KILN_SERVE_DEFAULT_VERSION: {
+    kind: 'invalid_arg',
+    wireType: 'InvalidModelVersionException',
+    httpStatus: 403,
+    summary: 'The default version cannot be removed while other versions exist.',
+  },
+  KILN_SERVE_BAD_REQUEST: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'A request parameter is missing or malformed.',
+  },
+  KILN_SERVE_RESOURCE_NOT_FOUND: {
+    kind: 'not_found',
+    wireType: 'ResourceNotFoundException',
+    summary: 'No API route at that path.',
+  },
+  KILN_SERVE_METHOD_NOT_ALLOWED: {
+    kind: 'unsupported',
+    wireType: 'MethodNotAllowedException',
+    httpStatus: 405,
+    summary: 'The route exists but not for that method, or the model API is off.',
+  },
+  KILN_SERVE_PAYLOAD_TOO_LARGE: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    httpStatus: 413,
+    summary: 'The request body is larger than max_request_size.',
+  },
+  KILN_SERVE_RESPONSE_TOO_LARGE: {
+    kind: 'internal',
+    wireType: 'InternalServerException',
+    summary: 'A response is larger than max_response_size.',
+  },
+  KILN_SERVE_REQUEST_TIMEOUT: {
+    kind: 'cancelled',
+    wireType: 'RequestTimeoutException',
+    summary: 'The client was too slow sending its request.',
+  },
+  KILN_SERVE_AUTH_FAILED: {
+    kind: 'invalid_arg',
+    wireType: 'InvalidKeyException',
+    summary: 'Token authorization failed: the token is missing, wrong or expired.',
+  },
+  KILN_SERVE_CONFIG_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'config.properties or a serve flag has a value kiln cannot use.',
+  },
   KILN_CLI_USAGE: {
     kind: 'invalid_arg',
     wireType: 'BadRequestException',
@@ -239,6 +329,25 @@ export class KilnError extends Error {
 /** True for a {@link KilnError}, optionally of one code. */
 export function isKilnError(value: unknown, code?: ErrorCode): value is KilnError {
   return value instanceof KilnError && (code === undefined || value.code === code);
+}
+
+/** Usual HTTP status of each kind; a catalogue entry may override it (TorchServe's 403, 405, 413). */
+const KIND_STATUS: Readonly<Record<ErrorKind, number>> = {
+  invalid_arg: 400,
+  not_found: 404,
+  already_exists: 409,
+  unavailable: 503,
+  unsupported: 400,
+  cancelled: 408,
+  internal: 500,
+  unknown: 500,
+};
+
+/** The one mapping from an error to its HTTP status. */
+export function httpStatusOf(error: KilnError): number {
+  if (error.code === 'KILN_HANDLER_PREDICTION_ERROR' && typeof error.details['status'] === 'number') return error.details['status'];
+  const entry: CatalogueEntry = ERROR_CATALOGUE[error.code];
+  return entry.httpStatus ?? KIND_STATUS[error.kind];
 }
 
 /** A short text for any thrown value, without a stack. */

@@ -1,0 +1,86 @@
+import { KilnError } from '../core/errors.js';
+import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
+
+/** One request waiting for a worker. */
+export interface Job {
+  readonly request: BatchRequest;
+  readonly enqueuedAt: number;
+  resolve(response: HandlerResponse): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A bounded FIFO of jobs for one model version, with TorchServe's batching rule: a batch starts
+ * with the oldest job and takes up to `batchSize` jobs, waiting at most `maxBatchDelay` ms from
+ * that first job for more. Full → `KILN_SERVE_NO_WORKER` (503), as TorchServe answers.
+ */
+export class BatchQueue {
+  readonly #jobs: Job[] = [];
+  readonly #capacity: number;
+  readonly #modelName: string;
+  /** Workers waiting for the queue to change; all are woken and re-check (few workers per model). */
+  readonly #waiters = new Set<() => void>();
+
+  constructor(modelName: string, capacity: number) {
+    this.#modelName = modelName;
+    this.#capacity = capacity;
+  }
+
+  get depth(): number {
+    return this.#jobs.length;
+  }
+
+  get remainingCapacity(): number {
+    return Math.max(0, this.#capacity - this.#jobs.length);
+  }
+
+  /** Adds a job, or throws the 503 TorchServe gives when the queue is full. */
+  push(job: Job): void {
+    if (this.#jobs.length >= this.#capacity) {
+      throw new KilnError(
+        'KILN_SERVE_NO_WORKER',
+        `Model "${this.#modelName}" has no worker to serve inference request. Please use scale workers API to add workers.`,
+        { details: { reason: 'job queue full', capacity: this.#capacity } },
+      );
+    }
+    this.#jobs.push(job);
+    this.#notify();
+  }
+
+  #notify(): void {
+    for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
+  }
+
+  #changed(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.add(resolve));
+  }
+
+  /**
+   * Waits for the next batch: at least one job, then up to `batchSize` jobs or `maxBatchDelay`
+   * ms after the first job was queued, whichever comes first. Resolves empty when `signal` aborts,
+   * or when another worker took the jobs first (the caller simply asks again).
+   */
+  async nextBatch(batchSize: number, maxBatchDelay: number, signal: AbortSignal): Promise<Job[]> {
+    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    while (this.#jobs.length === 0) {
+      if (signal.aborted) return [];
+      await Promise.race([this.#changed(), aborted]);
+    }
+    const deadline = this.#jobs[0]!.enqueuedAt + maxBatchDelay;
+    while (this.#jobs.length < batchSize && !signal.aborted) {
+      const wait = deadline - performance.now();
+      if (wait <= 0) break;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#changed(), aborted, new Promise<void>((resolve) => (timer = setTimeout(resolve, wait)))]);
+      clearTimeout(timer);
+    }
+    if (signal.aborted) return [];
+    return this.#jobs.splice(0, batchSize);
+  }
+
+  /** Fails every waiting job (unregister, shutdown). */
+  drain(error: unknown): void {
+    for (const job of this.#jobs.splice(0)) job.reject(error);
+  }
+}

@@ -1,0 +1,141 @@
+import type { OpenedArchive } from '../archive/read.js';
+import { KilnError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
+import { BatchQueue } from './batch-queue.js';
+import type { VersionSettings } from './settings.js';
+import { Worker, type BatchObserver, type WorkerInfo } from './worker.js';
+
+/** Seconds between restarts of a failing worker: TorchServe's Fibonacci back-off, capped. */
+const RESTART_BACKOFF_S = [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597];
+
+/** Where a version came from and how it is served. */
+export interface VersionInit {
+  readonly name: string;
+  readonly version: string;
+  /** The url it was registered with (TorchServe's `modelUrl`, e.g. `noop.mar`). */
+  readonly url: string;
+  readonly archive: OpenedArchive;
+  readonly settings: VersionSettings;
+  readonly logger: Logger;
+  readonly observe: BatchObserver;
+}
+
+/**
+ * One registered version of a model: its archive, settings, job queue and workers. It keeps
+ * `minWorkers` workers alive, restarting failed ones with back-off.
+ */
+export class ModelVersion {
+  readonly name: string;
+  readonly version: string;
+  readonly url: string;
+  readonly archive: OpenedArchive;
+  readonly queue: BatchQueue;
+  readonly registeredAt = new Date();
+  #settings: VersionSettings;
+  readonly #workers = new Set<Worker>();
+  readonly #logger: Logger;
+  readonly #observe: BatchObserver;
+  #nextId = 1;
+  #failures = 0;
+  #unhealthySince: number | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(init: VersionInit) {
+    this.name = init.name;
+    this.version = init.version;
+    this.url = init.url;
+    this.archive = init.archive;
+    this.#settings = init.settings;
+    this.#logger = init.logger.child({ model: init.name, version: init.version });
+    this.#observe = init.observe;
+    this.queue = new BatchQueue(init.name, init.settings.jobQueueSize);
+  }
+
+  get settings(): VersionSettings {
+    return this.#settings;
+  }
+
+  /** Workers serving or loading (not stopping ones). */
+  get liveWorkers(): number {
+    return [...this.#workers].filter((worker) => worker.state === 'ready' || worker.state === 'busy' || worker.state === 'starting').length;
+  }
+
+  get readyWorkers(): number {
+    return [...this.#workers].filter((worker) => worker.state === 'ready' || worker.state === 'busy').length;
+  }
+
+  /**
+   * Healthy for /ping: enough live workers, or short of them for less than
+   * maxRetryTimeoutInSec (a worker still loading or restarting counts, as in TorchServe).
+   */
+  healthy(now = Date.now()): boolean {
+    if (this.liveWorkers >= this.#settings.minWorkers) return true;
+    return this.#unhealthySince !== undefined && now - this.#unhealthySince < this.#settings.maxRetryTimeoutInSec * 1000;
+  }
+
+  /** Sets the worker count to `min` (TorchServe keeps minWorkers running); resolves when started. */
+  async scale(min: number, max: number): Promise<void> {
+    this.#settings = Object.freeze({ ...this.#settings, minWorkers: min, maxWorkers: Math.max(min, max) });
+    const live = [...this.#workers].filter((worker) => worker.state !== 'stopping' && worker.state !== 'stopped' && worker.state !== 'failed');
+    const surplus = live.slice(min);
+    const starts: Promise<void>[] = [];
+    for (let count = live.length; count < min; count++) starts.push(this.#startWorker());
+    await Promise.all([...surplus.map((worker) => worker.stop()), ...starts]);
+  }
+
+  async #startWorker(): Promise<void> {
+    const worker = new Worker(`${this.name}-${this.version}-${this.#nextId++}`, this.#logger);
+    this.#workers.add(worker);
+    try {
+      await worker.start(this.archive, this.#settings, this.queue, this.#observe, (exited) => this.#onExit(exited));
+      this.#failures = 0;
+      if (this.liveWorkers >= this.#settings.minWorkers) this.#unhealthySince = undefined;
+    } catch (error) {
+      throw new KilnError('KILN_SERVE_WORKERS_FAILED', `Failed to start workers for model ${this.name} version: ${this.version}`, {
+        cause: error,
+        details: { reason: (error as Error).message },
+      });
+    }
+  }
+
+  #onExit(worker: Worker): void {
+    this.#workers.delete(worker);
+    if (this.#closed || worker.state !== 'failed') return;
+    // A worker died: keep minWorkers alive, backing off while restarts keep failing.
+    this.#unhealthySince ??= Date.now();
+    const delay = RESTART_BACKOFF_S[Math.min(this.#failures, RESTART_BACKOFF_S.length - 1)]! * 1000;
+    this.#failures++;
+    this.#restartTimer = setTimeout(() => {
+      if (this.#closed || this.liveWorkers >= this.#settings.minWorkers) return;
+      this.#startWorker().catch((error: unknown) => this.#logger.error({ err: error }, 'worker restart failed'));
+    }, delay);
+    this.#restartTimer.unref();
+  }
+
+  /** Queues one request and resolves with its response when a worker has handled its batch. */
+  predict(request: BatchRequest): Promise<HandlerResponse> {
+    if (this.liveWorkers === 0) {
+      return Promise.reject(
+        new KilnError('KILN_SERVE_NO_WORKER', `Model "${this.name}" has no worker to serve inference request. Please use scale workers API to add workers.`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, enqueuedAt: performance.now(), resolve, reject });
+    });
+  }
+
+  workerInfo(): WorkerInfo[] {
+    return [...this.#workers].map((worker) => worker.info());
+  }
+
+  /** Stops every worker, fails waiting requests, and removes the extracted archive. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#restartTimer);
+    this.queue.drain(new KilnError('KILN_SERVE_NO_WORKER', `Model "${this.name}" has no worker to serve inference request. Please use scale workers API to add workers.`));
+    await Promise.all([...this.#workers].map((worker) => worker.stop()));
+    await this.archive.remove();
+  }
+}

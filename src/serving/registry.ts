@@ -1,0 +1,233 @@
+import { rmSync } from 'node:fs';
+import { openArchive } from '../archive/read.js';
+import { KilnError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
+import { ModelVersion } from './model-version.js';
+import { resolveArchiveUrl, type ModelStoreConfig } from './model-store.js';
+import { resolveSettings, type ServingDefaults, type SettingsOverrides } from './settings.js';
+import { describeVersion, type VersionDescription } from './describe.js';
+
+/** A model: its versions and which one answers when a request names none. */
+interface Model {
+  readonly versions: Map<string, ModelVersion>;
+  defaultVersion: string;
+}
+
+/** Registration parameters (TorchServe's `POST /models`). */
+export interface RegisterOptions extends SettingsOverrides {
+  readonly url: string;
+  readonly modelName?: string;
+  /** Wait for the workers before answering. @defaultValue true (what TorchServe's code does) */
+  readonly synchronous?: boolean;
+  readonly loadedAtStartup?: boolean;
+  /** Make this version the default even when the model has one. */
+  readonly makeDefault?: boolean;
+}
+
+/** What registration did: 200 with a worker count, or 202 while workers start. */
+export type RegisterOutcome =
+  | { readonly status: 'registered'; readonly name: string; readonly version: string; readonly workers: number }
+  | { readonly status: 'accepted'; readonly name: string; readonly version: string };
+
+/** Receives what happens, for metrics and snapshots. */
+export interface RegistryObserver {
+  batch?(model: string, version: string, batch: { size: number; queueMs: number; inferenceMs: number }): void;
+  /** After every register, scale, unregister and set-default. */
+  changed?(): void;
+  removed?(model: string, version: string): void;
+}
+
+/** What the registry needs. */
+export interface RegistryInit {
+  readonly store: ModelStoreConfig;
+  readonly defaults: ServingDefaults;
+  /** Per-model settings from config.properties `models=`, by name then version. */
+  readonly configured?: Readonly<Record<string, Readonly<Record<string, SettingsOverrides>>>>;
+  readonly logger: Logger;
+  readonly observer?: RegistryObserver;
+}
+
+/** One row of `GET /models`. */
+export interface ListedModel {
+  readonly modelName: string;
+  readonly modelUrl: string;
+}
+
+/**
+ * The transport-free model server: registered models with versions and defaults, their
+ * workers and queues. HTTP code calls these methods and maps KilnErrors to statuses; nothing
+ * here knows about HTTP.
+ */
+export class ModelRegistry {
+  readonly #models = new Map<string, Model>();
+  readonly #pending = new Set<string>();
+  readonly #downloaded = new Map<ModelVersion, string>();
+  readonly #init: RegistryInit;
+  readonly #loadedAtStartup = new WeakSet<ModelVersion>();
+
+  constructor(init: RegistryInit) {
+    this.#init = init;
+  }
+
+  #model(name: string): Model {
+    const model = this.#models.get(name);
+    if (!model) throw new KilnError('KILN_SERVE_MODEL_NOT_FOUND', `Model not found: ${name}`, { details: { model: name } });
+    return model;
+  }
+
+  /** A version, or the default one when `version` is undefined. */
+  version(name: string, version?: string): ModelVersion {
+    const model = this.#model(name);
+    const found = model.versions.get(version ?? model.defaultVersion);
+    if (!found) {
+      throw new KilnError('KILN_SERVE_VERSION_NOT_FOUND', `Model version: ${version} does not exist for model: ${name}`, {
+        details: { model: name, version },
+      });
+    }
+    return found;
+  }
+
+  /** Registers an archive; see {@link RegisterOptions}. Fails cleanly: nothing stays registered. */
+  async register(options: RegisterOptions): Promise<RegisterOutcome> {
+    const resolved = await resolveArchiveUrl(options.url, this.#init.store);
+    let archive;
+    try {
+      archive = await openArchive(resolved.path);
+    } catch (error) {
+      if (resolved.downloaded) rmSync(resolved.path, { force: true });
+      throw error;
+    }
+    const name = options.modelName ?? archive.manifest.model.modelName;
+    const versionName = archive.manifest.model.modelVersion;
+    const key = `${name}\u0000${versionName}`;
+    if (this.#models.get(name)?.versions.has(versionName) || this.#pending.has(key)) {
+      await archive.remove();
+      throw new KilnError('KILN_SERVE_MODEL_EXISTS', `Model version ${versionName} is already registered for model ${name}`);
+    }
+    this.#pending.add(key);
+    try {
+      const settings = resolveSettings(this.#init.defaults, archive.modelConfig.server, options, this.#init.configured?.[name]?.[versionName]);
+      const version = new ModelVersion({
+        name,
+        version: versionName,
+        url: options.url,
+        archive,
+        settings,
+        logger: this.#init.logger,
+        observe: (batch) => this.#init.observer?.batch?.(name, versionName, batch),
+      });
+      if (resolved.downloaded) this.#downloaded.set(version, resolved.path);
+      if (options.loadedAtStartup) this.#loadedAtStartup.add(version);
+      const model = this.#models.get(name) ?? { versions: new Map(), defaultVersion: versionName };
+      model.versions.set(versionName, version);
+      if (options.makeDefault) model.defaultVersion = versionName;
+      this.#models.set(name, model);
+      const workers = settings.minWorkers;
+      const starting = version.scale(workers, settings.maxWorkers);
+      if (options.synchronous === false && workers > 0) {
+        starting.catch((error: unknown) => {
+          this.#init.logger.error({ err: error, model: name, version: versionName }, 'workers failed to start; unregistering');
+          void this.#remove(name, versionName);
+        });
+        this.#init.observer?.changed?.();
+        return { status: 'accepted', name, version: versionName };
+      }
+      try {
+        await starting;
+      } catch (error) {
+        await this.#remove(name, versionName);
+        throw error;
+      }
+      this.#init.observer?.changed?.();
+      return { status: 'registered', name, version: versionName, workers };
+    } finally {
+      this.#pending.delete(key);
+    }
+  }
+
+  /** Sets a version's worker count (`PUT /models/{m}[/{v}]`). */
+  async scale(name: string, version: string | undefined, min: number, max: number, synchronous: boolean): Promise<'done' | 'accepted'> {
+    const target = this.version(name, version);
+    const scaling = target.scale(min, max);
+    this.#init.observer?.changed?.();
+    if (!synchronous) {
+      scaling.catch((error: unknown) => this.#init.logger.error({ err: error, model: name }, 'scaling failed'));
+      return 'accepted';
+    }
+    await scaling;
+    return 'done';
+  }
+
+  /** Removes a version (the default one when none is named). The default goes last. */
+  async unregister(name: string, version?: string): Promise<void> {
+    const model = this.#model(name);
+    const target = this.version(name, version);
+    if (target.version === model.defaultVersion && model.versions.size > 1) {
+      throw new KilnError('KILN_SERVE_DEFAULT_VERSION', `Cannot remove default version for model ${name}`);
+    }
+    await this.#remove(name, target.version);
+    this.#init.observer?.changed?.();
+  }
+
+  async #remove(name: string, versionName: string): Promise<void> {
+    const model = this.#models.get(name);
+    const version = model?.versions.get(versionName);
+    if (!model || !version) return;
+    model.versions.delete(versionName);
+    if (model.versions.size === 0) this.#models.delete(name);
+    else if (model.defaultVersion === versionName) model.defaultVersion = [...model.versions.keys()][0]!;
+    await version.close();
+    const downloaded = this.#downloaded.get(version);
+    if (downloaded) rmSync(downloaded, { force: true, recursive: true });
+    this.#init.observer?.removed?.(name, versionName);
+  }
+
+  /** `PUT /models/{m}/{v}/set-default`. */
+  setDefault(name: string, version: string): void {
+    const model = this.#model(name);
+    this.version(name, version);
+    model.defaultVersion = version;
+    this.#init.observer?.changed?.();
+  }
+
+  /** `GET /models/{m}[/{v}|/all]`: always a list. */
+  describe(name: string, version?: string | 'all'): VersionDescription[] {
+    const model = this.#model(name);
+    const versions = version === 'all' ? [...model.versions.values()] : [this.version(name, version)];
+    return versions.map((entry) => describeVersion(entry, this.#loadedAtStartup.has(entry)));
+  }
+
+  /** `GET /models`: default versions, by name, paged as TorchServe pages. */
+  list(limit: number, token: number): { models: ListedModel[]; nextPageToken?: string } {
+    const names = [...this.#models.keys()].sort();
+    const page = names.slice(token, token + limit).map((name) => ({ modelName: name, modelUrl: this.version(name).url }));
+    return token + limit <= names.length ? { nextPageToken: String(token + limit), models: page } : { models: page };
+  }
+
+  /** Runs one request on a version (the default when none is named). */
+  predict(name: string, version: string | undefined, request: BatchRequest): Promise<HandlerResponse> {
+    try {
+      return this.version(name, version).predict(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** /ping: every model's default version has its minimum workers (or is within its retry window). */
+  healthy(): boolean {
+    return [...this.#models.keys()].every((name) => this.version(name).healthy());
+  }
+
+  /** Model names and versions, for snapshots and metrics. */
+  *entries(): Generator<{ name: string; version: ModelVersion; isDefault: boolean }> {
+    for (const [name, model] of this.#models) {
+      for (const version of model.versions.values()) yield { name, version, isDefault: version.version === model.defaultVersion };
+    }
+  }
+
+  /** Stops every worker and removes every extracted archive. */
+  async close(): Promise<void> {
+    await Promise.all([...this.entries()].map(({ name, version }) => this.#remove(name, version.version)));
+  }
+}

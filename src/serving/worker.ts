@@ -1,0 +1,136 @@
+import { KilnError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { initializeArchiveHandler, type ReadyHandler } from '../handlers/from-archive.js';
+import { runBatch } from '../handlers/run.js';
+import type { OpenedArchive } from '../archive/read.js';
+import type { BatchQueue, Job } from './batch-queue.js';
+import type { VersionSettings } from './settings.js';
+
+/** A worker's lifecycle; changed only through {@link Worker.#setState}, which logs it. */
+export type WorkerState = 'starting' | 'ready' | 'busy' | 'stopping' | 'stopped' | 'failed';
+
+/** What describe reports about one worker (TorchServe's fields). */
+export interface WorkerInfo {
+  readonly id: string;
+  readonly startTime: string;
+  readonly status: 'READY' | 'UNLOADING' | 'STARTING' | 'FAILED';
+  readonly memoryUsage: number;
+  readonly pid: number;
+  readonly gpu: boolean;
+  readonly gpuUsage: string;
+}
+
+/** Called when a batch finishes, for metrics. */
+export type BatchObserver = (batch: { size: number; queueMs: number; inferenceMs: number }) => void;
+
+function withTimeout<T>(work: Promise<T>, seconds: number, onTimeout: () => KilnError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), seconds * 1000);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * One loaded copy of a model version: its own handler instance (and so its own onnxruntime
+ * sessions), pulling batches from the version's queue one at a time. onnxruntime runs off the
+ * event loop; a handler that does not answer within responseTimeout fails its batch with
+ * "Worker died." and the worker stops, so its version can start a replacement.
+ */
+export class Worker {
+  readonly id: string;
+  readonly startTime = new Date();
+  #state: WorkerState = 'starting';
+  #ready: ReadyHandler | undefined;
+  readonly #stop = new AbortController();
+  readonly #logger: Logger;
+  #loop: Promise<void> | undefined;
+
+  constructor(id: string, logger: Logger) {
+    this.id = id;
+    this.#logger = logger.child({ worker: id });
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  #setState(next: WorkerState): void {
+    this.#logger.debug({ from: this.#state, to: next }, 'worker state');
+    this.#state = next;
+  }
+
+  /** Loads the handler (within startupTimeout), then serves batches until stopped or dead. */
+  async start(archive: OpenedArchive, settings: VersionSettings, queue: BatchQueue, observe: BatchObserver, onExit: (worker: Worker) => void): Promise<void> {
+    try {
+      this.#ready = await withTimeout(
+        initializeArchiveHandler(archive, { logger: this.#logger, batchSize: settings.batchSize }),
+        settings.startupTimeout,
+        () => new KilnError('KILN_SERVE_WORKERS_FAILED', `worker ${this.id} did not load within ${settings.startupTimeout} s`),
+      );
+    } catch (error) {
+      this.#setState('failed');
+      onExit(this);
+      throw error;
+    }
+    this.#setState('ready');
+    this.#loop = this.#serve(settings, queue, observe).finally(() => {
+      if (this.#state !== 'failed') this.#setState('stopped');
+      onExit(this);
+    });
+  }
+
+  async #serve(settings: VersionSettings, queue: BatchQueue, observe: BatchObserver): Promise<void> {
+    const ready = this.#ready!;
+    while (!this.#stop.signal.aborted) {
+      const jobs = await queue.nextBatch(settings.batchSize, settings.maxBatchDelay, this.#stop.signal);
+      if (jobs.length === 0) continue;
+      this.#setState('busy');
+      const started = performance.now();
+      const queueMs = Math.max(...jobs.map((job) => started - job.enqueuedAt));
+      try {
+        const responses = await withTimeout(
+          runBatch(ready.handler, ready.model, jobs.map((job) => job.request)),
+          settings.responseTimeout,
+          () => new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { worker: this.id, responseTimeout: settings.responseTimeout } }),
+        );
+        jobs.forEach((job, index) => job.resolve(responses[index]!));
+      } catch (error) {
+        jobs.forEach((job) => job.reject(error));
+        if (error instanceof KilnError && error.code === 'KILN_SERVE_WORKER_DIED') {
+          // The handler may still be running: abandon this copy; the version starts a new one.
+          this.#logger.error({ responseTimeout: settings.responseTimeout }, 'worker did not answer in time; replacing it');
+          this.#setState('failed');
+          this.#stop.abort();
+          void ready.handler.close?.().catch(() => undefined);
+          return;
+        }
+      }
+      observe({ size: jobs.length, queueMs, inferenceMs: performance.now() - started });
+      if (this.#state === 'busy') this.#setState('ready');
+    }
+  }
+
+  /** Stops taking batches, lets the current one finish, and frees the handler. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'failed') return;
+    this.#setState('stopping');
+    this.#stop.abort();
+    await this.#loop;
+    await this.#ready?.handler.close?.().catch((error: unknown) => this.#logger.warn({ err: error }, 'handler close failed'));
+  }
+
+  info(): WorkerInfo {
+    const status = this.#state === 'starting' ? 'STARTING' : this.#state === 'failed' ? 'FAILED' : this.#state === 'stopping' || this.#state === 'stopped' ? 'UNLOADING' : 'READY';
+    return {
+      id: this.id,
+      startTime: this.startTime.toISOString(),
+      status,
+      memoryUsage: process.memoryUsage().rss,
+      pid: process.pid,
+      gpu: false,
+      gpuUsage: 'N/A',
+    };
+  }
+}
+
