@@ -7,13 +7,14 @@ import { runArchive, runArchiveInspect } from './commands/archive.js';
 import { runDemo } from './commands/demo.js';
 import { runInspect } from './commands/inspect.js';
 import { runPredict } from './commands/predict.js';
+import { runServeBackground, runServeForeground, runStop } from './commands/serve.js';
 import { processIO, type CliIO } from './io.js';
 import { collectDim, collectShape, parseIntList, parsePositiveInt } from './options.js';
 
 /** Exit codes: 0 done, 1 the work failed, 2 the command line was wrong. */
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
 
-function buildProgram(io: CliIO): Command {
+function buildProgram(io: CliIO, argv: readonly string[]): Command {
   const program = new Command('kiln')
     .description('Take a trained ONNX model to production from TypeScript')
     .version(KILN_VERSION)
@@ -117,6 +118,37 @@ function buildProgram(io: CliIO): Command {
     });
 
   program
+    .command('serve')
+    .description('start the model server: TorchServe REST APIs on :8080 (inference), :8081 (management), :8082 (metrics)')
+    .option('--model-store <dir>', 'folder of model archives (model_store)')
+    .option('--models <models...>', 'archives to load at start: all, or [name=]file.mar ...')
+    .option('--ts-config <file>', 'config.properties to read')
+    .option('--foreground', 'stay in the foreground (logs to stderr)')
+    .option('--ncs', 'no config snapshots: do not restore the last one or write new ones')
+    .option('--disable-token-auth', 'do not require tokens (only for loopback listeners)')
+    .option('--enable-model-api', 'allow registering and unregistering models over the management API')
+    .action(async (flags: Record<string, unknown>) => {
+      const serveFlags = {
+        foreground: Boolean(flags['foreground']),
+        ncs: Boolean(flags['ncs']),
+        ...(flags['modelStore'] ? { modelStore: flags['modelStore'] as string } : {}),
+        ...(flags['models'] ? { models: flags['models'] as string[] } : {}),
+        ...(flags['tsConfig'] ? { tsConfig: flags['tsConfig'] as string } : {}),
+        ...(flags['disableTokenAuth'] ? { disableTokenAuth: true } : {}),
+        ...(flags['enableModelApi'] ? { enableModelApi: true } : {}),
+      };
+      if (serveFlags.foreground) await runServeForeground(serveFlags, io);
+      else await runServeBackground(argv.slice(argv.indexOf('serve') + 1), serveFlags, io);
+    });
+
+  program
+    .command('stop')
+    .description('stop a server started with kiln serve (drains requests, writes a snapshot)')
+    .action(async () => {
+      await runStop(io);
+    });
+
+  program
     .command('demo')
     .description('walk through kiln on the bundled PP-OCR models: inspect, bench, archive, predict')
     .option('-n, --iterations <n>', 'timed runs per model', '20')
@@ -133,7 +165,7 @@ function buildProgram(io: CliIO): Command {
  * (`kiln: <what>`), never a stack trace; set `KILN_DEBUG=1` to see the cause chain.
  */
 export async function runCli(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
-  const program = buildProgram(io);
+  const program = buildProgram(io, argv);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;

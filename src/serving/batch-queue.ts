@@ -1,11 +1,18 @@
 import { KilnError } from '../core/errors.js';
 import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
 
+/** A handler's response with how long it waited and ran, for metrics and logs. */
+export interface ServedResponse extends HandlerResponse {
+  readonly queueMs: number;
+  readonly inferenceMs: number;
+  readonly batchSize: number;
+}
+
 /** One request waiting for a worker. */
 export interface Job {
   readonly request: BatchRequest;
   readonly enqueuedAt: number;
-  resolve(response: HandlerResponse): void;
+  resolve(response: ServedResponse): void;
   reject(error: unknown): void;
 }
 

@@ -1,7 +1,8 @@
 import type { OpenedArchive } from '../archive/read.js';
 import { KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
+import type { BatchRequest } from '../handlers/run.js';
+import type { ServedResponse } from './batch-queue.js';
 import { BatchQueue } from './batch-queue.js';
 import type { VersionSettings } from './settings.js';
 import { Worker, type BatchObserver, type WorkerInfo } from './worker.js';
@@ -115,7 +116,7 @@ export class ModelVersion {
   }
 
   /** Queues one request and resolves with its response when a worker has handled its batch. */
-  predict(request: BatchRequest): Promise<HandlerResponse> {
+  predict(request: BatchRequest): Promise<ServedResponse> {
     if (this.liveWorkers === 0) {
       return Promise.reject(
         new KilnError('KILN_SERVE_NO_WORKER', `Model "${this.name}" has no worker to serve inference request. Please use scale workers API to add workers.`),

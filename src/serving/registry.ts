@@ -2,7 +2,8 @@ import { rmSync } from 'node:fs';
 import { openArchive } from '../archive/read.js';
 import { KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
+import type { BatchRequest } from '../handlers/run.js';
+import type { ServedResponse } from './batch-queue.js';
 import { ModelVersion } from './model-version.js';
 import { resolveArchiveUrl, type ModelStoreConfig } from './model-store.js';
 import { resolveSettings, type ServingDefaults, type SettingsOverrides } from './settings.js';
@@ -206,7 +207,7 @@ export class ModelRegistry {
   }
 
   /** Runs one request on a version (the default when none is named). */
-  predict(name: string, version: string | undefined, request: BatchRequest): Promise<HandlerResponse> {
+  predict(name: string, version: string | undefined, request: BatchRequest): Promise<ServedResponse> {
     try {
       return this.version(name, version).predict(request);
     } catch (error) {

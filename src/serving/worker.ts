@@ -94,7 +94,8 @@ export class Worker {
           settings.responseTimeout,
           () => new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { worker: this.id, responseTimeout: settings.responseTimeout } }),
         );
-        jobs.forEach((job, index) => job.resolve(responses[index]!));
+        const inferenceMs = performance.now() - started;
+        jobs.forEach((job, index) => job.resolve({ ...responses[index]!, queueMs: started - job.enqueuedAt, inferenceMs, batchSize: jobs.length }));
       } catch (error) {
         jobs.forEach((job) => job.reject(error));
         if (error instanceof KilnError && error.code === 'KILN_SERVE_WORKER_DIED') {

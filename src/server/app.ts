@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { cpus } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { KilnError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { ServerMetrics } from '../metrics/registry.js';
+import { ModelRegistry } from '../serving/registry.js';
+import { SERVING_DEFAULTS } from '../serving/settings.js';
+import { takeSnapshot, writeSnapshot, type SnapshotKind } from '../serving/snapshot.js';
+import { isModelApiEnabled, type ListenAddress, type ServerConfig } from './config.js';
+import type { ApiSettings, RequestContext } from './context.js';
+import { sendError } from './http/response.js';
+import type { Router } from './http/router.js';
+import { inferenceRouter } from './inference-api.js';
+import { managementRouter } from './management-api.js';
+import { metricsRouter } from './metrics-api.js';
+import { loadStartupModels } from './startup-models.js';
+
+/** What a running server needs. */
+export interface KilnServerInit {
+  readonly config: ServerConfig;
+  /** The config file's properties, copied into snapshots. */
+  readonly properties: ReadonlyMap<string, string>;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+}
+
+type Api = 'inference' | 'management' | 'metrics';
+
+/** Slow clients: headers within 30 s, a whole request within 120 s. */
+const HEADERS_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 120_000;
+const MAX_CONNECTIONS = 4096;
+
+/**
+ * kiln's model server: three listeners (inference, management, metrics) in front of one
+ * transport-free ModelRegistry. Every management change writes a snapshot; SIGTERM-style
+ * {@link KilnServer.stop} drains in-flight requests, writes a shutdown snapshot, and frees workers.
+ */
+export class KilnServer {
+  readonly registry: ModelRegistry;
+  readonly #init: KilnServerInit;
+  readonly #servers = new Map<Api, Server>();
+  #settings: ApiSettings;
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+  #stopping = false;
+
+  private constructor(init: KilnServerInit, startupModels: string[]) {
+    this.#init = init;
+    const { config } = init;
+    this.#settings = {
+      maxRequestSize: config.maxRequestSize,
+      maxResponseSize: config.maxResponseSize,
+      decodeInputRequest: config.decodeInputRequest,
+      enableModelApi: isModelApiEnabled(config),
+      startupModels,
+      cors: {
+        ...(config.corsAllowedOrigin ? { origin: config.corsAllowedOrigin } : {}),
+        ...(config.corsAllowedMethods ? { methods: config.corsAllowedMethods } : {}),
+        ...(config.corsAllowedHeaders ? { headers: config.corsAllowedHeaders } : {}),
+      },
+    };
+    this.registry = new ModelRegistry({
+      store: { modelStore: config.modelStore, allowedUrls: config.allowedUrls },
+      defaults: {
+        ...SERVING_DEFAULTS,
+        // TorchServe registers over REST with 0 workers unless initial_workers says otherwise;
+        // default_workers_per_model applies to the models loaded at startup.
+        workers: 0,
+        batchSize: config.batchSize,
+        maxBatchDelay: config.maxBatchDelay,
+        responseTimeout: config.defaultResponseTimeout,
+        startupTimeout: config.defaultStartupTimeout,
+        jobQueueSize: config.jobQueueSize,
+      },
+      configured: config.models,
+      logger: init.logger,
+      observer: {
+        batch: (model, version, batch) => init.metrics.recordBatch({ model, version, size: batch.size, workerThreadMs: batch.inferenceMs }),
+        changed: () => this.#snapshot('snapshot'),
+        removed: (model, version) => init.metrics.removeModel(model, version),
+      },
+    });
+  }
+
+  /** Loads the startup models (snapshot or load_models) and starts listening. */
+  static async start(init: KilnServerInit): Promise<KilnServer> {
+    const server = new KilnServer(init, []);
+    const startupWorkers = init.config.defaultWorkersPerModel === 0 ? cpus().length : init.config.defaultWorkersPerModel;
+    const names = await loadStartupModels(server.registry, init.config, startupWorkers, init.logger);
+    server.#settings = { ...server.#settings, startupModels: names };
+    server.#snapshot('startup');
+    try {
+      await server.#listen('inference', init.config.inferenceAddress, inferenceRouter());
+      await server.#listen('management', init.config.managementAddress, managementRouter());
+      if (init.config.enableMetricsApi) await server.#listen('metrics', init.config.metricsAddress, metricsRouter(init.metrics));
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+    return server;
+  }
+
+  /** Where each API listens (`http://127.0.0.1:8080` or `unix:/path`), ports resolved. */
+  addresses(): Partial<Record<Api, string>> {
+    const out: Partial<Record<Api, string>> = {};
+    for (const [api, server] of this.#servers) {
+      const address = server.address();
+      out[api] = typeof address === 'string' ? `unix:${address}` : `http://${(address as AddressInfo).address}:${(address as AddressInfo).port}`;
+    }
+    return out;
+  }
+
+  #snapshot(kind: SnapshotKind): void {
+    const { config, logger, properties } = this.#init;
+    if (!config.configSnapshots) return;
+    try {
+      writeSnapshot(config.snapshotDir, kind, properties, takeSnapshot(this.registry, kind));
+    } catch (error) {
+      logger.error({ err: error }, 'could not write the config snapshot');
+    }
+  }
+
+  async #listen(api: Api, address: ListenAddress, router: Router<RequestContext>): Promise<void> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(api, router, req, res);
+    const server = address.protocol === 'https' ? createHttpsServer(this.#tlsOptions(), handler) : createHttpServer(handler);
+    // `Expect: 100-continue` (curl's default for large bodies): refuse an oversize body before
+    // the client sends it, instead of letting Node say "continue" first.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      const length = Number(req.headers['content-length'] ?? 0);
+      if (length > this.#settings.maxRequestSize) {
+        sendError(res, new KilnError('KILN_SERVE_PAYLOAD_TOO_LARGE', `Request body is larger than the limit of ${this.#settings.maxRequestSize} bytes (max_request_size).`), { requestId: randomUUID() });
+        return;
+      }
+      res.writeContinue();
+      handler(req, res);
+    });
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
+    server.maxConnections = MAX_CONNECTIONS;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error) =>
+        reject(new KilnError('KILN_SERVE_CONFIG_INVALID', `cannot listen on ${describeAddress(address)} for the ${api} API: ${error.message}`, { cause: error })),
+      );
+      if (address.protocol === 'unix') server.listen(address.path, resolve);
+      else server.listen(address.port, address.host, resolve);
+    });
+    this.#servers.set(api, server);
+    this.#init.logger.info({ api, address: this.addresses()[api] }, 'listening');
+  }
+
+  #tlsOptions(): { key?: Buffer; cert?: Buffer; pfx?: Buffer; passphrase?: string } {
+    const { config } = this.#init;
+    if (config.keystore) return { pfx: readFileSync(config.keystore), ...(config.keystorePass ? { passphrase: config.keystorePass } : {}) };
+    if (config.privateKeyFile && config.certificateFile) return { key: readFileSync(config.privateKeyFile), cert: readFileSync(config.certificateFile) };
+    throw new KilnError('KILN_SERVE_CONFIG_INVALID', 'an https:// address needs private_key_file and certificate_file (or keystore)');
+  }
+
+  async #handle(api: Api, router: Router<RequestContext>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ctx: RequestContext = {
+      requestId: randomUUID(),
+      logger: this.#init.logger,
+      registry: this.registry,
+      metrics: this.#init.metrics,
+      settings: this.#settings,
+      started: performance.now(),
+      ...(this.#settings.cors && Object.keys(this.#settings.cors).length ? { cors: this.#settings.cors } : {}),
+    };
+    this.#inFlight++;
+    res.once('close', () => {
+      const ms = performance.now() - ctx.started;
+      if (api !== 'metrics') this.#init.metrics.recordRequest(res.statusCode);
+      this.#init.logger.info(
+        { requestId: ctx.requestId, api, method: req.method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress },
+        'request',
+      );
+      if (--this.#inFlight === 0) this.#drained?.();
+    });
+    try {
+      if (this.#stopping) throw new KilnError('KILN_SERVE_NO_WORKER', 'The server is shutting down.');
+      await router.dispatch(req, res, ctx);
+    } catch (error) {
+      if (!(error instanceof KilnError) || error.kind === 'internal' || error.kind === 'unknown') {
+        this.#init.logger.error({ err: error, requestId: ctx.requestId }, 'request failed');
+      }
+      sendError(res, error, ctx);
+    }
+  }
+
+  /**
+   * Stops accepting connections, waits up to `deadlineMs` for in-flight requests, writes the
+   * shutdown snapshot, and stops every worker.
+   */
+  async stop(deadlineMs = 30_000): Promise<void> {
+    this.#stopping = true;
+    const closed = [...this.#servers.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const server of this.#servers.values()) server.closeIdleConnections();
+    if (this.#inFlight > 0) {
+      await Promise.race([new Promise<void>((resolve) => (this.#drained = resolve)), new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]);
+    }
+    for (const server of this.#servers.values()) server.closeAllConnections();
+    await Promise.all(closed);
+    this.#snapshot('shutdown');
+    await this.registry.close();
+  }
+}
+
+function describeAddress(address: ListenAddress): string {
+  return address.protocol === 'unix' ? `unix:${address.path}` : `${address.protocol}://${address.host}:${address.port}`;
+}

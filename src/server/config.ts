@@ -1,0 +1,586 @@
+/**
+ * The server's resolved configuration: TorchServe's config.properties keys, CLI flags and
+ * `TS_*` environment variables, validated once and frozen (spec §6 and §7). Defaults live in
+ * {@link DEFAULT_SERVER_CONFIG} and nowhere else.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { BlockList } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { KilnError } from '../core/errors.js';
+
+/** Where a listener binds: a TCP host and port (`http://`, `https://`) or a unix socket (`unix:/path`). */
+export type ListenAddress =
+  | { readonly protocol: 'http' | 'https'; readonly host: string; readonly port: number }
+  | { readonly protocol: 'unix'; readonly path: string };
+
+/** Per-version settings of the `models=` JSON (all optional) and of a snapshot entry. */
+export interface ModelVersionSettings {
+  readonly defaultVersion?: boolean;
+  readonly marName?: string;
+  readonly minWorkers?: number;
+  readonly maxWorkers?: number;
+  readonly batchSize?: number;
+  /** Milliseconds. */
+  readonly maxBatchDelay?: number;
+  /** Seconds. */
+  readonly responseTimeout?: number;
+  /** Seconds. */
+  readonly startupTimeout?: number;
+  readonly runtimeType?: string;
+}
+
+/** `models=` JSON: model name → version → settings. */
+export type ModelSettings = Readonly<Record<string, Readonly<Record<string, ModelVersionSettings>>>>;
+
+/** One version in a TorchServe snapshot: these fields are always written, the timeouts since 0.8. */
+export type SnapshotModelVersion = ModelVersionSettings &
+  Required<Pick<ModelVersionSettings, 'defaultVersion' | 'marName' | 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay'>>;
+
+/** TorchServe's `model_snapshot` JSON, written into every `*-snapshot.cfg`. */
+export interface ModelSnapshot {
+  readonly name: string;
+  readonly modelCount: number;
+  readonly models: Readonly<Record<string, Readonly<Record<string, SnapshotModelVersion>>>>;
+}
+
+/** One `load_models` entry, `[name=]url` (a file in the model store, or an allowed URL). */
+export interface StartupModel {
+  readonly name?: string;
+  readonly url: string;
+}
+
+/** `load_models`: every archive in the model store, or a list (empty for none). */
+export type LoadModels = 'all' | readonly StartupModel[];
+
+/** `metrics_mode`: kiln defaults to Prometheus text; `log` and `legacy` are TorchServe's. */
+export type MetricsMode = 'prometheus' | 'log' | 'legacy';
+
+/** The resolved, frozen server configuration. Sizes are bytes, timeouts seconds, delays ms. */
+export interface ServerConfig {
+  /** `inference_address`. @defaultValue `http://127.0.0.1:8080` */
+  readonly inferenceAddress: ListenAddress;
+  /** `management_address`. @defaultValue `http://127.0.0.1:8081` */
+  readonly managementAddress: ListenAddress;
+  /** `metrics_address`. @defaultValue `http://127.0.0.1:8082` */
+  readonly metricsAddress: ListenAddress;
+  /** `model_store` or `--model-store`, as given. @defaultValue undefined (registering by name → 404) */
+  readonly modelStore: string | undefined;
+  /** `load_models` or `--models`. Ignored by serving when {@link modelSnapshot} is present (TorchServe). @defaultValue [] */
+  readonly loadModels: LoadModels;
+  /** `default_workers_per_model`; 0 means one per CPU, as TorchServe without GPUs. @defaultValue 1 */
+  readonly defaultWorkersPerModel: number;
+  /** Batch size of a model registered without one (TorchServe's registration default). @defaultValue 1 */
+  readonly batchSize: number;
+  /** Max batch delay (ms) of a model registered without one. @defaultValue 100 */
+  readonly maxBatchDelay: number;
+  /** `job_queue_size`, per model. @defaultValue 100 */
+  readonly jobQueueSize: number;
+  /** `max_request_size` in bytes (larger → 413). @defaultValue 6553500 */
+  readonly maxRequestSize: number;
+  /** `max_response_size` in bytes. @defaultValue 6553500 */
+  readonly maxResponseSize: number;
+  /** `default_response_timeout` in seconds. @defaultValue 120 */
+  readonly defaultResponseTimeout: number;
+  /** `default_startup_timeout` in seconds. @defaultValue 120 */
+  readonly defaultStartupTimeout: number;
+  /** `unregister_model_timeout` in seconds. @defaultValue 120 */
+  readonly unregisterModelTimeout: number;
+  /** `allowed_urls`: comma-separated, each a full-match, case-insensitive pattern. @defaultValue [] (model store only) */
+  readonly allowedUrls: readonly RegExp[];
+  /** `enable_model_api`; undefined means on when management listens on loopback ({@link isModelApiEnabled}). */
+  readonly enableModelApi: boolean | undefined;
+  /** `disable_token_authorization`; undefined means off while inference and management are on loopback ({@link isTokenAuthRequired}). */
+  readonly disableTokenAuthorization: boolean | undefined;
+  /** `token_expiration_min`. @defaultValue 60 */
+  readonly tokenExpirationMin: number;
+  /** `decode_input_request`. @defaultValue true */
+  readonly decodeInputRequest: boolean;
+  /** `cors_allowed_origin`; when set, sent as Access-Control-Allow-Origin. @defaultValue undefined */
+  readonly corsAllowedOrigin: string | undefined;
+  /** `cors_allowed_methods`. @defaultValue undefined */
+  readonly corsAllowedMethods: string | undefined;
+  /** `cors_allowed_headers`. @defaultValue undefined */
+  readonly corsAllowedHeaders: string | undefined;
+  /** `metrics_mode`. @defaultValue 'prometheus' */
+  readonly metricsMode: MetricsMode;
+  /** `enable_metrics_api`. @defaultValue true */
+  readonly enableMetricsApi: boolean;
+  /** `private_key_file` (PEM) for `https://` listeners. @defaultValue undefined */
+  readonly privateKeyFile: string | undefined;
+  /** `certificate_file` (PEM) for `https://` listeners. @defaultValue undefined */
+  readonly certificateFile: string | undefined;
+  /** `keystore` (PKCS12 only; Node cannot read JKS) for `https://` listeners. @defaultValue undefined */
+  readonly keystore: string | undefined;
+  /** `keystore_pass`. @defaultValue undefined */
+  readonly keystorePass: string | undefined;
+  /** `model_snapshot`: present when the file read was a snapshot. @defaultValue undefined */
+  readonly modelSnapshot: ModelSnapshot | undefined;
+  /** `models=` per-model, per-version settings. @defaultValue {} */
+  readonly models: ModelSettings;
+  /** `LOG_LOCATION` from the environment. @defaultValue 'logs' */
+  readonly logLocation: string;
+  /** Where snapshots are read and written: `{logLocation}/config`. @defaultValue 'logs/config' */
+  readonly snapshotDir: string;
+  /** False with `--ncs`: no snapshot is read at start or written later. @defaultValue true */
+  readonly configSnapshots: boolean;
+}
+
+/** Everything {@link resolveServerConfig} reads. */
+export interface ServerConfigOptions {
+  /** The parsed config file (see `parseProperties`), if one was found. */
+  readonly properties?: ReadonlyMap<string, string>;
+  /** `kiln serve` flags; undefined means "not given". */
+  readonly flags?: {
+    readonly modelStore?: string;
+    readonly models?: readonly string[];
+    readonly ncs?: boolean;
+    /** Accepted for symmetry with the CLI; it changes nothing in the configuration. */
+    readonly foreground?: boolean;
+    readonly disableTokenAuth?: boolean;
+    readonly enableModelApi?: boolean;
+  };
+  /** Environment variables. @defaultValue process.env */
+  readonly env?: Env;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LOCATION_DEFAULT = 'logs';
+
+/** The configuration with nothing set: every default, written once. */
+export const DEFAULT_SERVER_CONFIG: ServerConfig = deepFreeze({
+  inferenceAddress: { protocol: 'http', host: '127.0.0.1', port: 8080 },
+  managementAddress: { protocol: 'http', host: '127.0.0.1', port: 8081 },
+  metricsAddress: { protocol: 'http', host: '127.0.0.1', port: 8082 },
+  modelStore: undefined,
+  loadModels: [],
+  defaultWorkersPerModel: 1,
+  batchSize: 1,
+  maxBatchDelay: 100,
+  jobQueueSize: 100,
+  maxRequestSize: 6553500,
+  maxResponseSize: 6553500,
+  defaultResponseTimeout: 120,
+  defaultStartupTimeout: 120,
+  unregisterModelTimeout: 120,
+  allowedUrls: [],
+  enableModelApi: undefined,
+  disableTokenAuthorization: undefined,
+  tokenExpirationMin: 60,
+  decodeInputRequest: true,
+  corsAllowedOrigin: undefined,
+  corsAllowedMethods: undefined,
+  corsAllowedHeaders: undefined,
+  metricsMode: 'prometheus',
+  enableMetricsApi: true,
+  privateKeyFile: undefined,
+  certificateFile: undefined,
+  keystore: undefined,
+  keystorePass: undefined,
+  modelSnapshot: undefined,
+  models: {},
+  logLocation: LOG_LOCATION_DEFAULT,
+  snapshotDir: join(LOG_LOCATION_DEFAULT, 'config'),
+  configSnapshots: true,
+});
+
+// ---- value schemas: each takes the property's (trimmed, non-empty) text -------------------
+
+const wholeNumber = (min: 0 | 1) =>
+  z
+    .string()
+    .regex(/^[+-]?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, min === 0 ? 'must not be negative' : 'must be at least 1')
+        .max(Number.MAX_SAFE_INTEGER, 'is too large'),
+    );
+
+const positiveDecimal = z
+  .string()
+  .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'must be a number')
+  .transform(Number)
+  .pipe(z.number().positive('must be greater than 0').max(Number.MAX_SAFE_INTEGER, 'is too large'));
+
+const bool = z
+  .string()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false'], 'must be true or false'))
+  .transform((value) => value === 'true');
+
+/** TorchServe's address grammar, plus bracketed IPv6 hosts and a trailing slash. */
+const ADDRESS = /^(?:(https?):\/\/(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?\/?|unix:(\/.*))$/i;
+
+/** `missingPort`: TorchServe's port when an http(s) address names none (http, https). */
+const address = (missingPort: readonly [number, number]) =>
+  z.string().transform((text, ctx): ListenAddress => {
+    const match = ADDRESS.exec(text);
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: 'must be http://HOST[:PORT], https://HOST[:PORT] or unix:/PATH' });
+      return z.NEVER;
+    }
+    const [, scheme, host, port, path] = match;
+    if (path !== undefined) return { protocol: 'unix', path };
+    const protocol = scheme!.toLowerCase() === 'https' ? 'https' : 'http';
+    const portNumber = port === undefined ? missingPort[protocol === 'https' ? 1 : 0] : Number(port);
+    if (portNumber > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'port must be 0-65535' });
+      return z.NEVER;
+    }
+    return { protocol, host: host!.replace(/^\[(.*)\]$/, '$1'), port: portNumber };
+  });
+
+const allowedUrls = z.string().transform((text, ctx) => {
+  const patterns: RegExp[] = [];
+  for (const pattern of text.split(',').map((part) => part.trim())) {
+    if (pattern === '') continue;
+    try {
+      // Full match, case-insensitive, as Java's Pattern.matches with CASE_INSENSITIVE.
+      patterns.push(new RegExp(`^(?:${pattern})$`, 'i'));
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `bad pattern ${JSON.stringify(pattern)}: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  }
+  return patterns;
+});
+
+const loadModels = z.string().transform((text, ctx): LoadModels => {
+  if (text.toLowerCase() === 'all') return 'all';
+  const entries: StartupModel[] = [];
+  for (const entry of text.split(',').map((part) => part.trim())) {
+    const equals = entry.indexOf('=');
+    const url = (equals < 0 ? entry : entry.slice(equals + 1)).trim();
+    if (url === '') continue; // TorchServe skips empty entries
+    const name = equals < 0 ? undefined : entry.slice(0, equals).trim();
+    if (name === '') {
+      ctx.addIssue({ code: 'custom', message: `empty model name in ${JSON.stringify(entry)}` });
+      return z.NEVER;
+    }
+    entries.push(name === undefined ? { url } : { name, url });
+  }
+  return entries;
+});
+
+const metricsMode = z
+  .string()
+  .transform((text) => text.replace(/\s/g, '').toLowerCase())
+  .pipe(z.enum(['prometheus', 'log', 'legacy'], 'must be prometheus, log or legacy'));
+
+const count = z.number().int('must be a whole number').nonnegative('must not be negative');
+const positive = z.number().int('must be a whole number').positive('must be at least 1');
+const VersionSettings = z.object({
+  defaultVersion: z.boolean().optional(),
+  marName: z.string().min(1).optional(),
+  minWorkers: count.optional(),
+  maxWorkers: count.optional(),
+  batchSize: positive.optional(),
+  maxBatchDelay: count.optional(),
+  responseTimeout: positive.optional(),
+  startupTimeout: positive.optional(),
+  runtimeType: z.string().optional(),
+});
+const minNotAboveMax = (settings: ModelVersionSettings): boolean =>
+  settings.minWorkers === undefined || settings.maxWorkers === undefined || settings.minWorkers <= settings.maxWorkers;
+const MIN_ABOVE_MAX = { message: 'minWorkers is greater than maxWorkers', path: ['minWorkers'] };
+
+/** JSON null means "absent" in snapshots (Gson writes it for unset timeouts). */
+const dropNulls = (value: unknown): unknown =>
+  value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null))
+    : value;
+
+const ModelSettingsSchema = z.record(z.string(), z.record(z.string(), VersionSettings.refine(minNotAboveMax, MIN_ABOVE_MAX)));
+
+const SnapshotSchema = z.object({
+  name: z.string(),
+  modelCount: count,
+  models: z.record(
+    z.string(),
+    z.record(
+      z.string(),
+      z.preprocess(
+        dropNulls,
+        VersionSettings.required({
+          defaultVersion: true,
+          marName: true,
+          minWorkers: true,
+          maxWorkers: true,
+          batchSize: true,
+          maxBatchDelay: true,
+        }).refine(minNotAboveMax, MIN_ABOVE_MAX),
+      ),
+    ),
+  ),
+});
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((text, ctx): unknown => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+/** Every key kiln reads; any other key is ignored, as TorchServe does. */
+const PropertiesSchema = z.object({
+  inference_address: address([80, 443]),
+  management_address: address([8081, 8444]),
+  metrics_address: address([8082, 8445]),
+  model_store: z.string(),
+  load_models: loadModels,
+  default_workers_per_model: wholeNumber(0),
+  job_queue_size: wholeNumber(1),
+  max_request_size: wholeNumber(1),
+  max_response_size: wholeNumber(1),
+  default_response_timeout: wholeNumber(1),
+  default_startup_timeout: wholeNumber(1),
+  unregister_model_timeout: wholeNumber(0),
+  allowed_urls: allowedUrls,
+  enable_model_api: bool,
+  disable_token_authorization: bool,
+  token_expiration_min: positiveDecimal,
+  decode_input_request: bool,
+  cors_allowed_origin: z.string(),
+  cors_allowed_methods: z.string(),
+  cors_allowed_headers: z.string(),
+  metrics_mode: metricsMode,
+  enable_metrics_api: bool,
+  private_key_file: z.string(),
+  certificate_file: z.string(),
+  keystore: z.string(),
+  keystore_pass: z.string(),
+  keystore_type: z.string().regex(/^pkcs12$/i, 'must be PKCS12 (Node reads no other keystore type)'),
+  model_snapshot: json(SnapshotSchema),
+  models: json(ModelSettingsSchema),
+  enable_envvars_config: bool,
+  use_env_allowed_urls: bool,
+}).partial();
+
+type PropertyKey = keyof typeof PropertiesSchema.shape;
+
+/** Keys TorchServe never takes from `TS_*` variables (no `TS_` constant in ConfigManager). */
+const NOT_FROM_ENV: ReadonlySet<PropertyKey> = new Set(['model_snapshot', 'models', 'enable_envvars_config', 'use_env_allowed_urls']);
+
+/** TorchServe's variable is named after its Java constant, which differs from the key here. */
+const ENV_ALIASES: Partial<Record<PropertyKey, readonly string[]>> = { token_expiration_min: ['TS_TOKEN_EXPIRATION_TIME_MIN'] };
+
+// ---- resolution ---------------------------------------------------------------------------
+
+interface Setting {
+  readonly value: string;
+  /** Where the value came from, for error messages. */
+  readonly source: string;
+}
+
+function invalid(key: string, setting: Setting | undefined, message: string): KilnError {
+  const shown = setting === undefined ? '' : `=${JSON.stringify(setting.value.length > 120 ? `${setting.value.slice(0, 117)}...` : setting.value)}`;
+  const from = setting === undefined ? '' : ` (from ${setting.source})`;
+  return new KilnError('KILN_SERVE_CONFIG_INVALID', `${key}${shown}: ${message}${from}`, {
+    details: { key, value: setting?.value, source: setting?.source },
+  });
+}
+
+/** TorchServe replaces `$$NAME$$` in file values with the environment variable NAME. */
+function substituteEnv(key: string, value: string, env: Env): string {
+  return value.replace(/\$\$([^$]+[^$])\$\$/g, (_, name: string) => {
+    const replacement = env[name];
+    if (replacement === undefined) throw invalid(key, { value, source: 'config file' }, `environment variable ${name} is not set`);
+    return replacement;
+  });
+}
+
+/** Merges file < flags < env (env only with `enable_envvars_config=true`), keeping each value's source. */
+function mergeSettings(options: ServerConfigOptions, env: Env): Map<string, Setting> {
+  const settings = new Map<string, Setting>();
+  for (const [key, value] of options.properties ?? []) {
+    if (key in PropertiesSchema.shape) settings.set(key, { value: substituteEnv(key, value, env), source: 'config file' });
+  }
+  const flags = options.flags ?? {};
+  const flagValues: Array<[PropertyKey, string, string | undefined]> = [
+    ['model_store', '--model-store', flags.modelStore],
+    ['load_models', '--models', flags.models?.join(',')],
+    ['enable_model_api', '--enable-model-api', flags.enableModelApi?.toString()],
+    ['disable_token_authorization', '--disable-token-auth', flags.disableTokenAuth?.toString()],
+  ];
+  for (const [key, source, value] of flagValues) if (value !== undefined) settings.set(key, { value, source });
+  const fileFlag = (key: PropertyKey): boolean => {
+    const setting = settings.get(key);
+    const parsed = setting && bool.safeParse(setting.value.trim());
+    if (parsed && !parsed.success) throw invalid(key, setting, 'must be true or false');
+    return parsed?.data === true;
+  };
+  if (fileFlag('enable_envvars_config')) {
+    // TorchServe ignores TS_ALLOWED_URLS unless use_env_allowed_urls=true: a URL allow-list is security policy.
+    const urlsFromEnv = fileFlag('use_env_allowed_urls');
+    for (const key of Object.keys(PropertiesSchema.shape) as PropertyKey[]) {
+      if (NOT_FROM_ENV.has(key) || (key === 'allowed_urls' && !urlsFromEnv)) continue;
+      for (const name of [`TS_${key.toUpperCase()}`, ...(ENV_ALIASES[key] ?? [])]) {
+        const value = env[name];
+        if (value !== undefined) settings.set(key, { value, source: name });
+      }
+    }
+  }
+  return settings;
+}
+
+/**
+ * Resolves the server configuration: env `TS_<KEY>` (only when the file sets
+ * `enable_envvars_config=true`) over flags over the file, over {@link DEFAULT_SERVER_CONFIG}.
+ * Every value is validated; unknown keys are ignored; an empty value counts as unset.
+ * @throws KilnError `KILN_SERVE_CONFIG_INVALID` naming the key, the value and its source.
+ * @example
+ * const config = resolveServerConfig({ properties: parseProperties(text), flags: { modelStore: 'store' } });
+ */
+export function resolveServerConfig(options: ServerConfigOptions = {}): ServerConfig {
+  const env = options.env ?? process.env;
+  const settings = mergeSettings(options, env);
+  const raw = Object.fromEntries(
+    [...settings].map(([key, setting]) => [key, setting.value.trim()] as const).filter(([, value]) => value !== ''),
+  );
+  const parsed = PropertiesSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const [key, ...inner] = issue.path.map(String);
+    const where = inner.length > 0 ? `${inner.join('.')}: ` : '';
+    throw invalid(key!, settings.get(key!), `${where}${issue.message}`);
+  }
+  const p = parsed.data;
+  const d = DEFAULT_SERVER_CONFIG;
+  const logLocation = env['LOG_LOCATION'] || d.logLocation;
+  const config: ServerConfig = {
+    inferenceAddress: p.inference_address ?? d.inferenceAddress,
+    managementAddress: p.management_address ?? d.managementAddress,
+    metricsAddress: p.metrics_address ?? d.metricsAddress,
+    modelStore: p.model_store ?? d.modelStore,
+    loadModels: p.load_models ?? d.loadModels,
+    defaultWorkersPerModel: p.default_workers_per_model === 0 ? availableParallelism() : (p.default_workers_per_model ?? d.defaultWorkersPerModel),
+    batchSize: d.batchSize,
+    maxBatchDelay: d.maxBatchDelay,
+    jobQueueSize: p.job_queue_size ?? d.jobQueueSize,
+    maxRequestSize: p.max_request_size ?? d.maxRequestSize,
+    maxResponseSize: p.max_response_size ?? d.maxResponseSize,
+    defaultResponseTimeout: p.default_response_timeout ?? d.defaultResponseTimeout,
+    defaultStartupTimeout: p.default_startup_timeout ?? d.defaultStartupTimeout,
+    unregisterModelTimeout: p.unregister_model_timeout ?? d.unregisterModelTimeout,
+    allowedUrls: p.allowed_urls ?? d.allowedUrls,
+    enableModelApi: p.enable_model_api ?? d.enableModelApi,
+    disableTokenAuthorization: p.disable_token_authorization ?? d.disableTokenAuthorization,
+    tokenExpirationMin: p.token_expiration_min ?? d.tokenExpirationMin,
+    decodeInputRequest: p.decode_input_request ?? d.decodeInputRequest,
+    corsAllowedOrigin: p.cors_allowed_origin ?? d.corsAllowedOrigin,
+    corsAllowedMethods: p.cors_allowed_methods ?? d.corsAllowedMethods,
+    corsAllowedHeaders: p.cors_allowed_headers ?? d.corsAllowedHeaders,
+    metricsMode: p.metrics_mode ?? d.metricsMode,
+    enableMetricsApi: p.enable_metrics_api ?? d.enableMetricsApi,
+    privateKeyFile: p.private_key_file ?? d.privateKeyFile,
+    certificateFile: p.certificate_file ?? d.certificateFile,
+    keystore: p.keystore ?? d.keystore,
+    keystorePass: p.keystore_pass ?? d.keystorePass,
+    modelSnapshot: p.model_snapshot ?? d.modelSnapshot,
+    models: p.models ?? d.models,
+    logLocation,
+    snapshotDir: join(logLocation, 'config'),
+    configSnapshots: options.flags?.ncs !== true,
+  };
+  // Spec §1: never serve an unauthenticated management API beyond this machine.
+  if (config.disableTokenAuthorization === true && !isLoopback(config.managementAddress)) {
+    throw invalid('disable_token_authorization', settings.get('disable_token_authorization'), 'token authorization cannot be disabled while management_address is not a loopback address');
+  }
+  return deepFreeze(config);
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/**
+ * True when only this machine can reach the address: 127.0.0.0/8, ::1 (also IPv4-mapped),
+ * `localhost`, or a unix socket. `0.0.0.0` and `::` are not loopback: they listen everywhere.
+ * @example isLoopback('127.0.0.1') // true
+ */
+export function isLoopback(address: ListenAddress | string): boolean {
+  if (typeof address !== 'string') {
+    if (address.protocol === 'unix') return true;
+    return isLoopback(address.host);
+  }
+  const host = address.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (host === 'localhost') return true;
+  try {
+    return LOOPBACK.check(host, host.includes(':') ? 'ipv6' : 'ipv4');
+  } catch {
+    return false; // a host name: it may resolve anywhere
+  }
+}
+
+/** Whether the management model API (register, unregister, scale) is on: explicit, else on loopback only. */
+export function isModelApiEnabled(config: ServerConfig): boolean {
+  return config.enableModelApi ?? isLoopback(config.managementAddress);
+}
+
+/** Whether inference and management requests need a token: explicit, else unless both listen on loopback. */
+export function isTokenAuthRequired(config: ServerConfig): boolean {
+  if (config.disableTokenAuthorization !== undefined) return !config.disableTokenAuthorization;
+  return !(isLoopback(config.inferenceAddress) && isLoopback(config.managementAddress));
+}
+
+/** Snapshot file names TorchServe and kiln write: `yyyyMMddHHmmssSSS-{snapshot,startup,shutdown}.cfg`. */
+const SNAPSHOT_FILE = /^\d{17}-(?:snapshot|startup|shutdown)\.cfg$/;
+
+/**
+ * The newest snapshot in `dir` by the timestamp in its name (fixed width, so the name order is
+ * time order; a tie goes to the later name). Other files, and a missing directory, are ignored.
+ */
+export function findLatestSnapshot(dir: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isFile() && SNAPSHOT_FILE.test(entry.name))
+      .map((entry) => entry.name);
+  } catch {
+    return undefined;
+  }
+  const newest = names.sort().at(-1);
+  return newest === undefined ? undefined : join(dir, newest);
+}
+
+/**
+ * Chooses the config file as TorchServe does: `TS_CONFIG_FILE` > `--ts-config` > the newest
+ * snapshot in `snapshotDir` (unless `ncs`) > `./config.properties` when it exists. Explicit
+ * paths are returned unchecked so that reading them reports a missing file.
+ * @example findConfigFile({ env: process.env, ncs: false, snapshotDir: config.snapshotDir })
+ */
+export function findConfigFile(options: {
+  readonly tsConfig?: string;
+  readonly env: Env;
+  readonly ncs: boolean;
+  readonly snapshotDir: string;
+  /** @defaultValue process.cwd() */
+  readonly cwd?: string;
+}): string | undefined {
+  const fromEnv = options.env['TS_CONFIG_FILE'];
+  if (fromEnv) return fromEnv;
+  if (options.tsConfig) return options.tsConfig;
+  const snapshot = options.ncs ? undefined : findLatestSnapshot(options.snapshotDir);
+  if (snapshot !== undefined) return snapshot;
+  const local = join(options.cwd ?? process.cwd(), 'config.properties');
+  return existsSync(local) ? local : undefined;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !(value instanceof RegExp) && !Object.isFrozen(value)) {
+    for (const field of Object.values(value)) deepFreeze(field);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,25 @@
+import type { Logger } from '../core/log.js';
+import type { ServerMetrics } from '../metrics/registry.js';
+import type { ModelRegistry } from '../serving/registry.js';
+import type { CorsConfig, ResponseContext } from './http/response.js';
+
+/** Settings the routes read; resolved once from config.properties and flags. */
+export interface ApiSettings {
+  readonly maxRequestSize: number;
+  readonly maxResponseSize: number;
+  readonly decodeInputRequest: boolean;
+  readonly enableModelApi: boolean;
+  readonly cors?: CorsConfig;
+  /** Models loaded at startup, for `/invocations` without `model_name`. */
+  readonly startupModels: readonly string[];
+}
+
+/** Per-request context handed to every route. */
+export interface RequestContext extends ResponseContext {
+  readonly logger: Logger;
+  readonly registry: ModelRegistry;
+  readonly metrics: ServerMetrics;
+  readonly settings: ApiSettings;
+  /** Milliseconds since the request arrived. */
+  readonly started: number;
+}

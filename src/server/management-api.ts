@@ -1,0 +1,124 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { KilnError } from '../core/errors.js';
+import type { RegisterOptions } from '../serving/registry.js';
+import type { RequestContext } from './context.js';
+import { parseQuery, readBody } from './http/request-body.js';
+import { methodNotAllowed, sendJson, sendStatus } from './http/response.js';
+import { route, Router } from './http/router.js';
+import { managementOpenApi } from './openapi.js';
+
+type Params = Record<string, string>;
+
+function badRequest(message: string): KilnError {
+  return new KilnError('KILN_SERVE_BAD_REQUEST', message);
+}
+
+/** An integer parameter; TorchServe silently falls back on garbage, kiln answers 400. */
+function intParam(params: Params, name: string, { min = 0 } = {}): number | undefined {
+  const text = params[name];
+  if (text === undefined || text === '') return undefined;
+  if (!/^-?\d+$/.test(text) || Number(text) < min) throw badRequest(`Parameter ${name} must be an integer ≥ ${min}, got '${text}'.`);
+  return Number(text);
+}
+
+function boolParam(params: Params, name: string): boolean | undefined {
+  const text = params[name]?.toLowerCase();
+  if (text === undefined || text === '') return undefined;
+  if (text !== 'true' && text !== 'false') throw badRequest(`Parameter ${name} must be true or false, got '${params[name]}'.`);
+  return text === 'true';
+}
+
+/** Query parameters, or a JSON object body when the request says `application/json`. */
+async function registrationParams(req: IncomingMessage, ctx: RequestContext): Promise<Params> {
+  const query = parseQuery(req.url ?? '');
+  if (!(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) return query;
+  const body = await readBody(req, { maxBytes: ctx.settings.maxRequestSize });
+  if (body.length === 0) return query;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw badRequest('Invalid JSON body.');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('The JSON body must be an object.');
+  return { ...query, ...Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, String(value)])) };
+}
+
+function requireModelApi(ctx: RequestContext): void {
+  if (!ctx.settings.enableModelApi) throw methodNotAllowed();
+}
+
+async function register(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  requireModelApi(ctx);
+  const params = await registrationParams(req, ctx);
+  const url = params['url'];
+  if (!url) throw badRequest('Parameter url is required.');
+  const options: RegisterOptions = {
+    url,
+    ...(params['model_name'] ? { modelName: params['model_name'] } : {}),
+    ...definedInt(params, 'batch_size', 'batchSize', 1),
+    ...definedInt(params, 'max_batch_delay', 'maxBatchDelay', 0),
+    ...definedInt(params, 'initial_workers', 'initialWorkers', 0),
+    ...definedInt(params, 'response_timeout', 'responseTimeout', 1),
+    ...definedInt(params, 'startup_timeout', 'startupTimeout', 1),
+    synchronous: boolParam(params, 'synchronous') ?? true,
+  };
+  const outcome = await ctx.registry.register(options);
+  if (outcome.status === 'accepted') {
+    sendStatus(res, 202, 'Processing worker updates...', ctx);
+  } else if (outcome.workers === 0) {
+    sendStatus(res, 200, `Model "${outcome.name}" Version: ${outcome.version} registered with 0 initial workers. Use scale workers API to add workers for the model.`, ctx);
+  } else {
+    sendStatus(res, 200, `Model "${outcome.name}" Version: ${outcome.version} registered with ${outcome.workers} initial workers`, ctx);
+  }
+}
+
+function definedInt(params: Params, name: string, key: string, min: number): Record<string, number> {
+  const value = intParam(params, name, { min });
+  return value === undefined ? {} : { [key]: value };
+}
+
+async function scale(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, model: string, version: string | undefined): Promise<void> {
+  const params = parseQuery(req.url ?? '');
+  const min = intParam(params, 'min_worker') ?? 1;
+  const max = intParam(params, 'max_worker') ?? min;
+  // TorchServe checks this before looking the model up.
+  if (max < min) throw badRequest('max_worker cannot be less than min_worker.');
+  const synchronous = boolParam(params, 'synchronous') ?? false;
+  const result = await ctx.registry.scale(model, version ?? params['model_version'], min, max, synchronous);
+  if (result === 'accepted') sendStatus(res, 202, 'Processing worker updates...', ctx);
+  else sendStatus(res, 200, `Workers scaled to ${min} for model: ${model}${version ? `, version: ${version}` : ''}`, ctx);
+}
+
+function list(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+  const params = parseQuery(req.url ?? '');
+  let limit = Number.parseInt(params['limit'] ?? '100', 10);
+  if (!Number.isFinite(limit) || limit > 100 || limit < 0) limit = 100;
+  let token = Number.parseInt(params['next_page_token'] ?? '0', 10);
+  if (!Number.isFinite(token) || token < 0) token = 0;
+  sendJson(res, 200, ctx.registry.list(limit, token), ctx);
+}
+
+/** The management API (port 8081): TorchServe's model routes. */
+export function managementRouter(): Router<RequestContext> {
+  return new Router<RequestContext>([
+    route('OPTIONS', '/', (_req, res, _params, ctx) => sendJson(res, 200, managementOpenApi(), ctx)),
+    route('*', '/api-description', (_req, res, _params, ctx) => sendJson(res, 200, managementOpenApi(), ctx)),
+    route('GET', '/models', (req, res, _params, ctx) => list(req, res, ctx)),
+    route('POST', '/models', (req, res, _params, ctx) => register(req, res, ctx)),
+    route('GET', '/v1/models/:model', (_req, res, { model }, ctx) => {
+      sendJson(res, 200, { name: model, ready: ctx.registry.version(model).readyWorkers > 0 }, ctx);
+    }),
+    route('GET', '/models/:model/:version?', (_req, res, { model, version }, ctx) => sendJson(res, 200, ctx.registry.describe(model, version), ctx)),
+    route('PUT', '/models/:model/:version/set-default', (_req, res, { model, version }, ctx) => {
+      ctx.registry.setDefault(model, version);
+      sendStatus(res, 200, `Default version successfully updated for model "${model}" to "${version}"`, ctx);
+    }),
+    route('PUT', '/models/:model/:version?', (req, res, { model, version }, ctx) => scale(req, res, ctx, model, version)),
+    route('DELETE', '/models/:model/:version?', async (_req, res, { model, version }, ctx) => {
+      requireModelApi(ctx);
+      await ctx.registry.unregister(model, version);
+      sendStatus(res, 200, `Model "${model}" unregistered`, ctx);
+    }),
+  ]);
+}

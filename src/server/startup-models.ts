@@ -1,0 +1,59 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../core/log.js';
+import { isArchiveCandidate } from '../serving/model-store.js';
+import type { ModelRegistry } from '../serving/registry.js';
+import type { ServerConfig, StartupModel } from './config.js';
+
+/**
+ * Registers the models a server starts with: the snapshot's (every version with its workers,
+ * settings and default) when the config came from one, else `load_models`. A model that fails
+ * to load is logged and skipped, as TorchServe does; the others still start.
+ * `workers` is `default_workers_per_model` (a version's model-config.yaml may override it).
+ * Returns the names loaded.
+ */
+export async function loadStartupModels(registry: ModelRegistry, config: ServerConfig, workers: number, logger: Logger): Promise<string[]> {
+  const loaded = new Set<string>();
+  const attempt = async (what: Record<string, unknown>, register: () => Promise<{ name: string }>) => {
+    try {
+      loaded.add((await register()).name);
+    } catch (error) {
+      logger.error({ err: error, ...what }, 'startup model failed to load');
+    }
+  };
+  if (config.modelSnapshot) {
+    for (const [name, versions] of Object.entries(config.modelSnapshot.models)) {
+      for (const [version, settings] of Object.entries(versions)) {
+        await attempt({ model: name, version }, () =>
+          registry.register({
+            url: settings.marName,
+            modelName: name,
+            initialWorkers: settings.minWorkers,
+            maxWorkers: settings.maxWorkers,
+            batchSize: settings.batchSize,
+            maxBatchDelay: settings.maxBatchDelay,
+            ...(settings.responseTimeout !== undefined ? { responseTimeout: settings.responseTimeout } : {}),
+            ...(settings.startupTimeout !== undefined ? { startupTimeout: settings.startupTimeout } : {}),
+            makeDefault: settings.defaultVersion,
+            loadedAtStartup: true,
+          }),
+        );
+      }
+    }
+    return [...loaded];
+  }
+  const entries: readonly StartupModel[] =
+    config.loadModels === 'all'
+      ? config.modelStore
+        ? readdirSync(config.modelStore)
+            .filter((file) => !file.startsWith('.') && isArchiveCandidate(join(config.modelStore!, file)))
+            .map((url) => ({ url }))
+        : []
+      : config.loadModels;
+  for (const entry of entries) {
+    await attempt({ url: entry.url }, () =>
+      registry.register({ url: entry.url, ...(entry.name ? { modelName: entry.name } : {}), initialWorkers: workers, loadedAtStartup: true }),
+    );
+  }
+  return [...loaded];
+}
