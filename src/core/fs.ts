@@ -13,8 +13,8 @@ export function tempSiblingPath(path: string): string {
  * prefix: the bytes go to a sibling temp file, are fsynced, then renamed over `path`.
  * On failure the temp file is removed and a `KILN_IO_WRITE_FAILED` error is thrown.
  */
-export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void {
-  const temp = writeTempSibling(path, chunks);
+export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>, options: { mode?: number } = {}): void {
+  const temp = writeTempSibling(path, chunks, options);
   commitTempFiles([[temp, path]]);
 }
 
@@ -23,10 +23,10 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
  * with {@link commitTempFiles}. Files that belong together (a model and its side file) are
  * written first and renamed last, so a failure midway leaves the old pair intact.
  */
-export function writeTempSibling(path: string, chunks: Iterable<Uint8Array>): string {
+export function writeTempSibling(path: string, chunks: Iterable<Uint8Array>, options: { mode?: number } = {}): string {
   const temp = tempSiblingPath(path);
   try {
-    const fd = openSync(temp, 'wx');
+    const fd = openSync(temp, 'wx', options.mode ?? 0o666);
     try {
       for (const chunk of chunks) writeFully(fd, chunk);
       fsyncSync(fd);

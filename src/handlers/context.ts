@@ -6,6 +6,8 @@ import type { HandlerContext, ResponseSettings, SystemProperties } from './types
 /** What stays the same for every batch a worker handles. */
 export interface ModelContextInit {
   readonly manifest: Manifest;
+  /** The name the model is registered under (it may differ from the manifest's). */
+  readonly modelName?: string;
   readonly modelDir: string;
   readonly modelPath: string | undefined;
   readonly modelYamlConfig: Readonly<Record<string, unknown>>;
@@ -34,7 +36,7 @@ export class BatchContext implements HandlerContext {
 
   constructor(model: ModelContextInit, requests: readonly RequestMeta[]) {
     this.manifest = model.manifest;
-    this.modelName = model.manifest.model.modelName;
+    this.modelName = model.modelName ?? model.manifest.model.modelName;
     this.modelVersion = model.manifest.model.modelVersion;
     this.modelDir = model.modelDir;
     this.modelPath = model.modelPath;

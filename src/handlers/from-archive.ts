@@ -19,6 +19,8 @@ export interface InitializeOptions {
   readonly batchSize?: number;
   /** @defaultValue `'kiln'` */
   readonly serverName?: string;
+  /** The registered name, when it differs from the manifest's (`models?url=a.mar&model_name=b`). */
+  readonly modelName?: string;
   /** @defaultValue kiln's version */
   readonly serverVersion?: string;
 }
@@ -35,6 +37,7 @@ export async function initializeArchiveHandler(archive: OpenedArchive, options: 
   };
   const model: ModelContextInit = {
     manifest: archive.manifest,
+    ...(options.modelName ? { modelName: options.modelName } : {}),
     modelDir: archive.dir,
     modelPath: archive.modelPath,
     modelYamlConfig: archive.modelConfig.handler,

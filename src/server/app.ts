@@ -10,10 +10,11 @@ import type { ServerMetrics } from '../metrics/registry.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { SERVING_DEFAULTS } from '../serving/settings.js';
 import { takeSnapshot, writeSnapshot, type SnapshotKind } from '../serving/snapshot.js';
-import { isModelApiEnabled, type ListenAddress, type ServerConfig } from './config.js';
+import { isModelApiEnabled, isTokenAuthRequired, type ListenAddress, type ServerConfig } from './config.js';
 import type { ApiSettings, RequestContext } from './context.js';
-import { sendError } from './http/response.js';
+import { sendBody, sendError } from './http/response.js';
 import type { Router } from './http/router.js';
+import { TokenAuth, type KeyKind } from './auth.js';
 import { inferenceRouter } from './inference-api.js';
 import { managementRouter } from './management-api.js';
 import { metricsRouter } from './metrics-api.js';
@@ -24,6 +25,8 @@ export interface KilnServerInit {
   readonly config: ServerConfig;
   /** The config file's properties, copied into snapshots. */
   readonly properties: ReadonlyMap<string, string>;
+  /** Where `key_file.json` goes when token auth is on. @defaultValue the working directory */
+  readonly keyFileDir?: string;
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
 }
@@ -45,6 +48,7 @@ export class KilnServer {
   readonly #init: KilnServerInit;
   readonly #servers = new Map<Api, Server>();
   #settings: ApiSettings;
+  readonly #auth: TokenAuth | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
   #stopping = false;
@@ -64,6 +68,7 @@ export class KilnServer {
         ...(config.corsAllowedHeaders ? { headers: config.corsAllowedHeaders } : {}),
       },
     };
+    this.#auth = isTokenAuthRequired(config) ? new TokenAuth(init.keyFileDir ?? process.cwd(), config.tokenExpirationMin) : undefined;
     this.registry = new ModelRegistry({
       store: { modelStore: config.modelStore, allowedUrls: config.allowedUrls },
       defaults: {
@@ -182,6 +187,16 @@ export class KilnServer {
     });
     try {
       if (this.#stopping) throw new KilnError('KILN_SERVE_NO_WORKER', 'The server is shutting down.');
+      if (this.#auth && api !== 'metrics') {
+        const path = (req.url ?? '/').split('?')[0]!;
+        const kind = keyFor(api, req.method ?? 'GET', path);
+        if (kind) this.#auth.check(req, kind);
+        if (kind === 'API') {
+          this.#auth.rotate(new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('type') ?? undefined);
+          sendBody(res, 200, '\n', {}, ctx);
+          return;
+        }
+      }
       await router.dispatch(req, res, ctx);
     } catch (error) {
       if (!(error instanceof KilnError) || error.kind === 'internal' || error.kind === 'unknown') {
@@ -206,7 +221,23 @@ export class KilnServer {
     await Promise.all(closed);
     this.#snapshot('shutdown');
     await this.registry.close();
+    this.#auth?.remove();
   }
+
+  /** Where the key file is, when token auth is on. */
+  get keyFile(): string | undefined {
+    return this.#auth?.path;
+  }
+}
+
+/**
+ * Which key a request needs: none for health, API descriptions and metrics (so probes and
+ * scrapers work), the API key for exactly `/token` on management, else the port's own key.
+ */
+function keyFor(api: Api, method: string, path: string): KeyKind | undefined {
+  if (path === '/ping' || path.startsWith('/v2/health/') || path === '/api-description' || (method === 'OPTIONS' && path === '/')) return undefined;
+  if (api === 'management') return path === '/token' ? 'API' : 'management';
+  return 'inference';
 }
 
 function describeAddress(address: ListenAddress): string {

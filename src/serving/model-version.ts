@@ -90,7 +90,7 @@ export class ModelVersion {
     const worker = new Worker(`${this.name}-${this.version}-${this.#nextId++}`, this.#logger);
     this.#workers.add(worker);
     try {
-      await worker.start(this.archive, this.#settings, this.queue, this.#observe, (exited) => this.#onExit(exited));
+      await worker.start(this.name, this.archive, this.#settings, this.queue, this.#observe, (exited) => this.#onExit(exited));
       this.#failures = 0;
       if (this.liveWorkers >= this.#settings.minWorkers) this.#unhealthySince = undefined;
     } catch (error) {

@@ -61,10 +61,10 @@ export class Worker {
   }
 
   /** Loads the handler (within startupTimeout), then serves batches until stopped or dead. */
-  async start(archive: OpenedArchive, settings: VersionSettings, queue: BatchQueue, observe: BatchObserver, onExit: (worker: Worker) => void): Promise<void> {
+  async start(modelName: string, archive: OpenedArchive, settings: VersionSettings, queue: BatchQueue, observe: BatchObserver, onExit: (worker: Worker) => void): Promise<void> {
     try {
       this.#ready = await withTimeout(
-        initializeArchiveHandler(archive, { logger: this.#logger, batchSize: settings.batchSize }),
+        initializeArchiveHandler(archive, { logger: this.#logger, batchSize: settings.batchSize, modelName }),
         settings.startupTimeout,
         () => new KilnError('KILN_SERVE_WORKERS_FAILED', `worker ${this.id} did not load within ${settings.startupTimeout} s`),
       );

@@ -8,7 +8,7 @@ import { createLogger } from '../../core/log.js';
 import { parseProperties } from '../../core/properties.js';
 import { createServerMetrics } from '../../metrics/registry.js';
 import { KilnServer } from '../../server/app.js';
-import { DEFAULT_SERVER_CONFIG, findConfigFile, isLoopback, isTokenAuthRequired, resolveServerConfig } from '../../server/config.js';
+import { DEFAULT_SERVER_CONFIG, findConfigFile, resolveServerConfig } from '../../server/config.js';
 import type { CliIO } from '../io.js';
 
 /** Flags of `kiln serve`, TorchServe's names. */
@@ -53,20 +53,10 @@ export function loadServeConfig(flags: ServeFlags) {
 /** `kiln serve --foreground`: runs the server in this process until SIGTERM or SIGINT. */
 export async function runServeForeground(flags: ServeFlags, io: CliIO): Promise<void> {
   const { config, properties, file } = loadServeConfig(flags);
-  if (isTokenAuthRequired(config)) {
-    // kiln does not ship token authorization yet; a listener off loopback would be open to all.
-    throw new KilnError(
-      'KILN_SERVE_CONFIG_INVALID',
-      'an API listens on a non-loopback address, which needs token authorization; kiln does not implement it yet: bind to 127.0.0.1 (or a unix socket) and put an authenticating proxy in front',
-    );
-  }
-  if (!isLoopback(config.managementAddress)) {
-    throw new KilnError('KILN_SERVE_CONFIG_INVALID', 'the management API must listen on a loopback address or a unix socket');
-  }
   const logger = createLogger({ base: { component: 'kiln-serve' } });
   const server = await KilnServer.start({ config, properties, logger, metrics: createServerMetrics({ metricsMode: config.metricsMode }) });
   const addresses = server.addresses();
-  io.out(`kiln serving${file ? ` (config ${file})` : ''}: inference ${addresses.inference}, management ${addresses.management}${addresses.metrics ? `, metrics ${addresses.metrics}` : ''}`);
+  io.out(`kiln serving${file ? ` (config ${file})` : ''}: inference ${addresses.inference}, management ${addresses.management}${addresses.metrics ? `, metrics ${addresses.metrics}` : ''}${server.keyFile ? `; tokens in ${server.keyFile}` : ''}`);
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'stopping: draining in-flight requests');

@@ -18,6 +18,8 @@ export interface ServerUnderTest {
   readonly store: string;
   readonly logs: string;
   readonly process: ChildProcess;
+  /** The server's working directory (where key_file.json goes). */
+  readonly root: string;
   /** SIGTERM, then wait for the exit code. */
   stop(): Promise<number | null>;
   /** SIGKILL: no shutdown snapshot, no clean-up. */
@@ -46,6 +48,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerUnd
   );
   const args = options.args ?? ['--ts-config', config];
   const child = spawn(process.execPath, [KILN, 'serve', '--foreground', ...args], {
+    cwd: root,
     env: { ...process.env, LOG_LOCATION: logs, KILN_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -56,7 +59,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerUnd
     lines.once('line', resolve);
     child.once('exit', (code) => reject(new Error(`kiln serve exited with ${code}: ${stderr}`)));
   });
-  const found = (api: string) => new RegExp(`${api} (http://\\S+?)(,|$)`).exec(line)?.[1] ?? '';
+  const found = (api: string) => new RegExp(`${api} (http://[^\\s,;]+)`).exec(line)?.[1] ?? '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     inference: found('inference'),
@@ -64,6 +67,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerUnd
     metrics: found('metrics'),
     store,
     logs,
+    root,
     process: child,
     async stop() {
       child.kill('SIGTERM');
