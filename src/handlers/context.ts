@@ -42,11 +42,12 @@ export class BatchContext implements HandlerContext {
     this.modelPath = model.modelPath;
     this.modelYamlConfig = model.modelYamlConfig;
     this.systemProperties = model.systemProperties;
-    this.logger = model.logger;
     this.#requests = requests.map((request) => ({
       id: request.id ?? randomUUID(),
       headers: Object.fromEntries(Object.entries(request.headers ?? {}).map(([key, value]) => [key.toLowerCase(), value])),
     }));
+    // Every line a handler logs for this batch names the requests it serves.
+    this.logger = requests.length > 0 ? model.logger.child({ requestIds: this.#requests.map((request) => request.id) }) : model.logger;
     this.#responses = requests.map(() => ({ headers: {} }));
   }
 

@@ -68,6 +68,9 @@ export async function runServeForeground(flags: ServeFlags, io: CliIO): Promise<
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  // A handler abandoned after a response timeout may still hold timers or sockets; the server
+  // has drained and written its snapshot, so nothing of value is lost by leaving now.
+  process.exit(0);
 }
 
 /** `kiln serve` without --foreground: starts a detached server, waits until it answers, and returns. */

@@ -4,7 +4,7 @@
  * in the closing note of the session that wrote this file, not faked here.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -318,6 +318,44 @@ describe('TorchServe conformance checklist', () => {
     assert.equal(result.status, 400);
     assert.match(result.body.message, /not plain YAML data/);
     assert.equal((await call(`${server.inference}/ping`)).status, 200);
+  });
+});
+
+describe('health', () => {
+  test('2: a default version below minWorkers past maxRetryTimeoutInSec → /ping 500 Unhealthy', async () => {
+    const server = await startServer();
+    try {
+      await writeNoopArchive(server.store, { name: 'fragile', config: 'minWorkers: 1\nmaxWorkers: 1\nresponseTimeout: 1\nmaxRetryTimeoutInSec: 1\n' });
+      assert.equal((await call(`${server.management}/models?url=fragile.mar`, { method: 'POST' })).status, 200);
+      assert.equal((await call(`${server.inference}/ping`)).status, 200);
+      // The worker hangs past responseTimeout; every restart then fails to load.
+      assertError(await call(`${server.inference}/predictions/fragile`, { method: 'POST', body: new TextEncoder().encode('break') }), 500, 'InternalServerException', 'Worker died.');
+      const healthy = await call(`${server.inference}/ping`);
+      assert.equal(healthy.status, 200, 'within maxRetryTimeoutInSec a restarting model still counts as healthy');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const ping = await call(`${server.inference}/ping`);
+      assert.deepEqual([ping.status, ping.body], [500, { status: 'Unhealthy' }]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  test('SIGTERM drains an in-flight request, then exits 0 with a shutdown snapshot', async () => {
+    const logs = mkdtempSync(join(tmpdir(), 'kiln-shutdown-logs-'));
+    const server = await startServer({ logs });
+    await writeNoopArchive(server.store);
+    await call(`${server.management}/models?url=noop.mar&initial_workers=1`, { method: 'POST' });
+    const inFlight = call(`${server.inference}/predictions/noop`, { method: 'POST', body: new TextEncoder().encode('sleep:800') });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const exit = server.stop();
+    const response = await inFlight;
+    assert.equal(response.status, 200);
+    assert.equal(await exit, 0);
+    const snapshots = readdirSync(join(logs, 'config'));
+    assert.ok(snapshots.some((name) => name.endsWith('-shutdown.cfg')), snapshots.join(', '));
+    rmSync(logs, { recursive: true, force: true });
   });
 });
 
