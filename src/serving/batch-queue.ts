@@ -69,7 +69,20 @@ export class BatchQueue {
    * or when another worker took the jobs first (the caller simply asks again).
    */
   async nextBatch(batchSize: number, maxBatchDelay: number, signal: AbortSignal): Promise<Job[]> {
-    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<void>((resolve) => {
+      onAbort = () => resolve();
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await this.#collect(batchSize, maxBatchDelay, signal, aborted);
+    } finally {
+      // One listener per call, removed every time: a long-lived worker would otherwise pile them up.
+      signal.removeEventListener('abort', onAbort!);
+    }
+  }
+
+  async #collect(batchSize: number, maxBatchDelay: number, signal: AbortSignal, aborted: Promise<void>): Promise<Job[]> {
     while (this.#jobs.length === 0) {
       if (signal.aborted) return [];
       await Promise.race([this.#changed(), aborted]);

@@ -33,9 +33,12 @@ function withTimeout<T>(work: Promise<T>, seconds: number, onTimeout: () => Kiln
 
 /**
  * One loaded copy of a model version: its own handler instance (and so its own onnxruntime
- * sessions), pulling batches from the version's queue one at a time. onnxruntime runs off the
- * event loop; a handler that does not answer within responseTimeout fails its batch with
- * "Worker died." and the worker stops, so its version can start a replacement.
+ * sessions), pulling batches from the version's queue one at a time, in the server process.
+ * Note: onnxruntime-node 1.30's `session.run` runs on the calling thread (inside setImmediate),
+ * so inference blocks the event loop for its duration (measured in docs/benchmarks.md); moving
+ * workers into worker_threads is the known fix. A handler that does not answer within
+ * responseTimeout fails its batch with "Worker died." and the worker stops, so its version can
+ * start a replacement.
  */
 export class Worker {
   readonly id: string;
