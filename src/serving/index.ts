@@ -1,5 +1,7 @@
 export * from './batch-queue.js';
 export * from './describe.js';
+export * from './handler-host.js';
+export * from './thread-host.js';
 export * from './model-store.js';
 export * from './model-version.js';
 export * from './registry.js';

@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.js';
 import type { BatchRequest } from '../handlers/run.js';
 import type { ServedResponse } from './batch-queue.js';
 import { BatchQueue } from './batch-queue.js';
+import type { HandlerHost, HostInit } from './handler-host.js';
 import type { VersionSettings } from './settings.js';
 import { Worker, type BatchObserver, type WorkerInfo } from './worker.js';
 
@@ -20,6 +21,8 @@ export interface VersionInit {
   readonly settings: VersionSettings;
   readonly logger: Logger;
   readonly observe: BatchObserver;
+  /** Where each worker's handler runs (a worker thread, or this thread). */
+  readonly createHost: (init: HostInit) => HandlerHost;
 }
 
 /**
@@ -37,6 +40,7 @@ export class ModelVersion {
   readonly #workers = new Set<Worker>();
   readonly #logger: Logger;
   readonly #observe: BatchObserver;
+  readonly #createHost: (init: HostInit) => HandlerHost;
   #nextId = 1;
   #failures = 0;
   #unhealthySince: number | undefined;
@@ -51,6 +55,7 @@ export class ModelVersion {
     this.#settings = init.settings;
     this.#logger = init.logger.child({ model: init.name, version: init.version });
     this.#observe = init.observe;
+    this.#createHost = init.createHost;
     this.queue = new BatchQueue(init.name, init.settings.jobQueueSize);
   }
 
@@ -87,7 +92,7 @@ export class ModelVersion {
   }
 
   async #startWorker(): Promise<void> {
-    const worker = new Worker(`${this.name}-${this.version}-${this.#nextId++}`, this.#logger);
+    const worker = new Worker(`${this.name}-${this.version}-${this.#nextId++}`, this.#logger, this.#createHost);
     this.#workers.add(worker);
     try {
       await worker.start(this.name, this.archive, this.#settings, this.queue, this.#observe, (exited) => this.#onExit(exited));

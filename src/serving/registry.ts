@@ -4,7 +4,9 @@ import { KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { BatchRequest } from '../handlers/run.js';
 import type { ServedResponse } from './batch-queue.js';
+import { InProcessHost } from './handler-host.js';
 import { ModelVersion } from './model-version.js';
+import { ThreadHost } from './thread-host.js';
 import { resolveArchiveUrl, type ModelStoreConfig } from './model-store.js';
 import { resolveSettings, type ServingDefaults, type SettingsOverrides } from './settings.js';
 import { describeVersion, type VersionDescription } from './describe.js';
@@ -47,6 +49,11 @@ export interface RegistryInit {
   readonly configured?: Readonly<Record<string, Readonly<Record<string, SettingsOverrides>>>>;
   readonly logger: Logger;
   readonly observer?: RegistryObserver;
+  /**
+   * Where workers run handlers: `thread` (a worker thread each, keeping the event loop free of
+   * onnxruntime's synchronous run and handler JavaScript) or `in-process`. @defaultValue 'thread'
+   */
+  readonly workerMode?: 'thread' | 'in-process';
 }
 
 /** One row of `GET /models`. */
@@ -117,6 +124,7 @@ export class ModelRegistry {
         settings,
         logger: this.#init.logger,
         observe: (batch) => this.#init.observer?.batch?.(name, versionName, batch),
+        createHost: (init) => ((this.#init.workerMode ?? 'thread') === 'thread' ? new ThreadHost(init) : new InProcessHost(init)),
       });
       if (resolved.downloaded) this.#downloaded.set(version, resolved.path);
       if (options.loadedAtStartup) this.#loadedAtStartup.add(version);

@@ -1,8 +1,7 @@
 import { KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { initializeArchiveHandler, type ReadyHandler } from '../handlers/from-archive.js';
-import { runBatch } from '../handlers/run.js';
 import type { OpenedArchive } from '../archive/read.js';
+import type { HandlerHost, HostInit } from './handler-host.js';
 import type { BatchQueue, Job } from './batch-queue.js';
 import type { VersionSettings } from './settings.js';
 
@@ -33,25 +32,25 @@ function withTimeout<T>(work: Promise<T>, seconds: number, onTimeout: () => Kiln
 
 /**
  * One loaded copy of a model version: its own handler instance (and so its own onnxruntime
- * sessions), pulling batches from the version's queue one at a time, in the server process.
- * Note: onnxruntime-node 1.30's `session.run` runs on the calling thread (inside setImmediate),
- * so inference blocks the event loop for its duration (measured in docs/benchmarks.md); moving
- * workers into worker_threads is the known fix. A handler that does not answer within
- * responseTimeout fails its batch with "Worker died." and the worker stops, so its version can
- * start a replacement.
+ * sessions) in a {@link HandlerHost} (by default a worker thread, since onnxruntime-node's
+ * `session.run` blocks the thread that calls it), pulling batches from the version's queue one
+ * at a time. A handler that does not answer within responseTimeout fails its batch with
+ * "Worker died."; its host is killed and the worker stops, so its version starts a replacement.
  */
 export class Worker {
   readonly id: string;
   readonly startTime = new Date();
   #state: WorkerState = 'starting';
-  #ready: ReadyHandler | undefined;
+  #host: HandlerHost | undefined;
+  readonly #createHost: (init: HostInit) => HandlerHost;
   readonly #stop = new AbortController();
   readonly #logger: Logger;
   #loop: Promise<void> | undefined;
 
-  constructor(id: string, logger: Logger) {
+  constructor(id: string, logger: Logger, createHost: (init: HostInit) => HandlerHost) {
     this.id = id;
     this.#logger = logger.child({ worker: id });
+    this.#createHost = createHost;
   }
 
   get state(): WorkerState {
@@ -65,13 +64,16 @@ export class Worker {
 
   /** Loads the handler (within startupTimeout), then serves batches until stopped or dead. */
   async start(modelName: string, archive: OpenedArchive, settings: VersionSettings, queue: BatchQueue, observe: BatchObserver, onExit: (worker: Worker) => void): Promise<void> {
+    const host = this.#createHost({ archive, modelName, batchSize: settings.batchSize, logger: this.#logger });
+    this.#host = host;
     try {
-      this.#ready = await withTimeout(
-        initializeArchiveHandler(archive, { logger: this.#logger, batchSize: settings.batchSize, modelName }),
+      await withTimeout(
+        host.load(),
         settings.startupTimeout,
         () => new KilnError('KILN_SERVE_WORKERS_FAILED', `worker ${this.id} did not load within ${settings.startupTimeout} s`),
       );
     } catch (error) {
+      await host.kill();
       this.#setState('failed');
       onExit(this);
       throw error;
@@ -84,7 +86,7 @@ export class Worker {
   }
 
   async #serve(settings: VersionSettings, queue: BatchQueue, observe: BatchObserver): Promise<void> {
-    const ready = this.#ready!;
+    const host = this.#host!;
     while (!this.#stop.signal.aborted) {
       const jobs = await queue.nextBatch(settings.batchSize, settings.maxBatchDelay, this.#stop.signal);
       if (jobs.length === 0) continue;
@@ -93,7 +95,7 @@ export class Worker {
       const queueMs = Math.max(...jobs.map((job) => started - job.enqueuedAt));
       try {
         const responses = await withTimeout(
-          runBatch(ready.handler, ready.model, jobs.map((job) => job.request)),
+          host.run(jobs.map((job) => job.request)),
           settings.responseTimeout,
           () => new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { worker: this.id, responseTimeout: settings.responseTimeout } }),
         );
@@ -102,11 +104,10 @@ export class Worker {
       } catch (error) {
         jobs.forEach((job) => job.reject(error));
         if (error instanceof KilnError && error.code === 'KILN_SERVE_WORKER_DIED') {
-          // The handler may still be running: abandon this copy; the version starts a new one.
           this.#logger.error({ responseTimeout: settings.responseTimeout }, 'worker did not answer in time; replacing it');
           this.#setState('failed');
           this.#stop.abort();
-          void ready.handler.close?.().catch(() => undefined);
+          await host.kill();
           return;
         }
       }
@@ -121,7 +122,7 @@ export class Worker {
     this.#setState('stopping');
     this.#stop.abort();
     await this.#loop;
-    await this.#ready?.handler.close?.().catch((error: unknown) => this.#logger.warn({ err: error }, 'handler close failed'));
+    await this.#host?.close().catch((error: unknown) => this.#logger.warn({ err: error }, 'handler close failed'));
   }
 
   info(): WorkerInfo {

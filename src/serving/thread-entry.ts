@@ -1,0 +1,46 @@
+/**
+ * A handler thread's main module (see thread-host.ts): loads the archive's handler, then runs
+ * each batch it is sent through the same contract checks as in-process, and answers with the
+ * responses or a serialized KilnError.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { KilnError, isKilnError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import { initializeArchiveHandler } from '../handlers/from-archive.js';
+import { runBatch } from '../handlers/run.js';
+import type { HostMessage, SerializedError, ThreadData, ThreadMessage } from './thread-protocol.js';
+
+function serialize(error: unknown): SerializedError {
+  const kiln = isKilnError(error)
+    ? error
+    : new KilnError('KILN_HANDLER_FAILED', 'Prediction failed', { details: { reason: (error as Error)?.message ?? String(error) } });
+  // Details must survive structured cloning: keep what JSON can carry.
+  return { code: kiln.code, message: kiln.message, details: JSON.parse(JSON.stringify(kiln.details)) as Record<string, unknown> };
+}
+
+const data = workerData as ThreadData;
+const port = parentPort!;
+const send = (message: HostMessage) => port.postMessage(message);
+const logger = createLogger({ level: data.logLevel, base: { component: 'handler-thread', model: data.modelName } });
+
+try {
+  const ready = await initializeArchiveHandler(
+    { ...data.archive, remove: async () => undefined },
+    { logger, batchSize: data.batchSize, modelName: data.modelName },
+  );
+  port.on('message', (message: ThreadMessage) => {
+    if (message.type === 'close') {
+      void Promise.resolve(ready.handler.close?.())
+        .catch((error: unknown) => logger.warn({ err: error }, 'handler close failed'))
+        .finally(() => process.exit(0));
+      return;
+    }
+    runBatch(ready.handler, ready.model, message.requests).then(
+      (responses) => send({ type: 'result', id: message.id, responses }),
+      (error: unknown) => send({ type: 'error', id: message.id, error: serialize(error) }),
+    );
+  });
+  send({ type: 'ready' });
+} catch (error) {
+  send({ type: 'init-error', error: serialize(error) });
+}

@@ -1,0 +1,101 @@
+import { Worker as Thread } from 'node:worker_threads';
+import { KilnError, type ErrorCode } from '../core/errors.js';
+import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
+import type { HandlerHost, HostInit } from './handler-host.js';
+import type { HostMessage, ThreadData } from './thread-protocol.js';
+
+/**
+ * The handler in a worker thread: onnxruntime's synchronous `run` and any JavaScript the handler
+ * does (decoding, box extraction) happen off the server's event loop, so health checks and other
+ * requests stay responsive; a handler that hangs is terminated, not abandoned. The thread runs
+ * kiln's TypeScript through tsx's loader, as the CLI does.
+ */
+export class ThreadHost implements HandlerHost {
+  readonly #init: HostInit;
+  #thread: Thread | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, { resolve(responses: HandlerResponse[]): void; reject(error: unknown): void }>();
+
+  constructor(init: HostInit) {
+    this.#init = init;
+  }
+
+  load(): Promise<void> {
+    const { archive, modelName, batchSize, logger } = this.#init;
+    const data: ThreadData = {
+      archive: { source: archive.source, format: archive.format, dir: archive.dir, files: [...archive.files], manifest: archive.manifest, modelConfig: archive.modelConfig, modelPath: archive.modelPath },
+      modelName,
+      batchSize,
+      logLevel: logger.level,
+    };
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const entry = new URL('./thread-entry.ts', import.meta.url).href;
+    // An eval'd bootstrap registers tsx's hooks inside the thread before the entry loads.
+    const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
+    const thread = new Thread(bootstrap, { eval: true, workerData: data });
+    this.#thread = thread;
+    return new Promise<void>((resolve, reject) => {
+      const failed = (error: unknown) => {
+        this.#failAll(error);
+        reject(error);
+      };
+      thread.on('message', (message: HostMessage) => {
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'init-error') failed(rebuild(message.error));
+        else if (message.type === 'result') this.#settle(message.id, (p) => p.resolve(message.responses));
+        else if (message.type === 'error') this.#settle(message.id, (p) => p.reject(rebuild(message.error)));
+      });
+      thread.on('error', (error) => {
+        logger.error({ err: error }, 'handler thread crashed');
+        failed(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { cause: error }));
+      });
+      thread.on('exit', (code) => {
+        failed(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { exitCode: code } }));
+      });
+    });
+  }
+
+  #settle(id: number, action: (pending: { resolve(responses: HandlerResponse[]): void; reject(error: unknown): void }) => void): void {
+    const pending = this.#pending.get(id);
+    this.#pending.delete(id);
+    if (pending) action(pending);
+  }
+
+  #failAll(error: unknown): void {
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+
+  run(requests: readonly BatchRequest[]): Promise<HandlerResponse[]> {
+    const thread = this.#thread;
+    if (!thread) return Promise.reject(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.'));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      thread.postMessage({ type: 'batch', id, requests });
+    });
+  }
+
+  async close(): Promise<void> {
+    const thread = this.#thread;
+    if (!thread) return;
+    this.#thread = undefined;
+    const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+    thread.postMessage({ type: 'close' });
+    // A handler whose close() hangs is not allowed to hold the server up.
+    const timer = setTimeout(() => void thread.terminate(), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async kill(): Promise<void> {
+    const thread = this.#thread;
+    this.#thread = undefined;
+    await thread?.terminate();
+  }
+}
+
+/** A KilnError again, from its serialized form (code, message, details). */
+function rebuild(error: { code: string; message: string; details: Record<string, unknown> }): KilnError {
+  return new KilnError(error.code as ErrorCode, error.message, { details: error.details });
+}
