@@ -1,61 +1,28 @@
 /**
  * The server's resolved configuration: TorchServe's config.properties keys, CLI flags and
  * `TS_*` environment variables, validated once and frozen (spec §6 and §7). Defaults live in
- * {@link DEFAULT_SERVER_CONFIG} and nowhere else.
+ * {@link DEFAULT_SERVER_CONFIG} and nowhere else. What each key accepts is in ./config-values.ts,
+ * how the config file is found in ./config-files.ts; both are re-exported from here.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import { BlockList } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
+import type { ListenAddress, LoadModels, MetricsMode, ModelSettings, ModelSnapshot } from './config-values.js';
+import { bool, PropertiesSchema, type PropertyKey } from './config-values.js';
 
-/** Where a listener binds: a TCP host and port (`http://`, `https://`) or a unix socket (`unix:/path`). */
-export type ListenAddress =
-  | { readonly protocol: 'http' | 'https'; readonly host: string; readonly port: number }
-  | { readonly protocol: 'unix'; readonly path: string };
-
-/** Per-version settings of the `models=` JSON (all optional) and of a snapshot entry. */
-export interface ModelVersionSettings {
-  readonly defaultVersion?: boolean;
-  readonly marName?: string;
-  readonly minWorkers?: number;
-  readonly maxWorkers?: number;
-  readonly batchSize?: number;
-  /** Milliseconds. */
-  readonly maxBatchDelay?: number;
-  /** Seconds. */
-  readonly responseTimeout?: number;
-  /** Seconds. */
-  readonly startupTimeout?: number;
-  readonly runtimeType?: string;
-}
-
-/** `models=` JSON: model name → version → settings. */
-export type ModelSettings = Readonly<Record<string, Readonly<Record<string, ModelVersionSettings>>>>;
-
-/** One version in a TorchServe snapshot: these fields are always written, the timeouts since 0.8. */
-export type SnapshotModelVersion = ModelVersionSettings &
-  Required<Pick<ModelVersionSettings, 'defaultVersion' | 'marName' | 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay'>>;
-
-/** TorchServe's `model_snapshot` JSON, written into every `*-snapshot.cfg`. */
-export interface ModelSnapshot {
-  readonly name: string;
-  readonly modelCount: number;
-  readonly models: Readonly<Record<string, Readonly<Record<string, SnapshotModelVersion>>>>;
-}
-
-/** One `load_models` entry, `[name=]url` (a file in the model store, or an allowed URL). */
-export interface StartupModel {
-  readonly name?: string;
-  readonly url: string;
-}
-
-/** `load_models`: every archive in the model store, or a list (empty for none). */
-export type LoadModels = 'all' | readonly StartupModel[];
-
-/** `metrics_mode`: kiln defaults to Prometheus text; `log` and `legacy` are TorchServe's. */
-export type MetricsMode = 'prometheus' | 'log' | 'legacy';
+// What moved out of this module stays importable from here, the server's one config entry point.
+export { findConfigFile, findLatestSnapshot } from './config-files.js';
+export type {
+  ListenAddress,
+  LoadModels,
+  MetricsMode,
+  ModelSettings,
+  ModelSnapshot,
+  ModelVersionSettings,
+  SnapshotModelVersion,
+  StartupModel,
+} from './config-values.js';
 
 /** The resolved, frozen server configuration. Sizes are bytes, timeouts seconds, delays ms. */
 export interface ServerConfig {
@@ -186,195 +153,13 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = deepFreeze({
   configSnapshots: true,
 });
 
-// ---- value schemas: each takes the property's (trimmed, non-empty) text -------------------
-
-const wholeNumber = (min: 0 | 1) =>
-  z
-    .string()
-    .regex(/^[+-]?\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .min(min, min === 0 ? 'must not be negative' : 'must be at least 1')
-        .max(Number.MAX_SAFE_INTEGER, 'is too large'),
-    );
-
-const positiveDecimal = z
-  .string()
-  .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'must be a number')
-  .transform(Number)
-  .pipe(z.number().positive('must be greater than 0').max(Number.MAX_SAFE_INTEGER, 'is too large'));
-
-const bool = z
-  .string()
-  .toLowerCase()
-  .pipe(z.enum(['true', 'false'], 'must be true or false'))
-  .transform((value) => value === 'true');
-
-/** TorchServe's address grammar, plus bracketed IPv6 hosts and a trailing slash. */
-const ADDRESS = /^(?:(https?):\/\/(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?\/?|unix:(\/.*))$/i;
-
-/** `missingPort`: TorchServe's port when an http(s) address names none (http, https). */
-const address = (missingPort: readonly [number, number]) =>
-  z.string().transform((text, ctx): ListenAddress => {
-    const match = ADDRESS.exec(text);
-    if (!match) {
-      ctx.addIssue({ code: 'custom', message: 'must be http://HOST[:PORT], https://HOST[:PORT] or unix:/PATH' });
-      return z.NEVER;
-    }
-    const [, scheme, host, port, path] = match;
-    if (path !== undefined) return { protocol: 'unix', path };
-    const protocol = scheme!.toLowerCase() === 'https' ? 'https' : 'http';
-    const portNumber = port === undefined ? missingPort[protocol === 'https' ? 1 : 0] : Number(port);
-    if (portNumber > 65535) {
-      ctx.addIssue({ code: 'custom', message: 'port must be 0-65535' });
-      return z.NEVER;
-    }
-    return { protocol, host: host!.replace(/^\[(.*)\]$/, '$1'), port: portNumber };
-  });
-
-const allowedUrls = z.string().transform((text, ctx) => {
-  const patterns: RegExp[] = [];
-  for (const pattern of text.split(',').map((part) => part.trim())) {
-    if (pattern === '') continue;
-    try {
-      // Full match, case-insensitive, as Java's Pattern.matches with CASE_INSENSITIVE.
-      patterns.push(new RegExp(`^(?:${pattern})$`, 'i'));
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `bad pattern ${JSON.stringify(pattern)}: ${(error as Error).message}` });
-      return z.NEVER;
-    }
-  }
-  return patterns;
-});
-
-const loadModels = z.string().transform((text, ctx): LoadModels => {
-  if (text.toLowerCase() === 'all') return 'all';
-  const entries: StartupModel[] = [];
-  for (const entry of text.split(',').map((part) => part.trim())) {
-    const equals = entry.indexOf('=');
-    const url = (equals < 0 ? entry : entry.slice(equals + 1)).trim();
-    if (url === '') continue; // TorchServe skips empty entries
-    const name = equals < 0 ? undefined : entry.slice(0, equals).trim();
-    if (name === '') {
-      ctx.addIssue({ code: 'custom', message: `empty model name in ${JSON.stringify(entry)}` });
-      return z.NEVER;
-    }
-    entries.push(name === undefined ? { url } : { name, url });
-  }
-  return entries;
-});
-
-const metricsMode = z
-  .string()
-  .transform((text) => text.replace(/\s/g, '').toLowerCase())
-  .pipe(z.enum(['prometheus', 'log', 'legacy'], 'must be prometheus, log or legacy'));
-
-const count = z.number().int('must be a whole number').nonnegative('must not be negative');
-const positive = z.number().int('must be a whole number').positive('must be at least 1');
-const VersionSettings = z.object({
-  defaultVersion: z.boolean().optional(),
-  marName: z.string().min(1).optional(),
-  minWorkers: count.optional(),
-  maxWorkers: count.optional(),
-  batchSize: positive.optional(),
-  maxBatchDelay: count.optional(),
-  responseTimeout: positive.optional(),
-  startupTimeout: positive.optional(),
-  runtimeType: z.string().optional(),
-});
-const minNotAboveMax = (settings: ModelVersionSettings): boolean =>
-  settings.minWorkers === undefined || settings.maxWorkers === undefined || settings.minWorkers <= settings.maxWorkers;
-const MIN_ABOVE_MAX = { message: 'minWorkers is greater than maxWorkers', path: ['minWorkers'] };
-
-/** JSON null means "absent" in snapshots (Gson writes it for unset timeouts). */
-const dropNulls = (value: unknown): unknown =>
-  value !== null && typeof value === 'object' && !Array.isArray(value)
-    ? Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null))
-    : value;
-
-const ModelSettingsSchema = z.record(z.string(), z.record(z.string(), VersionSettings.refine(minNotAboveMax, MIN_ABOVE_MAX)));
-
-const SnapshotSchema = z.object({
-  name: z.string(),
-  modelCount: count,
-  models: z.record(
-    z.string(),
-    z.record(
-      z.string(),
-      z.preprocess(
-        dropNulls,
-        VersionSettings.required({
-          defaultVersion: true,
-          marName: true,
-          minWorkers: true,
-          maxWorkers: true,
-          batchSize: true,
-          maxBatchDelay: true,
-        }).refine(minNotAboveMax, MIN_ABOVE_MAX),
-      ),
-    ),
-  ),
-});
-
-const json = <T extends z.ZodType>(schema: T) =>
-  z
-    .string()
-    .transform((text, ctx): unknown => {
-      try {
-        return JSON.parse(text);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
-
-/** Every key kiln reads; any other key is ignored, as TorchServe does. */
-const PropertiesSchema = z.object({
-  inference_address: address([80, 443]),
-  management_address: address([8081, 8444]),
-  metrics_address: address([8082, 8445]),
-  model_store: z.string(),
-  load_models: loadModels,
-  default_workers_per_model: wholeNumber(0),
-  job_queue_size: wholeNumber(1),
-  max_request_size: wholeNumber(1),
-  max_response_size: wholeNumber(1),
-  default_response_timeout: wholeNumber(1),
-  default_startup_timeout: wholeNumber(1),
-  unregister_model_timeout: wholeNumber(0),
-  allowed_urls: allowedUrls,
-  enable_model_api: bool,
-  disable_token_authorization: bool,
-  token_expiration_min: positiveDecimal,
-  decode_input_request: bool,
-  cors_allowed_origin: z.string(),
-  cors_allowed_methods: z.string(),
-  cors_allowed_headers: z.string(),
-  metrics_mode: metricsMode,
-  enable_metrics_api: bool,
-  private_key_file: z.string(),
-  certificate_file: z.string(),
-  keystore: z.string(),
-  keystore_pass: z.string(),
-  keystore_type: z.string().regex(/^pkcs12$/i, 'must be PKCS12 (Node reads no other keystore type)'),
-  model_snapshot: json(SnapshotSchema),
-  models: json(ModelSettingsSchema),
-  enable_envvars_config: bool,
-  use_env_allowed_urls: bool,
-}).partial();
-
-type PropertyKey = keyof typeof PropertiesSchema.shape;
+// ---- resolution ---------------------------------------------------------------------------
 
 /** Keys TorchServe never takes from `TS_*` variables (no `TS_` constant in ConfigManager). */
 const NOT_FROM_ENV: ReadonlySet<PropertyKey> = new Set(['model_snapshot', 'models', 'enable_envvars_config', 'use_env_allowed_urls']);
 
 /** TorchServe's variable is named after its Java constant, which differs from the key here. */
 const ENV_ALIASES: Partial<Record<PropertyKey, readonly string[]>> = { token_expiration_min: ['TS_TOKEN_EXPIRATION_TIME_MIN'] };
-
-// ---- resolution ---------------------------------------------------------------------------
 
 interface Setting {
   readonly value: string;
@@ -532,49 +317,6 @@ export function isModelApiEnabled(config: ServerConfig): boolean {
 export function isTokenAuthRequired(config: ServerConfig): boolean {
   if (config.disableTokenAuthorization !== undefined) return !config.disableTokenAuthorization;
   return !(isLoopback(config.inferenceAddress) && isLoopback(config.managementAddress));
-}
-
-/** Snapshot file names TorchServe and kiln write: `yyyyMMddHHmmssSSS-{snapshot,startup,shutdown}.cfg`. */
-const SNAPSHOT_FILE = /^\d{17}-(?:snapshot|startup|shutdown)\.cfg$/;
-
-/**
- * The newest snapshot in `dir` by the timestamp in its name (fixed width, so the name order is
- * time order; a tie goes to the later name). Other files, and a missing directory, are ignored.
- */
-export function findLatestSnapshot(dir: string): string | undefined {
-  let names: string[];
-  try {
-    names = readdirSync(dir, { withFileTypes: true })
-      .filter((entry) => entry.isFile() && SNAPSHOT_FILE.test(entry.name))
-      .map((entry) => entry.name);
-  } catch {
-    return undefined;
-  }
-  const newest = names.sort().at(-1);
-  return newest === undefined ? undefined : join(dir, newest);
-}
-
-/**
- * Chooses the config file as TorchServe does: `TS_CONFIG_FILE` > `--ts-config` > the newest
- * snapshot in `snapshotDir` (unless `ncs`) > `./config.properties` when it exists. Explicit
- * paths are returned unchecked so that reading them reports a missing file.
- * @example findConfigFile({ env: process.env, ncs: false, snapshotDir: config.snapshotDir })
- */
-export function findConfigFile(options: {
-  readonly tsConfig?: string;
-  readonly env: Env;
-  readonly ncs: boolean;
-  readonly snapshotDir: string;
-  /** @defaultValue process.cwd() */
-  readonly cwd?: string;
-}): string | undefined {
-  const fromEnv = options.env['TS_CONFIG_FILE'];
-  if (fromEnv) return fromEnv;
-  if (options.tsConfig) return options.tsConfig;
-  const snapshot = options.ncs ? undefined : findLatestSnapshot(options.snapshotDir);
-  if (snapshot !== undefined) return snapshot;
-  const local = join(options.cwd ?? process.cwd(), 'config.properties');
-  return existsSync(local) ? local : undefined;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,0 +1,237 @@
+/**
+ * What each config key accepts: the value types of `config.properties` (addresses, `load_models`,
+ * `models=` and `model_snapshot` JSON) and the zod schemas that parse one property's text into them.
+ * {@link PropertiesSchema} lists every key kiln reads; `resolveServerConfig` in ./config.ts merges
+ * the sources, applies the defaults and reports the first invalid value.
+ */
+import { z } from 'zod';
+
+/** Where a listener binds: a TCP host and port (`http://`, `https://`) or a unix socket (`unix:/path`). */
+export type ListenAddress =
+  | { readonly protocol: 'http' | 'https'; readonly host: string; readonly port: number }
+  | { readonly protocol: 'unix'; readonly path: string };
+
+/** Per-version settings of the `models=` JSON (all optional) and of a snapshot entry. */
+export interface ModelVersionSettings {
+  readonly defaultVersion?: boolean;
+  readonly marName?: string;
+  readonly minWorkers?: number;
+  readonly maxWorkers?: number;
+  readonly batchSize?: number;
+  /** Milliseconds. */
+  readonly maxBatchDelay?: number;
+  /** Seconds. */
+  readonly responseTimeout?: number;
+  /** Seconds. */
+  readonly startupTimeout?: number;
+  readonly runtimeType?: string;
+}
+
+/** `models=` JSON: model name → version → settings. */
+export type ModelSettings = Readonly<Record<string, Readonly<Record<string, ModelVersionSettings>>>>;
+
+/** One version in a TorchServe snapshot: these fields are always written, the timeouts since 0.8. */
+export type SnapshotModelVersion = ModelVersionSettings &
+  Required<Pick<ModelVersionSettings, 'defaultVersion' | 'marName' | 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay'>>;
+
+/** TorchServe's `model_snapshot` JSON, written into every `*-snapshot.cfg`. */
+export interface ModelSnapshot {
+  readonly name: string;
+  readonly modelCount: number;
+  readonly models: Readonly<Record<string, Readonly<Record<string, SnapshotModelVersion>>>>;
+}
+
+/** One `load_models` entry, `[name=]url` (a file in the model store, or an allowed URL). */
+export interface StartupModel {
+  readonly name?: string;
+  readonly url: string;
+}
+
+/** `load_models`: every archive in the model store, or a list (empty for none). */
+export type LoadModels = 'all' | readonly StartupModel[];
+
+/** `metrics_mode`: kiln defaults to Prometheus text; `log` and `legacy` are TorchServe's. */
+export type MetricsMode = 'prometheus' | 'log' | 'legacy';
+
+// ---- value schemas: each takes the property's (trimmed, non-empty) text -------------------
+
+const wholeNumber = (min: 0 | 1) =>
+  z
+    .string()
+    .regex(/^[+-]?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, min === 0 ? 'must not be negative' : 'must be at least 1')
+        .max(Number.MAX_SAFE_INTEGER, 'is too large'),
+    );
+
+const positiveDecimal = z
+  .string()
+  .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'must be a number')
+  .transform(Number)
+  .pipe(z.number().positive('must be greater than 0').max(Number.MAX_SAFE_INTEGER, 'is too large'));
+
+/** `true` or `false`, any case. Also read on its own for `enable_envvars_config` before the merge. */
+export const bool = z
+  .string()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false'], 'must be true or false'))
+  .transform((value) => value === 'true');
+
+/** TorchServe's address grammar, plus bracketed IPv6 hosts and a trailing slash. */
+const ADDRESS = /^(?:(https?):\/\/(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?\/?|unix:(\/.*))$/i;
+
+/** `missingPort`: TorchServe's port when an http(s) address names none (http, https). */
+const address = (missingPort: readonly [number, number]) =>
+  z.string().transform((text, ctx): ListenAddress => {
+    const match = ADDRESS.exec(text);
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: 'must be http://HOST[:PORT], https://HOST[:PORT] or unix:/PATH' });
+      return z.NEVER;
+    }
+    const [, scheme, host, port, path] = match;
+    if (path !== undefined) return { protocol: 'unix', path };
+    const protocol = scheme!.toLowerCase() === 'https' ? 'https' : 'http';
+    const portNumber = port === undefined ? missingPort[protocol === 'https' ? 1 : 0] : Number(port);
+    if (portNumber > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'port must be 0-65535' });
+      return z.NEVER;
+    }
+    return { protocol, host: host!.replace(/^\[(.*)\]$/, '$1'), port: portNumber };
+  });
+
+const allowedUrls = z.string().transform((text, ctx) => {
+  const patterns: RegExp[] = [];
+  for (const pattern of text.split(',').map((part) => part.trim())) {
+    if (pattern === '') continue;
+    try {
+      // Full match, case-insensitive, as Java's Pattern.matches with CASE_INSENSITIVE.
+      patterns.push(new RegExp(`^(?:${pattern})$`, 'i'));
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `bad pattern ${JSON.stringify(pattern)}: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  }
+  return patterns;
+});
+
+const loadModels = z.string().transform((text, ctx): LoadModels => {
+  if (text.toLowerCase() === 'all') return 'all';
+  const entries: StartupModel[] = [];
+  for (const entry of text.split(',').map((part) => part.trim())) {
+    const equals = entry.indexOf('=');
+    const url = (equals < 0 ? entry : entry.slice(equals + 1)).trim();
+    if (url === '') continue; // TorchServe skips empty entries
+    const name = equals < 0 ? undefined : entry.slice(0, equals).trim();
+    if (name === '') {
+      ctx.addIssue({ code: 'custom', message: `empty model name in ${JSON.stringify(entry)}` });
+      return z.NEVER;
+    }
+    entries.push(name === undefined ? { url } : { name, url });
+  }
+  return entries;
+});
+
+const metricsMode = z
+  .string()
+  .transform((text) => text.replace(/\s/g, '').toLowerCase())
+  .pipe(z.enum(['prometheus', 'log', 'legacy'], 'must be prometheus, log or legacy'));
+
+const count = z.number().int('must be a whole number').nonnegative('must not be negative');
+const positive = z.number().int('must be a whole number').positive('must be at least 1');
+const VersionSettings = z.object({
+  defaultVersion: z.boolean().optional(),
+  marName: z.string().min(1).optional(),
+  minWorkers: count.optional(),
+  maxWorkers: count.optional(),
+  batchSize: positive.optional(),
+  maxBatchDelay: count.optional(),
+  responseTimeout: positive.optional(),
+  startupTimeout: positive.optional(),
+  runtimeType: z.string().optional(),
+});
+const minNotAboveMax = (settings: ModelVersionSettings): boolean =>
+  settings.minWorkers === undefined || settings.maxWorkers === undefined || settings.minWorkers <= settings.maxWorkers;
+const MIN_ABOVE_MAX = { message: 'minWorkers is greater than maxWorkers', path: ['minWorkers'] };
+
+/** JSON null means "absent" in snapshots (Gson writes it for unset timeouts). */
+const dropNulls = (value: unknown): unknown =>
+  value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null))
+    : value;
+
+const ModelSettingsSchema = z.record(z.string(), z.record(z.string(), VersionSettings.refine(minNotAboveMax, MIN_ABOVE_MAX)));
+
+const SnapshotSchema = z.object({
+  name: z.string(),
+  modelCount: count,
+  models: z.record(
+    z.string(),
+    z.record(
+      z.string(),
+      z.preprocess(
+        dropNulls,
+        VersionSettings.required({
+          defaultVersion: true,
+          marName: true,
+          minWorkers: true,
+          maxWorkers: true,
+          batchSize: true,
+          maxBatchDelay: true,
+        }).refine(minNotAboveMax, MIN_ABOVE_MAX),
+      ),
+    ),
+  ),
+});
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((text, ctx): unknown => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+/** Every key kiln reads; any other key is ignored, as TorchServe does. */
+export const PropertiesSchema = z.object({
+  inference_address: address([80, 443]),
+  management_address: address([8081, 8444]),
+  metrics_address: address([8082, 8445]),
+  model_store: z.string(),
+  load_models: loadModels,
+  default_workers_per_model: wholeNumber(0),
+  job_queue_size: wholeNumber(1),
+  max_request_size: wholeNumber(1),
+  max_response_size: wholeNumber(1),
+  default_response_timeout: wholeNumber(1),
+  default_startup_timeout: wholeNumber(1),
+  unregister_model_timeout: wholeNumber(0),
+  allowed_urls: allowedUrls,
+  enable_model_api: bool,
+  disable_token_authorization: bool,
+  token_expiration_min: positiveDecimal,
+  decode_input_request: bool,
+  cors_allowed_origin: z.string(),
+  cors_allowed_methods: z.string(),
+  cors_allowed_headers: z.string(),
+  metrics_mode: metricsMode,
+  enable_metrics_api: bool,
+  private_key_file: z.string(),
+  certificate_file: z.string(),
+  keystore: z.string(),
+  keystore_pass: z.string(),
+  keystore_type: z.string().regex(/^pkcs12$/i, 'must be PKCS12 (Node reads no other keystore type)'),
+  model_snapshot: json(SnapshotSchema),
+  models: json(ModelSettingsSchema),
+  enable_envvars_config: bool,
+  use_env_allowed_urls: bool,
+}).partial();
+
+export type PropertyKey = keyof typeof PropertiesSchema.shape;
