@@ -50,6 +50,8 @@ export class KilnServer {
   #settings: ApiSettings;
   readonly #auth: TokenAuth | undefined;
   #inFlight = 0;
+  /** Off while startup models load: a snapshot of half of them would lose the rest on a crash. */
+  #snapshots = false;
   #drained: (() => void) | undefined;
   #stopping = false;
 
@@ -85,8 +87,14 @@ export class KilnServer {
       configured: config.models,
       logger: init.logger,
       observer: {
-        batch: (model, version, batch) => init.metrics.recordBatch({ model, version, size: batch.size, workerThreadMs: batch.inferenceMs }),
-        changed: () => this.#snapshot('snapshot'),
+        batch: (model, version, batch) => {
+          init.metrics.recordBatch({ model, version, size: batch.size, workerThreadMs: batch.inferenceMs });
+          this.#updateGauges(model, version);
+        },
+        changed: () => {
+          this.#snapshot('snapshot');
+          for (const { name, version } of this.registry.entries()) this.#updateGauges(name, version.version);
+        },
         removed: (model, version) => init.metrics.removeModel(model, version),
       },
     });
@@ -98,6 +106,7 @@ export class KilnServer {
     const startupWorkers = init.config.defaultWorkersPerModel === 0 ? cpus().length : init.config.defaultWorkersPerModel;
     const names = await loadStartupModels(server.registry, init.config, startupWorkers, init.logger);
     server.#settings = { ...server.#settings, startupModels: names };
+    server.#snapshots = true;
     server.#snapshot('startup');
     try {
       await server.#listen('inference', init.config.inferenceAddress, inferenceRouter());
@@ -120,9 +129,17 @@ export class KilnServer {
     return out;
   }
 
+  /** Worker and queue gauges of one version, refreshed as its batches complete. */
+  #updateGauges(model: string, version: string): void {
+    const entry = [...this.registry.entries()].find((e) => e.name === model && e.version.version === version)?.version;
+    if (!entry) return;
+    this.#init.metrics.setQueueDepth(model, version, entry.queue.depth);
+    this.#init.metrics.setWorkers(model, version, entry.readyWorkers, entry.liveWorkers - entry.readyWorkers);
+  }
+
   #snapshot(kind: SnapshotKind): void {
     const { config, logger, properties } = this.#init;
-    if (!config.configSnapshots) return;
+    if (!config.configSnapshots || !this.#snapshots) return;
     try {
       writeSnapshot(config.snapshotDir, kind, properties, takeSnapshot(this.registry, kind));
     } catch (error) {
@@ -220,6 +237,8 @@ export class KilnServer {
     for (const server of this.#servers.values()) server.closeAllConnections();
     await Promise.all(closed);
     this.#snapshot('shutdown');
+    // Past the deadline, busy workers are killed rather than waited for (up to responseTimeout).
+    await this.registry.kill();
     await this.registry.close();
     this.#auth?.remove();
   }

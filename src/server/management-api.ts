@@ -13,11 +13,25 @@ function badRequest(message: string): KilnError {
   return new KilnError('KILN_SERVE_BAD_REQUEST', message);
 }
 
+/** Upper bounds that keep one request from exhausting the host (threads) or overflowing timers. */
+const LIMITS: Readonly<Record<string, number>> = {
+  min_worker: 256,
+  max_worker: 256,
+  initial_workers: 256,
+  batch_size: 4096,
+  max_batch_delay: 2_147_483_647,
+  response_timeout: 2_147_483,
+  startup_timeout: 2_147_483,
+};
+
 /** An integer parameter; TorchServe silently falls back on garbage, kiln answers 400. */
 function intParam(params: Params, name: string, { min = 0 } = {}): number | undefined {
   const text = params[name];
   if (text === undefined || text === '') return undefined;
-  if (!/^-?\d+$/.test(text) || Number(text) < min) throw badRequest(`Parameter ${name} must be an integer ≥ ${min}, got '${text}'.`);
+  const max = LIMITS[name] ?? Number.MAX_SAFE_INTEGER;
+  if (!/^-?\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw badRequest(`Parameter ${name} must be an integer from ${min} to ${max}, got '${text}'.`);
+  }
   return Number(text);
 }
 

@@ -89,7 +89,7 @@ export class BatchQueue {
     }
     const deadline = this.#jobs[0]!.enqueuedAt + maxBatchDelay;
     while (this.#jobs.length < batchSize && !signal.aborted) {
-      const wait = deadline - performance.now();
+      const wait = Math.min(deadline - performance.now(), 2 ** 31 - 1);
       if (wait <= 0) break;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.#changed(), aborted, new Promise<void>((resolve) => (timer = setTimeout(resolve, wait)))]);

@@ -16,6 +16,8 @@ export interface HandlerHost {
   close(): Promise<void>;
   /** Stops a handler that does not answer; the host cannot be used afterwards. */
   kill(): Promise<void>;
+  /** Called once if the host dies on its own after loading (a crashed worker thread). */
+  onDeath?: (error: unknown) => void;
 }
 
 /** What a host needs to load a handler. */

@@ -78,7 +78,10 @@ export class ModelVersion {
    */
   healthy(now = Date.now()): boolean {
     if (this.liveWorkers >= this.#settings.minWorkers) return true;
-    return this.#unhealthySince !== undefined && now - this.#unhealthySince < this.#settings.maxRetryTimeoutInSec * 1000;
+    // The retry window opens the first time the version is seen short of workers (a worker that
+    // just died may not have reported its exit yet).
+    this.#unhealthySince ??= now;
+    return now - this.#unhealthySince < this.#settings.maxRetryTimeoutInSec * 1000;
   }
 
   /** Sets the worker count to `min` (TorchServe keeps minWorkers running); resolves when started. */
@@ -89,6 +92,16 @@ export class ModelVersion {
     const starts: Promise<void>[] = [];
     for (let count = live.length; count < min; count++) starts.push(this.#startWorker());
     await Promise.all([...surplus.map((worker) => worker.stop()), ...starts]);
+    this.#drainIfNoWorker();
+  }
+
+  /** With no worker left (scaled to 0, or every restart failing), waiting requests get their 503 now. */
+  #drainIfNoWorker(): void {
+    if (this.liveWorkers === 0) this.queue.drain(this.#noWorker());
+  }
+
+  #noWorker(): KilnError {
+    return new KilnError('KILN_SERVE_NO_WORKER', `Model "${this.name}" has no worker to serve inference request. Please use scale workers API to add workers.`);
   }
 
   async #startWorker(): Promise<void> {
@@ -109,6 +122,7 @@ export class ModelVersion {
   #onExit(worker: Worker): void {
     this.#workers.delete(worker);
     if (this.#closed || worker.state !== 'failed') return;
+    this.#drainIfNoWorker();
     // A worker died: keep minWorkers alive, backing off while restarts keep failing.
     this.#unhealthySince ??= Date.now();
     const delay = RESTART_BACKOFF_S[Math.min(this.#failures, RESTART_BACKOFF_S.length - 1)]! * 1000;
@@ -122,25 +136,27 @@ export class ModelVersion {
 
   /** Queues one request and resolves with its response when a worker has handled its batch. */
   predict(request: BatchRequest): Promise<ServedResponse> {
-    if (this.liveWorkers === 0) {
-      return Promise.reject(
-        new KilnError('KILN_SERVE_NO_WORKER', `Model "${this.name}" has no worker to serve inference request. Please use scale workers API to add workers.`),
-      );
-    }
+    if (this.liveWorkers === 0) return Promise.reject(this.#noWorker());
     return new Promise((resolve, reject) => {
       this.queue.push({ request, enqueuedAt: performance.now(), resolve, reject });
     });
   }
 
   workerInfo(): WorkerInfo[] {
-    return [...this.#workers].map((worker) => worker.info());
+    return [...this.#workers].filter((worker) => worker.listed).map((worker) => worker.info());
+  }
+
+  /** Kills workers that are still busy (shutdown past its deadline). */
+  async kill(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#workers].map((worker) => worker.kill()));
   }
 
   /** Stops every worker, fails waiting requests, and removes the extracted archive. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#restartTimer);
-    this.queue.drain(new KilnError('KILN_SERVE_NO_WORKER', `Model "${this.name}" has no worker to serve inference request. Please use scale workers API to add workers.`));
+    this.queue.drain(this.#noWorker());
     await Promise.all([...this.#workers].map((worker) => worker.stop()));
     await this.archive.remove();
   }

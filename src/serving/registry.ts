@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { basename } from 'node:path';
 import { openArchive } from '../archive/read.js';
 import { KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -111,6 +112,7 @@ export class ModelRegistry {
     const key = `${name}\u0000${versionName}`;
     if (this.#models.get(name)?.versions.has(versionName) || this.#pending.has(key)) {
       await archive.remove();
+      if (resolved.downloaded) rmSync(resolved.path, { force: true });
       throw new KilnError('KILN_SERVE_MODEL_EXISTS', `Model version ${versionName} is already registered for model ${name}`);
     }
     this.#pending.add(key);
@@ -119,7 +121,8 @@ export class ModelRegistry {
       const version = new ModelVersion({
         name,
         version: versionName,
-        url: options.url,
+        // A downloaded archive is restored from its copy in the store, not downloaded again.
+        url: resolved.downloaded ? basename(resolved.path) : options.url,
         archive,
         settings,
         logger: this.#init.logger,
@@ -137,7 +140,10 @@ export class ModelRegistry {
       if (options.synchronous === false && workers > 0) {
         starting.catch((error: unknown) => {
           this.#init.logger.error({ err: error, model: name, version: versionName }, 'workers failed to start; unregistering');
-          void this.#remove(name, versionName);
+          // Only this registration: the name may have been unregistered and registered again meanwhile.
+          if (this.#models.get(name)?.versions.get(versionName) === version) {
+            void this.#remove(name, versionName).then(() => this.#init.observer?.changed?.());
+          }
         });
         this.#init.observer?.changed?.();
         return { status: 'accepted', name, version: versionName };
@@ -233,6 +239,11 @@ export class ModelRegistry {
     for (const [name, model] of this.#models) {
       for (const version of model.versions.values()) yield { name, version, isDefault: version.version === model.defaultVersion };
     }
+  }
+
+  /** Kills every worker's handler at once (shutdown past its deadline). */
+  async kill(): Promise<void> {
+    await Promise.all([...this.entries()].map(({ version }) => version.kill()));
   }
 
   /** Stops every worker and removes every extracted archive. */

@@ -13,6 +13,9 @@ import type { HostMessage, ThreadData } from './thread-protocol.js';
 export class ThreadHost implements HandlerHost {
   readonly #init: HostInit;
   #thread: Thread | undefined;
+  #exited = false;
+  #loaded = false;
+  onDeath?: (error: unknown) => void;
   #nextId = 1;
   readonly #pending = new Map<number, { resolve(responses: HandlerResponse[]): void; reject(error: unknown): void }>();
 
@@ -40,7 +43,10 @@ export class ThreadHost implements HandlerHost {
         reject(error);
       };
       thread.on('message', (message: HostMessage) => {
-        if (message.type === 'ready') resolve();
+        if (message.type === 'ready') {
+          this.#loaded = true;
+          resolve();
+        }
         else if (message.type === 'init-error') failed(rebuild(message.error));
         else if (message.type === 'result') this.#settle(message.id, (p) => p.resolve(message.responses));
         else if (message.type === 'error') this.#settle(message.id, (p) => p.reject(rebuild(message.error)));
@@ -50,7 +56,13 @@ export class ThreadHost implements HandlerHost {
         failed(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { cause: error }));
       });
       thread.on('exit', (code) => {
-        failed(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { exitCode: code } }));
+        this.#exited = true;
+        const died = this.#thread === thread;
+        this.#thread = undefined;
+        const error = new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { exitCode: code } });
+        failed(error);
+        // Not asked to close or be killed: the thread crashed, and its worker must be replaced.
+        if (died && this.#loaded) this.onDeath?.(error);
       });
     });
   }
@@ -78,7 +90,7 @@ export class ThreadHost implements HandlerHost {
 
   async close(): Promise<void> {
     const thread = this.#thread;
-    if (!thread) return;
+    if (!thread || this.#exited) return;
     this.#thread = undefined;
     const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
     thread.postMessage({ type: 'close' });

@@ -12,7 +12,7 @@ export type WorkerState = 'starting' | 'ready' | 'busy' | 'stopping' | 'stopped'
 export interface WorkerInfo {
   readonly id: string;
   readonly startTime: string;
-  readonly status: 'READY' | 'UNLOADING' | 'STARTING' | 'FAILED';
+  readonly status: 'READY' | 'UNLOADING';
   readonly memoryUsage: number;
   readonly pid: number;
   readonly gpu: boolean;
@@ -22,10 +22,13 @@ export interface WorkerInfo {
 /** Called when a batch finishes, for metrics. */
 export type BatchObserver = (batch: { size: number; queueMs: number; inferenceMs: number }) => void;
 
+/** The longest delay setTimeout honours; larger values fire after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function withTimeout<T>(work: Promise<T>, seconds: number, onTimeout: () => KilnError): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), seconds * 1000);
+    timer = setTimeout(() => reject(onTimeout()), Math.min(seconds * 1000, MAX_TIMER_MS));
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
@@ -66,6 +69,12 @@ export class Worker {
   async start(modelName: string, archive: OpenedArchive, settings: VersionSettings, queue: BatchQueue, observe: BatchObserver, onExit: (worker: Worker) => void): Promise<void> {
     const host = this.#createHost({ archive, modelName, batchSize: settings.batchSize, logger: this.#logger });
     this.#host = host;
+    // A host that dies between batches (a crashed thread) fails this worker, so it is replaced.
+    host.onDeath = (error) => {
+      this.#logger.error({ err: error }, 'handler host died; replacing the worker');
+      this.#setState('failed');
+      this.#stop.abort();
+    };
     try {
       await withTimeout(
         host.load(),
@@ -77,6 +86,13 @@ export class Worker {
       this.#setState('failed');
       onExit(this);
       throw error;
+    }
+    if (this.#stop.signal.aborted) {
+      // Stopped (scaled down) while loading: do not start serving, free the handler.
+      await host.close().catch(() => undefined);
+      this.#setState('stopped');
+      onExit(this);
+      return;
     }
     this.#setState('ready');
     this.#loop = this.#serve(settings, queue, observe).finally(() => {
@@ -119,14 +135,31 @@ export class Worker {
   /** Stops taking batches, lets the current one finish, and frees the handler. */
   async stop(): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'failed') return;
+    if (this.#state === 'starting') {
+      // start() sees the abort when loading ends and frees the handler itself.
+      this.#stop.abort();
+      return;
+    }
     this.#setState('stopping');
     this.#stop.abort();
     await this.#loop;
     await this.#host?.close().catch((error: unknown) => this.#logger.warn({ err: error }, 'handler close failed'));
   }
 
+  /** Kills the handler host outright (shutdown past its deadline); the current batch fails. */
+  async kill(): Promise<void> {
+    this.#stop.abort();
+    await this.#host?.kill();
+    this.#setState('failed');
+  }
+
+  /** True while it counts towards describe's workers (loaded and serving, or unloading). */
+  get listed(): boolean {
+    return this.#state !== 'starting' && this.#state !== 'failed' && this.#state !== 'stopped';
+  }
+
   info(): WorkerInfo {
-    const status = this.#state === 'starting' ? 'STARTING' : this.#state === 'failed' ? 'FAILED' : this.#state === 'stopping' || this.#state === 'stopped' ? 'UNLOADING' : 'READY';
+    const status = this.#state === 'ready' || this.#state === 'busy' ? 'READY' : 'UNLOADING';
     return {
       id: this.id,
       startTime: this.startTime.toISOString(),

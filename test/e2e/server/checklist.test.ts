@@ -325,7 +325,7 @@ describe('health', () => {
   test('2: a default version below minWorkers past maxRetryTimeoutInSec → /ping 500 Unhealthy', async () => {
     const server = await startServer();
     try {
-      await writeNoopArchive(server.store, { name: 'fragile', config: 'minWorkers: 1\nmaxWorkers: 1\nresponseTimeout: 1\nmaxRetryTimeoutInSec: 1\n' });
+      await writeNoopArchive(server.store, { name: 'fragile', config: 'minWorkers: 1\nmaxWorkers: 1\nresponseTimeout: 1\nmaxRetryTimeoutInSec: 3\n' });
       assert.equal((await call(`${server.management}/models?url=fragile.mar`, { method: 'POST' })).status, 200);
       assert.equal((await call(`${server.inference}/ping`)).status, 200);
       // The worker hangs past responseTimeout; every restart then fails to load.
