@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Manifest } from '../archive/manifest.js';
 import type { Logger } from '../core/log.js';
+import { encodeResult } from './encode.js';
 import type { HandlerContext, ResponseSettings, SystemProperties } from './types.js';
 
 /** What stays the same for every batch a worker handles. */
@@ -19,7 +20,11 @@ export interface ModelContextInit {
 export interface RequestMeta {
   readonly id?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Receives intermediate (streamed) results; without it they are refused. */
+  readonly onIntermediate?: (body: Uint8Array, settings: Readonly<ResponseSettings>) => void;
 }
+
+type ResolvedRequest = Required<Omit<RequestMeta, 'onIntermediate'>> & Pick<RequestMeta, 'onIntermediate'>;
 
 /** The context of one batch; see {@link HandlerContext}. */
 export class BatchContext implements HandlerContext {
@@ -31,7 +36,7 @@ export class BatchContext implements HandlerContext {
   readonly modelYamlConfig: Readonly<Record<string, unknown>>;
   readonly systemProperties: SystemProperties;
   readonly logger: Logger;
-  readonly #requests: readonly Required<RequestMeta>[];
+  readonly #requests: readonly ResolvedRequest[];
   readonly #responses: ResponseSettings[];
 
   constructor(model: ModelContextInit, requests: readonly RequestMeta[]) {
@@ -45,6 +50,7 @@ export class BatchContext implements HandlerContext {
     this.#requests = requests.map((request) => ({
       id: request.id ?? randomUUID(),
       headers: Object.fromEntries(Object.entries(request.headers ?? {}).map(([key, value]) => [key.toLowerCase(), value])),
+      ...(request.onIntermediate ? { onIntermediate: request.onIntermediate } : {}),
     }));
     // Every line a handler logs for this batch names the requests it serves.
     this.logger = requests.length > 0 ? model.logger.child({ requestIds: this.#requests.map((request) => request.id) }) : model.logger;
@@ -55,7 +61,7 @@ export class BatchContext implements HandlerContext {
     return this.#requests.length;
   }
 
-  #request(index: number): Required<RequestMeta> {
+  #request(index: number): ResolvedRequest {
     const request = this.#requests[index];
     if (!request) throw new RangeError(`request index ${index} is outside this batch of ${this.#requests.length}`);
     return request;
@@ -97,5 +103,12 @@ export class BatchContext implements HandlerContext {
   responseSettings(index: number): Readonly<ResponseSettings> {
     this.#request(index);
     return this.#responses[index]!;
+  }
+
+  sendIntermediateResponse(index: number, value: unknown): void {
+    const request = this.#request(index);
+    if (!request.onIntermediate) throw new RangeError(`request ${index} cannot receive intermediate responses here`);
+    const settings = this.#responses[index]!;
+    request.onIntermediate(encodeResult(value, index).body, { ...settings, headers: { ...settings.headers } });
   }
 }

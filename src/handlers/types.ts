@@ -52,6 +52,12 @@ export interface HandlerContext {
   setResponseHeader(index: number, name: string, value: string): void;
   /** What the handler set for a request (read by the server when it writes the response). */
   responseSettings(index: number): Readonly<ResponseSettings>;
+  /**
+   * Streams an intermediate result for one request before the final one (TorchServe's
+   * `send_intermediate_predict_response`): the response becomes chunked, with the status and
+   * headers set so far. Bytes, strings and JSON values are encoded as final results are.
+   */
+  sendIntermediateResponse(index: number, value: unknown): void;
 }
 
 /**

@@ -3,7 +3,8 @@ import { KilnError } from '../core/errors.js';
 import type { HandlerResponse } from '../handlers/run.js';
 import type { RequestContext } from './context.js';
 import { decodeInferenceInput, parseQuery, readBody } from './http/request-body.js';
-import { sendBody, sendJson, sendStatus } from './http/response.js';
+import { sendBody, sendJson, sendStatus, startStream } from './http/response.js';
+import type { ResponseSettings } from '../handlers/types.js';
 import { route, Router } from './http/router.js';
 import { inferenceOpenApi } from './openapi.js';
 
@@ -41,8 +42,19 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
     explain: target.explain ? 'True' : 'False',
     ...(target.urlPath ? { url_path: target.urlPath } : {}),
   });
-  const response = await ctx.registry.predict(target.model, target.version, { input, headers, id: ctx.requestId });
-  sendHandlerResponse(res, response, ctx);
+  let streaming = false;
+  const onIntermediate = (chunk: Uint8Array, settings: Readonly<ResponseSettings>) => {
+    // The first intermediate result fixes the status and headers, as in TorchServe.
+    if (!streaming) {
+      streaming = true;
+      const { status, phrase, contentType, headers: extra } = settings;
+      startStream(res, status ?? 200, { headers: extra, ...(contentType ? { contentType } : {}), ...(phrase ? { phrase } : {}) }, ctx);
+    }
+    res.write(chunk);
+  };
+  const response = await ctx.registry.predict(target.model, target.version, { input, headers, id: ctx.requestId, onIntermediate });
+  if (streaming) res.end(response.body);
+  else sendHandlerResponse(res, response, ctx);
   ctx.metrics.recordInference({
     model: target.model,
     version: served,

@@ -8,6 +8,7 @@ import { KilnError, isKilnError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { initializeArchiveHandler } from '../handlers/from-archive.js';
 import { runBatch } from '../handlers/run.js';
+import type { ResponseSettings } from '../handlers/types.js';
 import type { HostMessage, SerializedError, ThreadData, ThreadMessage } from './thread-protocol.js';
 
 function serialize(error: unknown): SerializedError {
@@ -35,7 +36,12 @@ try {
         .finally(() => process.exit(0));
       return;
     }
-    runBatch(ready.handler, ready.model, message.requests).then(
+    // Callbacks cannot cross threads: intermediate results travel back as messages.
+    const requests = message.requests.map((request, index) => ({
+      ...request,
+      onIntermediate: (body: Uint8Array, settings: ResponseSettings) => send({ type: 'chunk', id: message.id, index, body, settings }),
+    }));
+    runBatch(ready.handler, ready.model, requests).then(
       (responses) => send({ type: 'result', id: message.id, responses }),
       (error: unknown) => send({ type: 'error', id: message.id, error: serialize(error) }),
     );

@@ -17,7 +17,7 @@ export class ThreadHost implements HandlerHost {
   #loaded = false;
   onDeath?: (error: unknown) => void;
   #nextId = 1;
-  readonly #pending = new Map<number, { resolve(responses: HandlerResponse[]): void; reject(error: unknown): void }>();
+  readonly #pending = new Map<number, Pending>();
 
   constructor(init: HostInit) {
     this.#init = init;
@@ -50,6 +50,7 @@ export class ThreadHost implements HandlerHost {
         else if (message.type === 'init-error') failed(rebuild(message.error));
         else if (message.type === 'result') this.#settle(message.id, (p) => p.resolve(message.responses));
         else if (message.type === 'error') this.#settle(message.id, (p) => p.reject(rebuild(message.error)));
+        else if (message.type === 'chunk') this.#pending.get(message.id)?.requests[message.index]?.onIntermediate?.(message.body, message.settings);
       });
       thread.on('error', (error) => {
         logger.error({ err: error }, 'handler thread crashed');
@@ -67,7 +68,7 @@ export class ThreadHost implements HandlerHost {
     });
   }
 
-  #settle(id: number, action: (pending: { resolve(responses: HandlerResponse[]): void; reject(error: unknown): void }) => void): void {
+  #settle(id: number, action: (pending: Pending) => void): void {
     const pending = this.#pending.get(id);
     this.#pending.delete(id);
     if (pending) action(pending);
@@ -83,8 +84,9 @@ export class ThreadHost implements HandlerHost {
     if (!thread) return Promise.reject(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      thread.postMessage({ type: 'batch', id, requests });
+      this.#pending.set(id, { resolve, reject, requests });
+      // Functions cannot be cloned: the thread gets the data, the callbacks stay here.
+      thread.postMessage({ type: 'batch', id, requests: requests.map(({ onIntermediate: _, ...data }) => data) });
     });
   }
 
@@ -105,6 +107,12 @@ export class ThreadHost implements HandlerHost {
     this.#thread = undefined;
     await thread?.terminate();
   }
+}
+
+interface Pending {
+  resolve(responses: HandlerResponse[]): void;
+  reject(error: unknown): void;
+  readonly requests: readonly BatchRequest[];
 }
 
 /** A KilnError again, from its serialized form (code, message, details). */

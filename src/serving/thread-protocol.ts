@@ -1,6 +1,7 @@
 import type { Manifest } from '../archive/manifest.js';
 import type { ModelConfig } from '../archive/model-config.js';
 import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
+import type { ResponseSettings } from '../handlers/types.js';
 
 /** What a handler thread is started with (structured-cloneable). */
 export interface ThreadData {
@@ -33,4 +34,5 @@ export type HostMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'init-error'; readonly error: SerializedError }
   | { readonly type: 'result'; readonly id: number; readonly responses: HandlerResponse[] }
-  | { readonly type: 'error'; readonly id: number; readonly error: SerializedError };
+  | { readonly type: 'error'; readonly id: number; readonly error: SerializedError }
+  | { readonly type: 'chunk'; readonly id: number; readonly index: number; readonly body: Uint8Array; readonly settings: ResponseSettings };

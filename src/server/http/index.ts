@@ -4,7 +4,7 @@
  */
 export { readBody, decodeInferenceInput, parseQuery } from './request-body.js';
 export type { ReadBodyOptions, DecodeInputOptions } from './request-body.js';
-export { sendBody, sendJson, sendStatus, sendError, notFound, methodNotAllowed } from './response.js';
+export { sendBody, sendJson, sendStatus, sendError, startStream, notFound, methodNotAllowed } from './response.js';
 export type { CorsConfig, ResponseContext, SendBodyOptions } from './response.js';
 export { Router, route } from './router.js';
 export type { Route, RouteHandler, RouteMatch, RouteParams, PathParams } from './router.js';

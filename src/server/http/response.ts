@@ -82,6 +82,21 @@ export function sendBody(
 }
 
 /**
+ * Starts a streamed response: the status line and headers now, with chunked framing; the caller
+ * then writes chunks with `res.write` and finishes with `res.end`.
+ * @example startStream(res, 200, { headers }, ctx); res.write(part); res.end(last);
+ */
+export function startStream(res: ServerResponse, status: number, options: SendBodyOptions, ctx: ResponseContext): void {
+  setWireHeaders(res, status, undefined, ctx);
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (!RESERVED_HEADERS.has(name.toLowerCase())) res.setHeader(name, value);
+  }
+  if (options.contentType !== undefined) res.setHeader('Content-Type', options.contentType);
+  if (options.phrase === undefined) res.writeHead(status);
+  else res.writeHead(status, options.phrase);
+}
+
+/**
  * Sends a value as TorchServe's JSON: 2-space indent, a trailing newline, `application/json`,
  * and null object fields left out (Gson's default). Handler outputs, which keep their nulls,
  * go through {@link sendBody} instead.
@@ -127,7 +142,7 @@ function errorBody(error: unknown, ctx: ResponseContext): { code: number; type: 
   return { code, type: error.wireType, message: error.message };
 }
 
-function setWireHeaders(res: ServerResponse, status: number, length: number, ctx: ResponseContext): void {
+function setWireHeaders(res: ServerResponse, status: number, length: number | undefined, ctx: ResponseContext): void {
   res.setHeader('x-request-id', ctx.requestId);
   res.setHeader('Pragma', 'no-cache');
   res.setHeader('Cache-Control', 'no-cache; no-store, must-revalidate, private');
@@ -136,7 +151,8 @@ function setWireHeaders(res: ServerResponse, status: number, length: number, ctx
   if (cors?.origin) res.setHeader('Access-Control-Allow-Origin', cors.origin);
   if (cors?.methods) res.setHeader('Access-Control-Allow-Methods', cors.methods);
   if (cors?.headers) res.setHeader('Access-Control-Allow-Headers', cors.headers);
-  res.setHeader('Content-Length', length);
+  // Without a length (a streamed response) Node frames the body with chunked encoding.
+  if (length !== undefined) res.setHeader('Content-Length', length);
   // Node sees this header, marks the response as the connection's last and closes the socket
   // after it is flushed, which also stops a client that is still sending a refused body.
   if (status >= 400) res.setHeader('Connection', 'close');

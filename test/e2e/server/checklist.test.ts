@@ -170,6 +170,20 @@ describe('TorchServe conformance checklist', () => {
     assert.equal((await call(`${server.inference}/ping`)).status, 200);
   });
 
+  test('20: a streaming handler (3 intermediate + final) → 200 chunked; body = the chunks in order', async () => {
+    const response = await fetch(`${server.inference}/predictions/noop`, { method: 'POST', body: new TextEncoder().encode('stream:3') });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('transfer-encoding'), 'chunked');
+    assert.equal(response.headers.get('content-length'), null);
+    assert.equal(response.headers.get('x-stream'), 'yes');
+    assert.match(response.headers.get('x-request-id') ?? '', UUID);
+    const chunks: string[] = [];
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) chunks.push(decoder.decode(chunk));
+    assert.equal(chunks.join(''), 'part 1\npart 2\npart 3\nfinal\n');
+    assert.ok(chunks.length >= 2, `the parts arrived as they were sent (${chunks.length} reads)`);
+  });
+
   test('21: /explanations sets explain=True; /predictions/noop/1.0/a/b sets url_path=a/b', async () => {
     assert.equal((await predict('/explanations/noop', { body: 'x' })).body.headers.explain, 'True');
     const rest = await predict('/predictions/noop/1.0/a/b', { body: 'x' });
