@@ -28,8 +28,7 @@ export async function loadStartupModels(registry: ModelRegistry, config: ServerC
           registry.register({
             url: settings.marName,
             modelName: name,
-            initialWorkers: settings.minWorkers,
-            maxWorkers: settings.maxWorkers,
+            restoredWorkers: { min: settings.minWorkers, max: settings.maxWorkers },
             batchSize: settings.batchSize,
             maxBatchDelay: settings.maxBatchDelay,
             ...(settings.responseTimeout !== undefined ? { responseTimeout: settings.responseTimeout } : {}),
@@ -52,7 +51,7 @@ export async function loadStartupModels(registry: ModelRegistry, config: ServerC
       : config.loadModels;
   for (const entry of entries) {
     await attempt({ url: entry.url }, () =>
-      registry.register({ url: entry.url, ...(entry.name ? { modelName: entry.name } : {}), initialWorkers: workers, loadedAtStartup: true }),
+      registry.register({ url: entry.url, ...(entry.name ? { modelName: entry.name } : {}), fallbackWorkers: workers, loadedAtStartup: true }),
     );
   }
   return [...loaded];

@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, linkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -22,6 +22,9 @@ export interface ResolvedArchive {
 }
 
 const MAX_REDIRECTS = 5;
+
+/** A download that has not finished in this time is abandoned (a trickling server holds nothing). */
+const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
 function notAllowed(url: string): KilnError {
   return new KilnError('KILN_SERVE_URL_NOT_ALLOWED', `Given URL ${url} does not match any allowed URL(s)`, { details: { url } });
@@ -78,19 +81,26 @@ async function download(url: string, store: string, config: ModelStoreConfig): P
   const limit = config.maxDownloadBytes ?? 4 * 1024 ** 3;
   let current = url;
   let response: Response | undefined;
+  const signal = AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    response = await fetch(current, { redirect: 'manual' }).catch((error: unknown) => {
+    response = await fetch(current, { redirect: 'manual', signal }).catch((error: unknown) => {
       throw new KilnError('KILN_SERVE_BAD_REQUEST', `Failed to download archive from: ${url}`, { cause: error });
     });
     const location = response.headers.get('location');
     if (response.status < 300 || response.status >= 400 || !location) break;
     current = new URL(location, current).href;
+    // Free the redirect's socket: its body is never read.
+    await response.body?.cancel().catch(() => undefined);
     if (!config.allowedUrls.some((pattern) => pattern.test(current))) throw notAllowed(current);
     response = undefined;
   }
-  if (!response?.ok || !response.body) throw new KilnError('KILN_SERVE_BAD_REQUEST', `Failed to download archive from: ${url}`);
+  const refuse = async (reason = '') => {
+    await response?.body?.cancel().catch(() => undefined);
+    return new KilnError('KILN_SERVE_BAD_REQUEST', `Failed to download archive from: ${url}${reason}`);
+  };
+  if (!response?.ok || !response.body) throw await refuse();
   const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > limit) throw new KilnError('KILN_SERVE_BAD_REQUEST', `Failed to download archive from: ${url} (over ${limit} bytes)`);
+  if (declared > limit) throw await refuse(` (over ${limit} bytes)`);
   const temp = tempSiblingPath(target);
   let received = 0;
   try {
@@ -100,8 +110,9 @@ async function download(url: string, store: string, config: ModelStoreConfig): P
       if (received > limit) body.destroy(new Error(`over ${limit} bytes`));
     });
     await pipeline(body, createWriteStream(temp, { flags: 'wx' }));
-    if (existsSync(target)) throw new Error(`${name} appeared meanwhile`);
-    renameSync(temp, target);
+    // link() fails if the name was taken meanwhile, where rename() would overwrite it.
+    linkSync(temp, target);
+    rmSync(temp, { force: true });
   } catch (error) {
     rmSync(temp, { force: true });
     throw new KilnError('KILN_SERVE_BAD_REQUEST', `Failed to download archive from: ${url}`, { cause: error });

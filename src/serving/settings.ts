@@ -42,6 +42,10 @@ export const SERVING_DEFAULTS: ServingDefaults = Object.freeze({
 /** Values given at registration (REST parameters or a `models=` entry); any may be absent. */
 export interface SettingsOverrides {
   readonly initialWorkers?: number;
+  /** Workers when nothing else says (startup models: default_workers_per_model). */
+  readonly fallbackWorkers?: number;
+  /** Workers that beat even model-config.yaml (restoring a snapshot's scaled counts). */
+  readonly restoredWorkers?: { readonly min: number; readonly max: number };
   readonly minWorkers?: number;
   readonly maxWorkers?: number;
   readonly batchSize?: number;
@@ -53,7 +57,8 @@ export interface SettingsOverrides {
 /**
  * Resolves a version's settings with TorchServe's priorities: REST > model-config.yaml >
  * `models=` config > defaults for batching; a yaml `responseTimeout`/`startupTimeout` wins over
- * REST; yaml minWorkers/maxWorkers replace initial_workers when min > 0 and max ≥ min.
+ * REST; yaml minWorkers/maxWorkers replace initial_workers when min > 0 and max ≥ min; a restored
+ * snapshot's worker counts beat everything (they are what the operator last scaled to).
  */
 export function resolveSettings(
   defaults: ServingDefaults,
@@ -61,13 +66,17 @@ export function resolveSettings(
   rest: SettingsOverrides = {},
   configured: SettingsOverrides = {},
 ): VersionSettings {
-  const pick = <K extends keyof SettingsOverrides>(key: K, fallback: number): number =>
+  const pick = (key: 'batchSize' | 'maxBatchDelay', fallback: number): number =>
     rest[key] ?? (yaml as Record<string, number | undefined>)[key] ?? configured[key] ?? fallback;
-  let minWorkers = rest.initialWorkers ?? rest.minWorkers ?? configured.minWorkers ?? defaults.workers;
+  let minWorkers = rest.initialWorkers ?? rest.minWorkers ?? configured.minWorkers ?? rest.fallbackWorkers ?? defaults.workers;
   let maxWorkers = Math.max(minWorkers, rest.maxWorkers ?? configured.maxWorkers ?? minWorkers);
   if (yaml.minWorkers !== undefined && yaml.minWorkers > 0 && (yaml.maxWorkers ?? yaml.minWorkers) >= yaml.minWorkers) {
     minWorkers = yaml.minWorkers;
     maxWorkers = yaml.maxWorkers ?? yaml.minWorkers;
+  }
+  if (rest.restoredWorkers) {
+    minWorkers = rest.restoredWorkers.min;
+    maxWorkers = Math.max(rest.restoredWorkers.min, rest.restoredWorkers.max);
   }
   return Object.freeze({
     minWorkers,

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -8,7 +10,7 @@ import { createLogger } from '../../core/log.js';
 import { parseProperties } from '../../core/properties.js';
 import { createServerMetrics } from '../../metrics/registry.js';
 import { KilnServer } from '../../server/app.js';
-import { DEFAULT_SERVER_CONFIG, findConfigFile, resolveServerConfig } from '../../server/config.js';
+import { DEFAULT_SERVER_CONFIG, findConfigFile, resolveServerConfig, type ListenAddress } from '../../server/config.js';
 import type { CliIO } from '../io.js';
 
 /** Flags of `kiln serve`, TorchServe's names. */
@@ -85,28 +87,44 @@ export async function runServeBackground(argv: readonly string[], flags: ServeFl
   const child = spawn(process.execPath, [process.argv[1]!, 'serve', '--foreground', ...argv], { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
   writeFileSync(pidFile(), String(child.pid), { mode: 0o600 });
-  const started = await new Promise<boolean>((resolveStarted) => {
-    const timer = setInterval(async () => {
-      if (child.exitCode !== null) {
-        clearInterval(timer);
-        resolveStarted(false);
-        return;
-      }
-      const address = config.inferenceAddress;
-      if (address.protocol === 'unix') return;
-      const ok = await fetch(`${address.protocol}://${address.host}:${address.port}/ping`).then(() => true, () => false);
-      if (ok) {
-        clearInterval(timer);
-        resolveStarted(true);
-      }
-    }, 200);
-  });
+  const started = await waitUntilServing(config.inferenceAddress, () => child.exitCode !== null, STARTUP_WAIT_MS);
   child.unref();
   if (!started) {
     rmSync(pidFile(), { force: true });
-    throw new KilnError('KILN_SERVE_CONFIG_INVALID', `the server exited while starting; see ${join(config.logLocation, 'kiln.log')}`);
+    if (child.exitCode === null) process.kill(child.pid!, 'SIGTERM');
+    throw new KilnError('KILN_SERVE_CONFIG_INVALID', `the server did not start within ${STARTUP_WAIT_MS / 1000} s or exited; see ${join(config.logLocation, 'kiln.log')}`);
   }
   io.out(`kiln started (pid ${child.pid}); logs in ${join(config.logLocation, 'kiln.log')}; stop it with kiln stop`);
+}
+
+/** How long `kiln serve` waits for a background server to answer /ping. */
+const STARTUP_WAIT_MS = 180_000;
+
+/** Any HTTP answer from /ping (TLS certificate checks skipped: only liveness matters here). */
+function pingOnce(address: ListenAddress): Promise<boolean> {
+  return new Promise((resolvePing) => {
+    const options =
+      address.protocol === 'unix'
+        ? { socketPath: address.path, path: '/ping' }
+        : { host: address.host, port: address.port, path: '/ping', rejectUnauthorized: false };
+    const request = (address.protocol === 'https' ? httpsRequest : httpRequest)(options, (response) => {
+      response.resume();
+      resolvePing(true);
+    });
+    request.setTimeout(1000, () => request.destroy());
+    request.on('error', () => resolvePing(false));
+    request.end();
+  });
+}
+
+async function waitUntilServing(address: ListenAddress, exited: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited()) return false;
+    if (await pingOnce(address)) return true;
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  return false;
 }
 
 function isRunning(pid: number): boolean {

@@ -394,15 +394,19 @@ describe('model API control', () => {
 });
 
 describe('snapshots', () => {
-  test('50: kill -9 during traffic, restart without --ts-config: models, versions, defaults and workers come back', async () => {
+  test('50: kill -9 during traffic, restart without --ts-config: models, versions, defaults and (scaled) workers come back', async () => {
     const root = join(tmpdir(), `kiln-snapshot-${process.pid}`);
     const store = join(root, 'model_store');
     const logs = join(root, 'logs');
     mkdirSync(store, { recursive: true });
     await writeNoopArchive(store);
     await writeNoopArchive(join(store, 'v2'), { version: '2.0' });
+    await writeNoopArchive(store, { name: 'yaml', config: 'minWorkers: 1\nmaxWorkers: 1\n' });
     const first = await startServer({ store, logs });
     await call(`${first.management}/models?url=noop.mar&initial_workers=2`, { method: 'POST' });
+    // Scaled past its yaml's minWorkers: the restored count must be the scaled one.
+    await call(`${first.management}/models?url=yaml.mar`, { method: 'POST' });
+    await call(`${first.management}/models/yaml?min_worker=3&synchronous=true`, { method: 'PUT' });
     await call(`${first.management}/models?url=v2/noop.mar&initial_workers=1`, { method: 'POST' });
     await call(`${first.management}/models/noop/2.0/set-default`, { method: 'PUT' });
     const traffic = Array.from({ length: 20 }, () => call(`${first.inference}/predictions/noop`, { method: 'POST', body: 'x' }).catch(() => undefined));
@@ -414,6 +418,8 @@ describe('snapshots', () => {
       const described = await call(`${second.management}/models/noop/all`);
       const byVersion = Object.fromEntries(described.body.map((v: { modelVersion: string; minWorkers: number; workers: unknown[] }) => [v.modelVersion, [v.minWorkers, v.workers.length]]));
       assert.deepEqual(byVersion, { '1.0': [2, 2], '2.0': [1, 1] });
+      const yaml = (await call(`${second.management}/models/yaml`)).body[0];
+      assert.deepEqual([yaml.minWorkers, yaml.workers.length], [3, 3]);
       assert.equal((await call(`${second.inference}/predictions/noop`, { method: 'POST', body: 'x' })).body.model, 'noop:2.0');
     } finally {
       await second.stop();
