@@ -83,9 +83,9 @@ export interface BatchSample {
 /** Backend times of one batch, ms (TorchServe's HandlerTime and PredictionTime). */
 export interface HandlerSample {
   readonly model: string;
-  /** The whole handler: preprocess, inference and postprocess. */
+  /** The handler's own time for a batch: preprocess, inference and postprocess. */
   readonly handlerMs: number;
-  /** The inference step alone. */
+  /** The backend's whole predict call for a batch (the handler plus the hop to its worker). */
   readonly predictionMs: number;
 }
 

@@ -89,6 +89,13 @@ export class KilnServer {
       observer: {
         batch: (model, version, batch) => {
           init.metrics.recordBatch({ model, version, size: batch.size, workerThreadMs: batch.inferenceMs });
+          // TorchServe measures PredictionTime around the backend's whole predict call and
+          // HandlerTime around the handler: here the worker's round trip and the handler's own time.
+          init.metrics.recordHandler({ model, handlerMs: batch.handlerMs, predictionMs: batch.inferenceMs });
+          this.#updateGauges(model, version);
+        },
+        workerLoaded: (model, version, worker, loadMs) => {
+          init.metrics.recordWorkerLoad(model, version, loadMs, worker);
           this.#updateGauges(model, version);
         },
         changed: () => {

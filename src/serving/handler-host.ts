@@ -10,14 +10,20 @@ import { runBatch, type BatchRequest, type HandlerResponse } from '../handlers/r
 export interface HandlerHost {
   /** Loads the archive's handler (its `initialize`). */
   load(): Promise<void>;
-  /** Runs one batch through the handler's contract checks. */
-  run(requests: readonly BatchRequest[]): Promise<HandlerResponse[]>;
+  /** Runs one batch through the handler's contract checks; `handlerMs` is the handler's own time. */
+  run(requests: readonly BatchRequest[]): Promise<HostResult>;
   /** Lets the handler free its resources. */
   close(): Promise<void>;
   /** Stops a handler that does not answer; the host cannot be used afterwards. */
   kill(): Promise<void>;
   /** Called once if the host dies on its own after loading (a crashed worker thread). */
   onDeath?: (error: unknown) => void;
+}
+
+/** A batch's responses and the time the handler itself took (without any thread hop). */
+export interface HostResult {
+  readonly responses: HandlerResponse[];
+  readonly handlerMs: number;
 }
 
 /** What a host needs to load a handler. */
@@ -45,8 +51,10 @@ export class InProcessHost implements HandlerHost {
     this.#ready = await initializeArchiveHandler(archive, { logger, batchSize, modelName });
   }
 
-  run(requests: readonly BatchRequest[]): Promise<HandlerResponse[]> {
-    return runBatch(this.#ready!.handler, this.#ready!.model, requests);
+  async run(requests: readonly BatchRequest[]): Promise<HostResult> {
+    const started = performance.now();
+    const responses = await runBatch(this.#ready!.handler, this.#ready!.model, requests);
+    return { responses, handlerMs: performance.now() - started };
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import type { ServedResponse } from './batch-queue.js';
 import { BatchQueue } from './batch-queue.js';
 import type { HandlerHost, HostInit } from './handler-host.js';
 import type { VersionSettings } from './settings.js';
-import { Worker, type BatchObserver, type WorkerInfo } from './worker.js';
+import { Worker, type WorkerObserver, type WorkerInfo } from './worker.js';
 
 /** Seconds between restarts of a failing worker: TorchServe's Fibonacci back-off, capped. */
 const RESTART_BACKOFF_S = [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597];
@@ -20,7 +20,7 @@ export interface VersionInit {
   readonly archive: OpenedArchive;
   readonly settings: VersionSettings;
   readonly logger: Logger;
-  readonly observe: BatchObserver;
+  readonly observe: WorkerObserver;
   /** Where each worker's handler runs (a worker thread, or this thread). */
   readonly createHost: (init: HostInit) => HandlerHost;
 }
@@ -39,7 +39,7 @@ export class ModelVersion {
   #settings: VersionSettings;
   readonly #workers = new Set<Worker>();
   readonly #logger: Logger;
-  readonly #observe: BatchObserver;
+  readonly #observe: WorkerObserver;
   readonly #createHost: (init: HostInit) => HandlerHost;
   #nextId = 1;
   #failures = 0;

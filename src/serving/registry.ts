@@ -36,7 +36,8 @@ export type RegisterOutcome =
 
 /** Receives what happens, for metrics and snapshots. */
 export interface RegistryObserver {
-  batch?(model: string, version: string, batch: { size: number; queueMs: number; inferenceMs: number }): void;
+  batch?(model: string, version: string, batch: { size: number; queueMs: number; inferenceMs: number; handlerMs: number }): void;
+  workerLoaded?(model: string, version: string, worker: string, loadMs: number): void;
   /** After every register, scale, unregister and set-default. */
   changed?(): void;
   removed?(model: string, version: string): void;
@@ -126,7 +127,10 @@ export class ModelRegistry {
         archive,
         settings,
         logger: this.#init.logger,
-        observe: (batch) => this.#init.observer?.batch?.(name, versionName, batch),
+        observe: {
+          batch: (batch) => this.#init.observer?.batch?.(name, versionName, batch),
+          loaded: (worker, loadMs) => this.#init.observer?.workerLoaded?.(name, versionName, worker, loadMs),
+        },
         createHost: (init) => ((this.#init.workerMode ?? 'thread') === 'thread' ? new ThreadHost(init) : new InProcessHost(init)),
       });
       if (resolved.downloaded) this.#downloaded.set(version, resolved.path);

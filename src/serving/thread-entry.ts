@@ -41,8 +41,9 @@ try {
       ...request,
       onIntermediate: (body: Uint8Array, settings: ResponseSettings) => send({ type: 'chunk', id: message.id, index, body, settings }),
     }));
+    const started = performance.now();
     runBatch(ready.handler, ready.model, requests).then(
-      (responses) => send({ type: 'result', id: message.id, responses }),
+      (responses) => send({ type: 'result', id: message.id, responses, handlerMs: performance.now() - started }),
       (error: unknown) => send({ type: 'error', id: message.id, error: serialize(error) }),
     );
   });

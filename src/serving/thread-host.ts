@@ -1,7 +1,7 @@
 import { Worker as Thread } from 'node:worker_threads';
 import { KilnError, type ErrorCode } from '../core/errors.js';
-import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
-import type { HandlerHost, HostInit } from './handler-host.js';
+import type { BatchRequest } from '../handlers/run.js';
+import type { HandlerHost, HostInit, HostResult } from './handler-host.js';
 import type { HostMessage, ThreadData } from './thread-protocol.js';
 
 /**
@@ -48,7 +48,7 @@ export class ThreadHost implements HandlerHost {
           resolve();
         }
         else if (message.type === 'init-error') failed(rebuild(message.error));
-        else if (message.type === 'result') this.#settle(message.id, (p) => p.resolve(message.responses));
+        else if (message.type === 'result') this.#settle(message.id, (p) => p.resolve({ responses: message.responses, handlerMs: message.handlerMs }));
         else if (message.type === 'error') this.#settle(message.id, (p) => p.reject(rebuild(message.error)));
         else if (message.type === 'chunk') this.#pending.get(message.id)?.requests[message.index]?.onIntermediate?.(message.body, message.settings);
       });
@@ -79,7 +79,7 @@ export class ThreadHost implements HandlerHost {
     this.#pending.clear();
   }
 
-  run(requests: readonly BatchRequest[]): Promise<HandlerResponse[]> {
+  run(requests: readonly BatchRequest[]): Promise<HostResult> {
     const thread = this.#thread;
     if (!thread) return Promise.reject(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.'));
     const id = this.#nextId++;
@@ -110,7 +110,7 @@ export class ThreadHost implements HandlerHost {
 }
 
 interface Pending {
-  resolve(responses: HandlerResponse[]): void;
+  resolve(result: HostResult): void;
   reject(error: unknown): void;
   readonly requests: readonly BatchRequest[];
 }

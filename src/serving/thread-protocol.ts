@@ -33,6 +33,6 @@ export type ThreadMessage = { readonly type: 'batch'; readonly id: number; reado
 export type HostMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'init-error'; readonly error: SerializedError }
-  | { readonly type: 'result'; readonly id: number; readonly responses: HandlerResponse[] }
+  | { readonly type: 'result'; readonly id: number; readonly responses: HandlerResponse[]; readonly handlerMs: number }
   | { readonly type: 'error'; readonly id: number; readonly error: SerializedError }
   | { readonly type: 'chunk'; readonly id: number; readonly index: number; readonly body: Uint8Array; readonly settings: ResponseSettings };

@@ -19,8 +19,12 @@ export interface WorkerInfo {
   readonly gpuUsage: string;
 }
 
-/** Called when a batch finishes, for metrics. */
-export type BatchObserver = (batch: { size: number; queueMs: number; inferenceMs: number }) => void;
+/** What a worker reports, for metrics: each batch it answered, and how long it took to load. */
+export interface WorkerObserver {
+  /** `inferenceMs`: the worker's round trip for the batch; `handlerMs`: the handler's own time. */
+  batch(batch: { size: number; queueMs: number; inferenceMs: number; handlerMs: number }): void;
+  loaded(worker: string, loadMs: number): void;
+}
 
 /** The longest delay setTimeout honours; larger values fire after 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -66,7 +70,7 @@ export class Worker {
   }
 
   /** Loads the handler (within startupTimeout), then serves batches until stopped or dead. */
-  async start(modelName: string, archive: OpenedArchive, settings: VersionSettings, queue: BatchQueue, observe: BatchObserver, onExit: (worker: Worker) => void): Promise<void> {
+  async start(modelName: string, archive: OpenedArchive, settings: VersionSettings, queue: BatchQueue, observe: WorkerObserver, onExit: (worker: Worker) => void): Promise<void> {
     const host = this.#createHost({ archive, modelName, batchSize: settings.batchSize, logger: this.#logger });
     this.#host = host;
     // A host that dies between batches (a crashed thread) fails this worker, so it is replaced.
@@ -75,6 +79,7 @@ export class Worker {
       this.#setState('failed');
       this.#stop.abort();
     };
+    const loadStarted = performance.now();
     try {
       await withTimeout(
         host.load(),
@@ -94,6 +99,7 @@ export class Worker {
       onExit(this);
       return;
     }
+    observe.loaded(this.id, performance.now() - loadStarted);
     this.#setState('ready');
     this.#loop = this.#serve(settings, queue, observe).finally(() => {
       if (this.#state !== 'failed') this.#setState('stopped');
@@ -101,7 +107,7 @@ export class Worker {
     });
   }
 
-  async #serve(settings: VersionSettings, queue: BatchQueue, observe: BatchObserver): Promise<void> {
+  async #serve(settings: VersionSettings, queue: BatchQueue, observe: WorkerObserver): Promise<void> {
     const host = this.#host!;
     while (!this.#stop.signal.aborted) {
       const jobs = await queue.nextBatch(settings.batchSize, settings.maxBatchDelay, this.#stop.signal);
@@ -109,13 +115,15 @@ export class Worker {
       this.#setState('busy');
       const started = performance.now();
       const queueMs = Math.max(...jobs.map((job) => started - job.enqueuedAt));
+      let handlerMs = 0;
       try {
-        const responses = await withTimeout(
+        const { responses, handlerMs: ran } = await withTimeout(
           host.run(jobs.map((job) => job.request)),
           settings.responseTimeout,
           () => new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { worker: this.id, responseTimeout: settings.responseTimeout } }),
         );
         const inferenceMs = performance.now() - started;
+        handlerMs = ran;
         jobs.forEach((job, index) => job.resolve({ ...responses[index]!, queueMs: started - job.enqueuedAt, inferenceMs, batchSize: jobs.length }));
       } catch (error) {
         jobs.forEach((job) => job.reject(error));
@@ -127,7 +135,7 @@ export class Worker {
           return;
         }
       }
-      observe({ size: jobs.length, queueMs, inferenceMs: performance.now() - started });
+      observe.batch({ size: jobs.length, queueMs, inferenceMs: performance.now() - started, handlerMs });
       if (this.#state === 'busy') this.#setState('ready');
     }
   }

@@ -298,6 +298,11 @@ describe('TorchServe conformance checklist', () => {
     assert.equal(result.status, 200);
     assert.match(result.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     assert.match(result.text, /^ts_inference_requests_total\{model_name="noop",model_version="default",hostname="[^"]+"\} \d+\.0$/m);
+    // Backend and worker figures are recorded too, and the per-version gauges.
+    assert.match(result.text, /^HandlerTime\{ModelName="noop",Level="Model",Hostname="[^"]+"\} \d+(\.\d+)?$/m);
+    assert.match(result.text, /^PredictionTime\{ModelName="noop",Level="Model",Hostname="[^"]+"\} \d+(\.\d+)?$/m);
+    assert.match(result.text, /^WorkerLoadTime\{WorkerName="noop-1\.0-\d+",Level="Host",Hostname="[^"]+"\} \d+(\.\d+)?$/m);
+    assert.match(result.text, /^kiln_model_workers\{model_name="noop",model_version="1\.0",state="ready"\} 1(\.0)?$/m);
     const filtered = await call(`${server.metrics}/metrics?name[]=ts_queue_latency_microseconds`);
     assert.match(filtered.text, /ts_queue_latency_microseconds/);
     assert.doesNotMatch(filtered.text, /ts_inference_requests_total/);
