@@ -5,41 +5,15 @@
  * the sources, applies the defaults and reports the first invalid value.
  */
 import { z } from 'zod';
+import type { ModelVersionSettings } from '../serving/snapshot.js';
 
 /** Where a listener binds: a TCP host and port (`http://`, `https://`) or a unix socket (`unix:/path`). */
 export type ListenAddress =
   | { readonly protocol: 'http' | 'https'; readonly host: string; readonly port: number }
   | { readonly protocol: 'unix'; readonly path: string };
 
-/** Per-version settings of the `models=` JSON (all optional) and of a snapshot entry. */
-export interface ModelVersionSettings {
-  readonly defaultVersion?: boolean;
-  readonly marName?: string;
-  readonly minWorkers?: number;
-  readonly maxWorkers?: number;
-  readonly batchSize?: number;
-  /** Milliseconds. */
-  readonly maxBatchDelay?: number;
-  /** Seconds. */
-  readonly responseTimeout?: number;
-  /** Seconds. */
-  readonly startupTimeout?: number;
-  readonly runtimeType?: string;
-}
-
-/** `models=` JSON: model name → version → settings. */
-export type ModelSettings = Readonly<Record<string, Readonly<Record<string, ModelVersionSettings>>>>;
-
-/** One version in a TorchServe snapshot: these fields are always written, the timeouts since 0.8. */
-export type SnapshotModelVersion = ModelVersionSettings &
-  Required<Pick<ModelVersionSettings, 'defaultVersion' | 'marName' | 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay'>>;
-
-/** TorchServe's `model_snapshot` JSON, written into every `*-snapshot.cfg`. */
-export interface ModelSnapshot {
-  readonly name: string;
-  readonly modelCount: number;
-  readonly models: Readonly<Record<string, Readonly<Record<string, SnapshotModelVersion>>>>;
-}
+// The snapshot format is serving's (it writes snapshots); config only reads it back.
+export type { ModelSnapshot, ModelSettings, ModelVersionSettings, SnapshotModelVersion } from '../serving/snapshot.js';
 
 /** One `load_models` entry, `[name=]url` (a file in the model store, or an allowed URL). */
 export interface StartupModel {

@@ -4,24 +4,34 @@ import { formatProperties } from '../core/properties.js';
 import { writeFileAtomic } from '../core/fs.js';
 import type { ModelRegistry } from './registry.js';
 
-/** One version in TorchServe's `model_snapshot` format. */
-export interface SnapshotVersion {
-  readonly defaultVersion: boolean;
-  readonly marName: string;
-  readonly minWorkers: number;
-  readonly maxWorkers: number;
-  readonly batchSize: number;
-  readonly maxBatchDelay: number;
-  readonly responseTimeout: number;
-  readonly startupTimeout: number;
-  readonly runtimeType: string;
+/** Per-version settings of config.properties `models=` (all optional) and of a snapshot entry. */
+export interface ModelVersionSettings {
+  readonly defaultVersion?: boolean;
+  readonly marName?: string;
+  readonly minWorkers?: number;
+  readonly maxWorkers?: number;
+  readonly batchSize?: number;
+  /** Milliseconds. */
+  readonly maxBatchDelay?: number;
+  /** Seconds. */
+  readonly responseTimeout?: number;
+  /** Seconds. */
+  readonly startupTimeout?: number;
+  readonly runtimeType?: string;
 }
 
-/** TorchServe's `model_snapshot` value. */
+/** `models=` JSON: model name → version → settings. */
+export type ModelSettings = Readonly<Record<string, Readonly<Record<string, ModelVersionSettings>>>>;
+
+/** One version in a snapshot: TorchServe always writes these fields (the timeouts since 0.8). */
+export type SnapshotModelVersion = ModelVersionSettings &
+  Required<Pick<ModelVersionSettings, 'defaultVersion' | 'marName' | 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay'>>;
+
+/** TorchServe's `model_snapshot` JSON, written into every `*-snapshot.cfg`. */
 export interface ModelSnapshot {
   readonly name: string;
   readonly modelCount: number;
-  readonly models: Readonly<Record<string, Readonly<Record<string, SnapshotVersion>>>>;
+  readonly models: Readonly<Record<string, Readonly<Record<string, SnapshotModelVersion>>>>;
 }
 
 /** Why a snapshot is written: TorchServe's file suffixes. */
@@ -29,7 +39,7 @@ export type SnapshotKind = 'startup' | 'snapshot' | 'shutdown';
 
 /** The registry's state as a snapshot. */
 export function takeSnapshot(registry: ModelRegistry, kind: SnapshotKind): ModelSnapshot {
-  const models: Record<string, Record<string, SnapshotVersion>> = {};
+  const models: Record<string, Record<string, SnapshotModelVersion>> = {};
   let modelCount = 0;
   for (const { name, version, isDefault } of registry.entries()) {
     modelCount++;
