@@ -19,6 +19,8 @@ before(async () => {
   await writeNoopArchive(join(store, 'v2'), { version: '2.0' });
   await writeNoopArchive(store, { name: 'batcher', config: 'batchSize: 4\nmaxBatchDelay: 200\nminWorkers: 1\nmaxWorkers: 1\n' });
   await writeNoopArchive(store, { name: 'slow', config: 'responseTimeout: 1\n' });
+  await writeNoopArchive(store, { name: 'a' });
+  await writeNoopArchive(store, { name: 'b' });
   registry = new ModelRegistry({
     store: { modelStore: store, allowedUrls: [] },
     defaults: { ...SERVING_DEFAULTS, workers: 0 },
@@ -119,4 +121,36 @@ test('snapshots list every version with its settings and default, atomically on 
   assert.equal(written.get('model_store'), store);
   assert.deepEqual(JSON.parse(written.get('model_snapshot')!), snapshot);
   assert.ok(changes.length >= 5);
+});
+
+test('a worker thread that crashes between batches is replaced, and its model still serves and unregisters', async () => {
+  await registry.register({ url: 'a.mar', initialWorkers: 1 });
+  const before = registry.describe('a')[0]!.workers[0]!.id;
+  assert.equal(json(await registry.predict('a', undefined, body('crash-later'))).input.body.text, 'crash-later');
+  const deadline = Date.now() + 15_000;
+  let served: string | undefined;
+  while (Date.now() < deadline && served === undefined) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    try {
+      served = json(await registry.predict('a', undefined, body('after'))).input.body.text;
+    } catch {
+      // between the crash and the replacement: 503 or "Worker died."
+    }
+  }
+  assert.equal(served, 'after');
+  const after = registry.describe('a')[0]!.workers.map((worker) => worker.id);
+  assert.equal(after.length, 1);
+  assert.notEqual(after[0], before, 'a new worker replaced the crashed one');
+  await registry.unregister('a');
+});
+
+test('scaling to 0 answers the requests still queued with 503 instead of leaving them waiting', async () => {
+  await registry.register({ url: 'b.mar', initialWorkers: 1 });
+  const busy = registry.predict('b', undefined, body('sleep:500'));
+  const queued = [1, 2, 3].map(() => registry.predict('b', undefined, body('x')).then(() => 'answered', (error: { code?: string }) => error.code));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await registry.scale('b', undefined, 0, 0, true);
+  assert.equal(json(await busy).input.body.text, 'sleep:500', 'the running batch finishes');
+  assert.deepEqual(await Promise.all(queued), ['KILN_SERVE_NO_WORKER', 'KILN_SERVE_NO_WORKER', 'KILN_SERVE_NO_WORKER']);
+  await registry.unregister('b');
 });
