@@ -1,5 +1,6 @@
 import { KILN_RUNTIME } from '../archive/manifest.js';
 import type { ModelVersion } from './model-version.js';
+import { reportedSettings } from './settings.js';
 import type { WorkerInfo } from './worker.js';
 
 /** One entry of `GET /models/{m}`: TorchServe's fields, in TorchServe's order. */
@@ -41,12 +42,7 @@ export function describeVersion(version: ModelVersion, loadedAtStartup: boolean)
     modelVersion: version.version,
     modelUrl: version.url,
     runtime: version.archive.manifest.runtime ?? KILN_RUNTIME,
-    minWorkers: settings.minWorkers,
-    maxWorkers: settings.maxWorkers,
-    batchSize: settings.batchSize,
-    maxBatchDelay: settings.maxBatchDelay,
-    responseTimeout: settings.responseTimeout,
-    startupTimeout: settings.startupTimeout,
+    ...reportedSettings(settings),
     maxRetryTimeoutInSec: settings.maxRetryTimeoutInSec,
     clientTimeoutInMills: server.clientTimeoutInMills ?? 0,
     parallelType: server.parallelType ?? '',

@@ -89,3 +89,15 @@ export function resolveSettings(
     jobQueueSize: yaml.jobQueueSize ?? defaults.jobQueueSize,
   });
 }
+
+/** The worker and batching settings TorchServe reports, in its field order (describe, snapshots). */
+export function reportedSettings(settings: VersionSettings) {
+  return {
+    minWorkers: settings.minWorkers,
+    maxWorkers: settings.maxWorkers,
+    batchSize: settings.batchSize,
+    maxBatchDelay: settings.maxBatchDelay,
+    responseTimeout: settings.responseTimeout,
+    startupTimeout: settings.startupTimeout,
+  };
+}

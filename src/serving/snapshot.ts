@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { formatProperties } from '../core/properties.js';
 import { writeFileAtomic } from '../core/fs.js';
 import type { ModelRegistry } from './registry.js';
+import { reportedSettings } from './settings.js';
 
 /** Per-version settings of config.properties `models=` (all optional) and of a snapshot entry. */
 export interface ModelVersionSettings {
@@ -43,16 +44,10 @@ export function takeSnapshot(registry: ModelRegistry, kind: SnapshotKind): Model
   let modelCount = 0;
   for (const { name, version, isDefault } of registry.entries()) {
     modelCount++;
-    const settings = version.settings;
     (models[name] ??= {})[version.version] = {
       defaultVersion: isDefault,
       marName: version.url,
-      minWorkers: settings.minWorkers,
-      maxWorkers: settings.maxWorkers,
-      batchSize: settings.batchSize,
-      maxBatchDelay: settings.maxBatchDelay,
-      responseTimeout: settings.responseTimeout,
-      startupTimeout: settings.startupTimeout,
+      ...reportedSettings(version.settings),
       runtimeType: version.archive.manifest.runtime,
     };
   }
