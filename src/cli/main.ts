@@ -2,11 +2,13 @@ import { Command, CommanderError, Option } from 'commander';
 import { KilnError, describeError } from '../core/errors.js';
 import { KILN_VERSION } from '../core/version.js';
 import type { GraphOptimizationLevel } from '../runtime/engine.js';
-import { BENCH_DEFAULTS, runBench } from './commands/bench.js';
+import { BENCH_DEFAULTS, runBench, type BenchConfig } from './commands/bench.js';
+import { runBenchComparison } from './commands/bench-compare.js';
 import { runArchive, runArchiveInspect } from './commands/archive.js';
 import { runDemo } from './commands/demo.js';
 import { runInspect } from './commands/inspect.js';
 import { runPredict } from './commands/predict.js';
+import { quantizeCommandConfig, runQuantize } from './commands/quantize-flags.js';
 import { runServeBackground, runServeForeground, runStop } from './commands/serve.js';
 import { processIO, type CliIO } from './io.js';
 import { collectDim, collectShape, parseIntList, parsePositiveInt } from './options.js';
@@ -36,8 +38,8 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
 
   program
     .command('bench')
-    .description('measure latency (p50/p90/p99) and throughput with onnxruntime')
-    .argument('<model>', 'path to an .onnx file')
+    .description('measure latency (p50/p90/p99) and throughput with onnxruntime; several models are compared side by side')
+    .argument('<models...>', 'path to an .onnx file; more than one: measured interleaved, with speed-ups against the first')
     .option('-b, --batch <sizes>', `batch sizes, comma-separated (default: ${BENCH_DEFAULTS.batches.join(',')}; also sets axis 0 of --shape)`)
     .option('-t, --threads <counts>', 'intra-op thread counts, comma-separated (0 = onnxruntime default)', BENCH_DEFAULTS.threads.join(','))
     .option('-n, --iterations <n>', 'timed runs per configuration', String(BENCH_DEFAULTS.iterations))
@@ -51,10 +53,8 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
         .default(BENCH_DEFAULTS.optimization),
     )
     .option('--json', 'print a JSON document instead of text')
-    .action(async (model: string, flags: Record<string, unknown>) => {
-      await runBench(
-        model,
-        {
+    .action(async (models: string[], flags: Record<string, unknown>) => {
+      const config: BenchConfig = {
           batches: flags['batch'] === undefined ? BENCH_DEFAULTS.batches : parseIntList('--batch', flags['batch'] as string),
           batchExplicit: flags['batch'] !== undefined,
           threads: parseIntList('--threads', flags['threads'] as string, { allowZero: true }),
@@ -65,9 +65,9 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
           seed: parsePositiveInt('--seed', flags['seed'] as string, { allowZero: true }),
           optimization: flags['optimization'] as GraphOptimizationLevel,
           json: Boolean(flags['json']),
-        },
-        io,
-      );
+      };
+      if (models.length > 1) await runBenchComparison(models, config, io);
+      else await runBench(models[0]!, config, io);
     });
 
   program
@@ -106,6 +106,34 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
         },
         io,
       );
+    });
+
+  program
+    .command('quantize')
+    .description('static INT8 quantization (QDQ, calibrated) with a check that onnxruntime fuses it to integer kernels')
+    .argument('<model>', 'the float ONNX model')
+    .requiredOption('-o, --output <path>', 'where to write the quantized model')
+    .option('--calib <data>', 'calibration data: a folder of images, a folder of .npy files (or one subfolder per input), or a .js/.ts module')
+    .option('--preprocess <spec>', 'image preprocessing, e.g. resize=stretch:192x48,mean=0.5,0.5,0.5,std=0.5,0.5,0.5')
+    .option('--input <name>', 'model input the images or .npy files feed (default: the only input)')
+    .option('--limit <n>', 'use at most this many calibration samples')
+    .addOption(new Option('--method <method>', 'calibration method').choices(['mse', 'minmax', 'percentile', 'entropy']).default('mse'))
+    .option('--percentile <p>', 'percentile method: the percentile kept (default 99.999)')
+    .option('--bins <n>', 'histogram bins of the histogram methods (default 2048)')
+    .addOption(new Option('--scheme <scheme>', 'U8S8 (x86 default) or S8S8 (ARM; x86 with session.qdqisint8allowed)').choices(['U8S8', 'S8S8']).default('U8S8'))
+    .option('--per-tensor', 'one weight scale per tensor instead of per output channel')
+    .option('--reduce-range', '7-bit weights, for CPUs without VNNI')
+    .option('--exclude-nodes <names>', 'comma-separated node names to keep in float')
+    .option('--exclude-ops <ops>', 'comma-separated op types to keep in float (e.g. Softmax)')
+    .option('--op-types <ops>', 'quantize only these op types (comma-separated)')
+    .option('--ranges <file>', 'replay saved activation ranges instead of calibrating')
+    .option('--save-ranges <file>', 'write the activation ranges as JSON')
+    .option('--allow-unfused', 'warn instead of failing when a quantized node stays a float op')
+    .option('--sqnr-samples <n>', 'calibration samples compared FP32 vs INT8 for the SQNR line', '32')
+    .option('--json', 'print a JSON document instead of text')
+    .action(async (model: string, flags: Record<string, unknown>) => {
+      const config = quantizeCommandConfig(flags);
+      await runQuantize(model, config, io);
     });
 
   program

@@ -285,6 +285,31 @@ export const ERROR_CATALOGUE = {
     wireType: 'BadRequestException',
     summary: 'config.properties or a serve flag has a value kiln cannot use.',
   },
+  KILN_ONNX_OPSET_UNSUPPORTED: {
+    kind: 'unsupported',
+    wireType: 'InvalidModelException',
+    summary: 'The model imports an ONNX opset kiln cannot convert (too old), or uses an op whose upgrade kiln does not know.',
+  },
+  KILN_QUANTIZE_CALIBRATION_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'Calibration data is empty or does not fit the model (wrong inputs, shapes, types or preprocessing).',
+  },
+  KILN_QUANTIZE_ALREADY_QUANTIZED: {
+    kind: 'invalid_arg',
+    wireType: 'InvalidModelException',
+    summary: 'The model already holds quantized operators (QuantizeLinear, QLinearConv, MatMulInteger…).',
+  },
+  KILN_QUANTIZE_RANGES_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'A saved ranges file is not valid JSON of the expected shape, or names tensors the model lacks.',
+  },
+  KILN_QUANTIZE_NOT_FUSED: {
+    kind: 'internal',
+    wireType: 'InternalServerException',
+    summary: 'A node asked to be quantized did not become an integer kernel in ONNX Runtime\'s optimized graph.',
+  },
   KILN_CLI_USAGE: {
     kind: 'invalid_arg',
     wireType: 'BadRequestException',

@@ -110,6 +110,7 @@ describe('Engine.load', () => {
       graphOptimizationLevel: 'all',
       providers: ['cpu'],
       optimizedModelPath: undefined,
+      sessionConfig: {},
       label: 'model',
     });
   });

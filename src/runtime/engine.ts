@@ -30,14 +30,20 @@ export interface EngineOptions {
    * @defaultValue `['cpu']`
    */
   readonly providers?: readonly ExecutionProvider[];
+  /**
+   * onnxruntime session configuration entries (`session.qdqisint8allowed`, …), passed through as
+   * `extra.session`. @defaultValue none
+   */
+  readonly sessionConfig?: Readonly<Record<string, string>>;
   /** Name used in error messages. @defaultValue the path, or `'model'` for bytes */
   readonly label?: string;
   readonly logger?: Logger;
 }
 
 /** Resolved options, as the engine reports them. */
-export type EngineConfig = Readonly<Required<Omit<EngineOptions, 'logger' | 'optimizedModelPath'>>> & {
+export type EngineConfig = Readonly<Required<Omit<EngineOptions, 'logger' | 'optimizedModelPath' | 'sessionConfig'>>> & {
   readonly optimizedModelPath: string | undefined;
+  readonly sessionConfig: Readonly<Record<string, string>>;
 };
 
 const DEFAULTS = Object.freeze({
@@ -114,6 +120,7 @@ export class Engine {
       graphOptimizationLevel: options.graphOptimizationLevel ?? DEFAULTS.graphOptimizationLevel,
       providers: options.providers ?? DEFAULTS.providers,
       optimizedModelPath: options.optimizedModelPath,
+      sessionConfig: { ...options.sessionConfig },
       label,
     };
     const available = availableProviders();
@@ -132,6 +139,7 @@ export class Engine {
       ...(config.intraOpThreads > 0 ? { intraOpNumThreads: config.intraOpThreads } : {}),
       ...(config.interOpThreads > 0 ? { interOpNumThreads: config.interOpThreads } : {}),
       ...(config.optimizedModelPath ? { optimizedModelFilePath: config.optimizedModelPath } : {}),
+      ...(Object.keys(config.sessionConfig).length > 0 ? { extra: { session: { ...config.sessionConfig } } } : {}),
     };
     const logger = (options.logger ?? silentLogger()).child({ model: label });
     try {

@@ -1,0 +1,266 @@
+/**
+ * The streaming histogram behind the percentile, entropy and MSE calibrators. Each tensor keeps
+ * two fixed-size histograms, one of |x| for negative values and one of x for the rest, each on
+ * [0, 2^e) with `bins` equal bins. When a larger value arrives, e grows and old bins merge
+ * (bin i → bin ⌊i / 2^Δe⌋), which is exact: with float32 values and ≤ 2^16 bins,
+ * `x · bins / 2^e` is computed without rounding, so the merged histogram equals the one a single
+ * big batch would have built. The final width depends only on the largest |x| on each side, so
+ * batching never changes any range. The cost: the largest value sits in the upper half of the
+ * width, so between bins/2 and bins bins hold data.
+ */
+import type { Calibrator, CalibrationConfig, QuantGrid, TensorRange } from './types.js';
+
+/** Upper bound on `bins`: keeps `x · bins / 2^e` exact for float32 x (24 + 16 bits < 53). */
+export const MAX_BINS = 65_536;
+
+/** The smallest width is 2^−126 (float32's smallest normal): tinier values all land in bin 0. */
+const MIN_EXPONENT = -126;
+
+/** Smallest exponent e with 2^e > magnitude (at least {@link MIN_EXPONENT}). */
+function exponentAbove(magnitude: number): number {
+  if (magnitude < 2 ** MIN_EXPONENT) return MIN_EXPONENT;
+  let exponent = Math.floor(Math.log2(magnitude)) + 1;
+  // log2 may be off by one near powers of two; settle it exactly.
+  while (exponent > MIN_EXPONENT && 2 ** (exponent - 1) > magnitude) exponent--;
+  while (2 ** exponent <= magnitude) exponent++;
+  return exponent;
+}
+
+/** Adds `counts` (at width 2^from) into `into` (at width 2^to, to ≥ from): bin i → ⌊i / 2^(to−from)⌋. */
+function mergeInto(into: Float64Array, counts: Float64Array, from: number, to: number): void {
+  const factor = 2 ** (to - from);
+  for (let bin = 0; bin < counts.length; bin++) {
+    const count = counts[bin]!;
+    if (count !== 0) into[Math.floor(bin / factor)]! += count;
+  }
+}
+
+/** One side: magnitudes in [0, 2^exponent), or nothing yet (exponent undefined). */
+class Side {
+  readonly counts: Float64Array;
+  exponent: number | undefined;
+
+  constructor(bins: number) {
+    this.counts = new Float64Array(bins);
+  }
+
+  /** Widens to hold `magnitude`, merging bins in place (targets never pass their source). */
+  fit(magnitude: number): void {
+    const wanted = exponentAbove(magnitude);
+    if (this.exponent === undefined) {
+      this.exponent = wanted;
+      return;
+    }
+    if (wanted <= this.exponent) return;
+    const factor = 2 ** (wanted - this.exponent);
+    for (let bin = 1; bin < this.counts.length; bin++) {
+      const count = this.counts[bin]!;
+      this.counts[bin] = 0;
+      this.counts[Math.floor(bin / factor)]! += count;
+    }
+    this.exponent = wanted;
+  }
+
+  /** Bins per unit of magnitude. */
+  scale(): number {
+    return this.counts.length / 2 ** (this.exponent ?? 0);
+  }
+
+  binWidth(): number {
+    return this.exponent === undefined ? 0 : 2 ** this.exponent / this.counts.length;
+  }
+}
+
+/** A histogram of magnitudes: bin k holds values with |x| in [k·binWidth, (k+1)·binWidth). */
+export interface MagnitudeHistogram {
+  readonly counts: Float64Array;
+  /** 0 when the side saw nothing. */
+  readonly binWidth: number;
+}
+
+/** The running summary of one tensor: exact count, min, max (and how many equal them), zeros, and the two sides. */
+export class StreamingHistogram {
+  readonly bins: number;
+  readonly #negative: Side;
+  readonly #positive: Side;
+  #count = 0;
+  #zeros = 0;
+  #skipped = 0;
+  #min = Infinity;
+  #max = -Infinity;
+  #atMin = 0;
+  #atMax = 0;
+
+  constructor(bins: number) {
+    this.bins = bins;
+    this.#negative = new Side(bins);
+    this.#positive = new Side(bins);
+  }
+
+  /** Folds a batch in. NaN and ±Infinity are skipped (no grid holds them) and counted in {@link skipped}. */
+  observe(values: Float32Array): void {
+    let min = Infinity;
+    let max = -Infinity;
+    let nonFinite = 0;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index]!;
+      // x − x is NaN exactly for NaN and ±Infinity.
+      if (value - value !== 0) {
+        nonFinite++;
+        continue;
+      }
+      if (value < min) min = value;
+      if (value > max) max = value;
+    }
+    this.#skipped += nonFinite;
+    // + 0 turns −0 into 0, so ranges never print as −0.
+    this.#observeRange(nonFinite === 0 ? values : values.filter((value) => value - value === 0), min + 0, max + 0);
+  }
+
+  #observeRange(values: Float32Array, min: number, max: number): void {
+    if (values.length === 0) return;
+    this.#count += values.length;
+    if (min < 0) this.#negative.fit(-min);
+    if (max >= 0) this.#positive.fit(max);
+    const negative = this.#negative.counts;
+    const positive = this.#positive.counts;
+    const negativeScale = this.#negative.scale();
+    const positiveScale = this.#positive.scale();
+    const last = this.bins - 1;
+    let zeros = 0;
+    let atMin = 0;
+    let atMax = 0;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index]!;
+      if (value === min) atMin++;
+      if (value === max) atMax++;
+      if (value > 0) positive[Math.min(last, Math.floor(value * positiveScale))]!++;
+      else if (value < 0) negative[Math.min(last, Math.floor(-value * negativeScale))]!++;
+      else zeros++;
+    }
+    positive[0]! += zeros;
+    this.#zeros += zeros;
+    if (min < this.#min) [this.#min, this.#atMin] = [min, atMin];
+    else if (min === this.#min) this.#atMin += atMin;
+    if (max > this.#max) [this.#max, this.#atMax] = [max, atMax];
+    else if (max === this.#max) this.#atMax += atMax;
+  }
+
+  /** Finite values seen. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Values exactly 0 (kept in bin 0 of the positive side too); every grid represents them exactly. */
+  get zeros(): number {
+    return this.#zeros;
+  }
+
+  /** NaN and infinite values skipped. */
+  get skipped(): number {
+    return this.#skipped;
+  }
+
+  /** Exact smallest finite value (Infinity before any). */
+  get min(): number {
+    return this.#min;
+  }
+
+  /** Exact largest finite value (−Infinity before any). */
+  get max(): number {
+    return this.#max;
+  }
+
+  /** How many values equal {@link min} exactly (a range ending there holds them without error). */
+  get atMin(): number {
+    return this.#atMin;
+  }
+
+  /** How many values equal {@link max} exactly. */
+  get atMax(): number {
+    return this.#atMax;
+  }
+
+  /** |x| of the negative values. */
+  negative(): MagnitudeHistogram {
+    return { counts: this.#negative.counts, binWidth: this.#negative.binWidth() };
+  }
+
+  /** x ≥ 0 (zeros in bin 0). */
+  positive(): MagnitudeHistogram {
+    return { counts: this.#positive.counts, binWidth: this.#positive.binWidth() };
+  }
+
+  /** Histogram of |x| over both sides, at the wider side's width (a fresh array). */
+  magnitudes(): MagnitudeHistogram {
+    const sides = [this.#negative, this.#positive].filter((side) => side.exponent !== undefined);
+    const counts = new Float64Array(this.bins);
+    if (sides.length === 0) return { counts, binWidth: 0 };
+    const exponent = Math.max(...sides.map((side) => side.exponent!));
+    for (const side of sides) mergeInto(counts, side.counts, side.exponent!, exponent);
+    return { counts, binWidth: 2 ** exponent / this.bins };
+  }
+
+  /** Bytes held: the two count arrays (the scalars are noise beside them). */
+  heldBytes(): number {
+    return this.#negative.counts.byteLength + this.#positive.counts.byteLength;
+  }
+}
+
+/** Index one past the last non-empty bin (0 when all are empty). */
+export function occupiedBins(counts: Float64Array): number {
+  for (let bin = counts.length - 1; bin >= 0; bin--) if (counts[bin] !== 0) return bin + 1;
+  return 0;
+}
+
+/** Chooses one tensor's range from its histogram for a grid. */
+export type RangeChooser = (histogram: StreamingHistogram, grid: QuantGrid) => TensorRange;
+
+/**
+ * A {@link Calibrator} that keeps one {@link StreamingHistogram} per tensor and defers the
+ * choice of range to a method (percentile, entropy, MSE). Tensors with no finite value get [0, 0].
+ */
+export class HistogramCalibrator implements Calibrator {
+  readonly config: CalibrationConfig;
+  readonly #bins: number;
+  readonly #choose: RangeChooser;
+  readonly #histograms = new Map<string, StreamingHistogram>();
+
+  constructor(config: CalibrationConfig & { readonly bins: number }, choose: RangeChooser) {
+    this.config = config;
+    this.#bins = config.bins;
+    this.#choose = choose;
+  }
+
+  observe(tensor: string, values: Float32Array): void {
+    let histogram = this.#histograms.get(tensor);
+    if (!histogram) {
+      histogram = new StreamingHistogram(this.#bins);
+      this.#histograms.set(tensor, histogram);
+    }
+    histogram.observe(values);
+  }
+
+  tensors(): readonly string[] {
+    return [...this.#histograms.keys()];
+  }
+
+  /** The histogram of one tensor, for reports and tests. */
+  histogram(tensor: string): StreamingHistogram | undefined {
+    return this.#histograms.get(tensor);
+  }
+
+  ranges(grid: QuantGrid): Map<string, TensorRange> {
+    const ranges = new Map<string, TensorRange>();
+    for (const [name, histogram] of this.#histograms) {
+      ranges.set(name, histogram.count === 0 ? { min: 0, max: 0 } : this.#choose(histogram, grid));
+    }
+    return ranges;
+  }
+
+  heldBytes(): number {
+    let bytes = 0;
+    for (const histogram of this.#histograms.values()) bytes += histogram.heldBytes();
+    return bytes;
+  }
+}

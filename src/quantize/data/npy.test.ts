@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { KilnError } from '../../core/errors.js';
+import { npyFolderSource, parseNpy, readNpy } from './npy.js';
+import type { Feeds } from './types.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'kiln-npy-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Writes .npy bytes the way NumPy does: magic, version, padded header dict, raw data. */
+function npy(descr: string, shape: readonly number[], data: ArrayBufferView, options: { version?: 1 | 2 | 3; fortran?: boolean } = {}): Buffer {
+  const version = options.version ?? 1;
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '${descr}', 'fortran_order': ${options.fortran ? 'True' : 'False'}, 'shape': ${shapeText}, }`;
+  const prefix = version === 1 ? 10 : 12;
+  header += ' '.repeat(63 - ((prefix + header.length) % 64)) + '\n';
+  const head = Buffer.alloc(prefix);
+  head.set([0x93, ...Buffer.from('NUMPY'), version, 0]);
+  if (version === 1) head.writeUInt16LE(header.length, 8);
+  else head.writeUInt32LE(header.length, 8);
+  return Buffer.concat([head, Buffer.from(header, version === 3 ? 'utf8' : 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+}
+
+function calibrationInvalid(pattern: RegExp): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof KilnError, String(error));
+    assert.equal(error.code, 'KILN_QUANTIZE_CALIBRATION_INVALID');
+    assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+async function collect(samples: AsyncIterable<Feeds>): Promise<Feeds[]> {
+  const all: Feeds[] = [];
+  for await (const feeds of samples) all.push(feeds);
+  return all;
+}
+
+describe('parseNpy', () => {
+  it('reads each supported dtype and header version', () => {
+    const f4 = parseNpy(npy('<f4', [2, 3], Float32Array.of(1, 2, 3, 4, 5, 6.5)), 'a.npy');
+    assert.deepEqual(f4, { type: 'float32', dims: [2, 3], data: Float32Array.of(1, 2, 3, 4, 5, 6.5) });
+    const f8 = parseNpy(npy('<f8', [3], Float64Array.of(0.1, -2, 1e300), { version: 2 }), 'b.npy');
+    assert.deepEqual(f8, { type: 'float32', dims: [3], data: Float32Array.of(0.1, -2, Infinity) });
+    assert.deepEqual(parseNpy(npy('<i8', [1, 2], BigInt64Array.of(-5n, 2n ** 40n), { version: 3 }), 'c.npy').data, BigInt64Array.of(-5n, 2n ** 40n));
+    assert.deepEqual(parseNpy(npy('<i4', [2], Int32Array.of(-7, 9)), 'd.npy'), { type: 'int32', dims: [2], data: Int32Array.of(-7, 9) });
+    assert.deepEqual(parseNpy(npy('|u1', [1, 1, 3], Uint8Array.of(0, 128, 255)), 'e.npy'), { type: 'uint8', dims: [1, 1, 3], data: Uint8Array.of(0, 128, 255) });
+    assert.deepEqual(parseNpy(npy('<f4', [], Float32Array.of(3)), 'scalar.npy'), { type: 'float32', dims: [], data: Float32Array.of(3) });
+  });
+
+  it('refuses what it cannot read exactly, saying why', () => {
+    const cases: [Buffer, RegExp][] = [
+      [npy('<f4', [2, 2], new Float32Array(4), { fortran: true }), /x\.npy: is stored in Fortran order; save it in C order/],
+      [npy('>f4', [2], new Float32Array(2)), /x\.npy: is big-endian \(>f4\); save it little-endian/],
+      [npy('|O', [2], new Float64Array(2)), /x\.npy: holds a NumPy object array/],
+      [npy('<f2', [2], new Uint16Array(2)), /x\.npy: has dtype '<f2'; kiln reads float32, float64, int64, int32 and uint8/],
+      [npy('|b1', [2], new Uint8Array(2)), /has dtype '\|b1'/],
+      [npy('<f4', [2, 2], new Float32Array(3)), /x\.npy: holds 12 data bytes, but shape \(2, 2\) of <f4 needs 16/],
+      [Buffer.from('PK\x03\x04 a zip file, not an npy'), /x\.npy: is not a NumPy \.npy file/],
+      [Buffer.concat([npy('<f4', [1], new Float32Array(1)).subarray(0, 6), Buffer.from([4, 0, 0, 0])]), /format version 4\.0/],
+      [npy('<f4', [1], new Float32Array(1)).subarray(0, 30), /truncated inside its header/],
+    ];
+    for (const [bytes, pattern] of cases) assert.throws(() => parseNpy(bytes, 'x.npy'), calibrationInvalid(pattern));
+  });
+});
+
+describe('npyFolderSource', () => {
+  it('reads a flat folder for one input, sorted by name, up to the limit', async () => {
+    const folder = join(scratch, 'flat');
+    mkdirSync(folder);
+    for (const [name, value] of [['s10.npy', 10], ['s02.npy', 2], ['s01.npy', 1]] as const) {
+      writeFileSync(join(folder, name), npy('<f4', [1, 2], Float32Array.of(value, -value)));
+    }
+    writeFileSync(join(folder, 'readme.txt'), 'ignored');
+    const source = npyFolderSource(folder, { input: 'x' });
+    assert.equal(source.count, 3);
+    assert.equal(source.description, `3 .npy samples in ${folder}`);
+    const samples = await collect(source.samples());
+    assert.deepEqual(samples.map((feeds) => (feeds['x']!.data as Float32Array)[0]), [1, 2, 10]);
+    assert.equal((await collect(npyFolderSource(folder, { input: 'x', limit: 2 }).samples())).length, 2);
+    assert.throws(() => npyFolderSource(folder), calibrationInvalid(/holds \.npy files for one input, but no input name was given/));
+  });
+
+  it('pairs per-input subfolders by position', async () => {
+    const folder = join(scratch, 'inputs');
+    for (const input of ['ids', 'mask']) mkdirSync(join(folder, input), { recursive: true });
+    for (let index = 0; index < 2; index++) {
+      writeFileSync(join(folder, 'ids', `${index}.npy`), npy('<i8', [1, 2], BigInt64Array.of(BigInt(index), 7n)));
+      writeFileSync(join(folder, 'mask', `m${index}.npy`), npy('<i8', [1, 2], BigInt64Array.of(1n, BigInt(index))));
+    }
+    const source = npyFolderSource(folder);
+    assert.equal(source.description, `2 .npy samples in ${folder} for 2 inputs`);
+    const samples = await collect(source.samples());
+    assert.deepEqual(samples[1], {
+      ids: { type: 'int64', dims: [1, 2], data: BigInt64Array.of(1n, 7n) },
+      mask: { type: 'int64', dims: [1, 2], data: BigInt64Array.of(1n, 1n) },
+    });
+    writeFileSync(join(folder, 'mask', 'm2.npy'), npy('<i8', [1, 2], new BigInt64Array(2)));
+    assert.throws(() => npyFolderSource(folder), calibrationInvalid(/different numbers of \.npy files \(ids\/ has 2, mask\/ has 3\)/));
+  });
+
+  it('refuses a folder with no .npy files, and reports a bad file when its sample is read', async () => {
+    const empty = join(scratch, 'empty');
+    mkdirSync(join(empty, 'x'), { recursive: true });
+    assert.throws(() => npyFolderSource(empty, { input: 'x' }), calibrationInvalid(/holds no \.npy files, nor subfolders of them/));
+    const bad = join(scratch, 'bad');
+    mkdirSync(bad);
+    writeFileSync(join(bad, 'a.npy'), npy('<f2', [1], new Uint16Array(1)));
+    await assert.rejects(collect(npyFolderSource(bad, { input: 'x' }).samples()), calibrationInvalid(/a\.npy: has dtype '<f2'/));
+  });
+
+  it('readNpy reports a missing file as not found', () => {
+    assert.throws(() => readNpy(join(scratch, 'nope.npy')), (error: unknown) => error instanceof KilnError && error.code === 'KILN_IO_NOT_FOUND');
+  });
+});
