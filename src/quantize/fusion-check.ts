@@ -20,7 +20,7 @@ export interface FusionOutcome {
   readonly name: string;
   readonly opType: string;
   readonly fused: boolean;
-  /** The op it became, or undefined when the node is gone (merged into another). */
+  /** The op it became, or undefined when the node is gone (optimized away or merged into another). */
   readonly became: string | undefined;
 }
 
@@ -77,7 +77,9 @@ function analyze(view: GraphView, targets: readonly FusionTarget[]): FusionRepor
   for (const node of view.nodes) if (node.name) byName.set(node.name, node);
   const outcomes = targets.map((target): FusionOutcome => {
     const node = byName.get(target.name);
-    if (!node) return { name: target.name, opType: target.opType, fused: false, became: undefined };
+    // A data-movement op that onnxruntime optimized away (a Transpose pair cancelled, a Reshape
+    // folded) breaks no integer island; a compute op that vanished is a failure.
+    if (!node) return { name: target.name, opType: target.opType, fused: target.fusedOps.length === 0, became: undefined };
     const fused =
       target.fusedOps.length > 0
         ? target.fusedOps.includes(node.opType)
