@@ -55,7 +55,7 @@ interface QuantizerModule {
  * `src/quantize/index.ts` exists; once it exports `quantizeModel`, a static import may
  * replace `loadQuantizer`.
  */
-export async function quantizeForEval(
+async function quantizeForEval(
   modelPath: string,
   outPath: string,
   calibration: CalibrationSource,

@@ -54,6 +54,8 @@ export function emitQdq(model: ModelProto, plan: QuantizationPlan, options: Reso
   }
   const floatNames = new Map([...preQuantized].map(([tensor, floatName]) => [floatName, tensor]));
   const rewriter = new ConstantRewriter(view, sink, activations, options);
+  // Constant inputs of absorbed nodes (a Clip's bounds) go when nothing else reads them.
+  for (const node of removed) for (const input of node.input.slice(1)) if (input && view.initializer(input)) rewriter.replaced.add(input);
 
   const nodes: NodeProto[] = graph.input.flatMap((input) => pairs.get(input.name) ?? []);
   for (const node of view.topologicalOrder()) {

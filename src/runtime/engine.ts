@@ -31,8 +31,8 @@ export interface EngineOptions {
    */
   readonly providers?: readonly ExecutionProvider[];
   /**
-   * onnxruntime session configuration entries (`session.qdqisint8allowed`, …), passed through as
-   * `extra.session`. @defaultValue none
+   * onnxruntime session configuration entries by their full key (`session.qdqisint8allowed`, …),
+   * passed through as `extra`. @defaultValue none
    */
   readonly sessionConfig?: Readonly<Record<string, string>>;
   /** Name used in error messages. @defaultValue the path, or `'model'` for bytes */
@@ -139,7 +139,7 @@ export class Engine {
       ...(config.intraOpThreads > 0 ? { intraOpNumThreads: config.intraOpThreads } : {}),
       ...(config.interOpThreads > 0 ? { interOpNumThreads: config.interOpThreads } : {}),
       ...(config.optimizedModelPath ? { optimizedModelFilePath: config.optimizedModelPath } : {}),
-      ...(Object.keys(config.sessionConfig).length > 0 ? { extra: { session: { ...config.sessionConfig } } } : {}),
+      ...(Object.keys(config.sessionConfig).length > 0 ? { extra: { ...config.sessionConfig } } : {}),
     };
     const logger = (options.logger ?? silentLogger()).child({ model: label });
     try {

@@ -12,6 +12,7 @@ import {
   type TensorProto,
 } from '../gen/onnx_pb.js';
 
+/** The attribute called `name`, whatever its type. */
 export function findAttribute(node: NodeProto, name: string): AttributeProto | undefined {
   return node.attribute.find((attribute) => attribute.name === name);
 }
@@ -48,6 +49,7 @@ export function floatsAttribute(node: NodeProto, name: string): number[] | undef
   return attribute?.type === AttributeType.FLOATS ? [...attribute.floats] : undefined;
 }
 
+/** A STRING attribute decoded as UTF-8, or `fallback`. */
 export function stringAttribute(node: NodeProto, name: string, fallback: string): string;
 export function stringAttribute(node: NodeProto, name: string): string | undefined;
 export function stringAttribute(node: NodeProto, name: string, fallback?: string): string | undefined {
@@ -55,6 +57,7 @@ export function stringAttribute(node: NodeProto, name: string, fallback?: string
   return attribute?.type === AttributeType.STRING ? new TextDecoder().decode(attribute.s) : fallback;
 }
 
+/** A TENSOR attribute (ConstantOfShape's value…), or undefined. */
 export function tensorAttribute(node: NodeProto, name: string): TensorProto | undefined {
   const attribute = findAttribute(node, name);
   return attribute?.type === AttributeType.TENSOR ? attribute.t : undefined;

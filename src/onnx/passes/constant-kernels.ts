@@ -11,7 +11,7 @@ import type { NodeProto } from '../gen/onnx_pb.js';
 import { decodeTensor, type DecodedTensor } from '../tensor.js';
 import { intAttribute, intsAttribute, tensorAttribute } from './attributes.js';
 import { constantNodeValue } from './constant-value.js';
-import { sliceLength } from './shape-rules.js';
+import { sliceLength } from './shape-rules-common.js';
 import {
   allocateLike,
   broadcastShapes,
@@ -63,6 +63,7 @@ const squeeze: Kernel = (node, inputs) => {
   const data = inputs[0];
   if (!movable(data)) return undefined;
   const axes = axesOperand(node, inputs)?.map((axis) => normalizeAxis(axis, data.dims.length));
+  if (axes?.some((axis) => data.dims[axis] !== 1)) return undefined;
   const dims = data.dims.filter((dim, axis) => (axes ? !axes.includes(axis) : dim !== 1));
   return [tensor(data.dataType, dims, data.data)];
 };

@@ -88,6 +88,92 @@ function foldInto(
 
 const FOLDABLE = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
+/** Indexes over the graph that every fold decision reads. */
+interface FoldContext {
+  readonly uses: ReadonlyMap<string, readonly NodeProto[]>;
+  readonly graphOutputs: ReadonlySet<string>;
+  readonly producers: ReadonlyMap<string, NodeProto>;
+  readonly names: NameAllocator;
+  floatConstant(name: string | undefined): FloatConstant | undefined;
+  rankOf(name: string): number | undefined;
+}
+
+/** A BN that can be folded, with its producer's new weight and bias. */
+interface FoldPlan {
+  readonly producer: NodeProto;
+  readonly weight: FloatConstant;
+  readonly bias: FloatConstant | undefined;
+  readonly fold: Fold;
+}
+
+/** The fold for one BN, or why it stays. */
+function planFold(bn: NodeProto, context: FoldContext): FoldPlan | string {
+  const x = bn.input[0] ?? '';
+  const producer = context.producers.get(x);
+  if (!producer || !isOnnxOp(producer) || !FOLDABLE.has(producer.opType) || producer.output[0] !== x) {
+    return `its input comes from ${producer ? producer.opType : 'a graph input or initializer'}, not a Conv, ConvTranspose, Gemm or MatMul`;
+  }
+  if (intAttribute(bn, 'training_mode', 0) === 1) return 'training_mode=1';
+  const readsExtra = bn.output.slice(1).some((output) => output && (context.uses.has(output) || context.graphOutputs.has(output)));
+  if (intAttribute(bn, 'spatial', 1) !== 1 || readsExtra) return 'per-activation statistics or training outputs';
+  if (context.graphOutputs.has(x) || (context.uses.get(x) ?? []).length !== 1) return `${producer.opType} output '${x}' has other readers`;
+  const params = bn.input.slice(1, 5).map((name) => context.floatConstant(name));
+  const weight = context.floatConstant(producer.input[1]);
+  const biasName = producer.opType === 'MatMul' ? '' : (producer.input[2] ?? '');
+  const bias = biasName ? context.floatConstant(biasName) : undefined;
+  if (params.length !== 4 || params.some((param) => !param) || !weight || (biasName && !bias)) {
+    return 'parameters, weight or bias are not constant float32';
+  }
+  const [gamma, beta, mean, variance] = params as [FloatConstant, FloatConstant, FloatConstant, FloatConstant];
+  if (![beta, mean, variance].every((param) => param.data.length === gamma.data.length)) return 'its parameters differ in length';
+  const affine = channelAffine(gamma.data, beta.data, mean.data, variance.data, floatAttribute(bn, 'epsilon', 1e-5));
+  const fold = foldInto(producer, weight, bias, affine, (name) => context.rankOf(name));
+  return fold ? { producer, weight, bias, fold } : `its channels do not match the ${producer.opType} weight`;
+}
+
+/** What the folds add up to, applied once at the end. */
+interface FoldEdits {
+  readonly replace: Map<NodeProto, readonly NodeProto[]>;
+  readonly added: TensorProto[];
+  /** Initializers rewritten under their own name (removed, then added again). */
+  readonly rewritten: Set<string>;
+  /** Initializers the folds stopped reading; removed at the end if nothing else does. */
+  readonly released: Set<string>;
+}
+
+/** Replaces the producer by its folded form writing the BN's output, and drops the BN. */
+function applyFold(bn: NodeProto, plan: FoldPlan, context: FoldContext, edits: FoldEdits): void {
+  const { producer, weight, bias, fold } = plan;
+  const base = producer.name || (producer.output[0] ?? 'folded');
+  // A tensor read only by this producer is rewritten under its name; a shared one is copied.
+  const store = (old: FloatConstant | undefined, fallback: string, dims: readonly number[], data: Float32Array) => {
+    const owned =
+      old !== undefined &&
+      !context.graphOutputs.has(old.name) &&
+      (context.uses.get(old.name) ?? []).every((user) => user === producer) &&
+      producer.input.filter((input) => input === old.name).length === 1;
+    const name = owned ? old.name : context.names.fresh(old ? `${old.name}_folded` : fallback);
+    if (owned) edits.rewritten.add(old.name);
+    edits.added.push(encodeTensor({ name, dataType: DataType.FLOAT, dims, data }));
+    return name;
+  };
+  const weightName = store(weight, `${base}_weight`, weight.dims, fold.weight);
+  const biasName = store(bias, `${base}_bias`, fold.biasDims, fold.bias);
+  const output = bn.output[0] ?? '';
+  if (producer.opType === 'MatMul') {
+    const product = context.names.fresh(`${base}_product`);
+    edits.replace.set(producer, [
+      copyNode(producer, { input: [producer.input[0] ?? '', weightName], output: [product] }),
+      makeNode('Add', [product, biasName], [output], { name: context.names.fresh(`${base}_bias_add`) }),
+    ]);
+  } else {
+    const inputs = [producer.input[0] ?? '', weightName, biasName];
+    edits.replace.set(producer, [copyNode(producer, { input: inputs, output: [output], ...(fold.attributes ? { setAttributes: fold.attributes } : {}) })]);
+  }
+  edits.replace.set(bn, []);
+  for (const name of [weight.name, bias?.name, ...bn.input.slice(1)]) if (name && !edits.rewritten.has(name)) edits.released.add(name);
+}
+
 /**
  * Folds every foldable BatchNormalization of the main graph; `changes` is the number folded,
  * notes say why others were kept.
@@ -97,93 +183,38 @@ export function foldBatchNorm(model: ModelProto): PassResult {
   const graph = model.graph;
   if (!graph) return unchanged(model);
   const constants = constantInitializers(model, graph);
-  const uses = valueUses(graph);
-  const graphOutputs = new Set(graph.output.map((output) => output.name));
   const producers = new Map<string, NodeProto>();
   for (const node of graph.node) for (const output of node.output) if (output) producers.set(output, node);
-  const names = new NameAllocator(graph);
   let shapes: ShapeInfo | undefined;
-  const rankOf = (name: string) => (shapes ??= inferShapes(graph)).rank(name);
-  const floatConstant = (name: string | undefined): FloatConstant | undefined => {
-    const tensor = name ? constants.get(name) : undefined;
-    if (!tensor || tensor.dataType !== DataType.FLOAT) return undefined;
-    const decoded = decodeTensor(tensor);
-    return { name: tensor.name, dims: decoded.dims, data: decoded.data as Float32Array };
+  const context: FoldContext = {
+    uses: valueUses(graph),
+    graphOutputs: new Set(graph.output.map((output) => output.name)),
+    producers,
+    names: new NameAllocator(graph),
+    floatConstant(name) {
+      const tensor = name ? constants.get(name) : undefined;
+      if (!tensor || tensor.dataType !== DataType.FLOAT) return undefined;
+      const decoded = decodeTensor(tensor);
+      return { name: tensor.name, dims: decoded.dims, data: decoded.data as Float32Array };
+    },
+    rankOf: (name) => (shapes ??= inferShapes(graph)).rank(name),
   };
-  /** The only reader of `name` is `node` (once), and it is no graph output. */
-  const ownedBy = (name: string, node: NodeProto) =>
-    !graphOutputs.has(name) && (uses.get(name) ?? []).every((user) => user === node) && node.input.filter((input) => input === name).length === 1;
-
-  const replace = new Map<NodeProto, readonly NodeProto[]>();
-  const added: TensorProto[] = [];
-  /** Initializers rewritten under their own name (removed, then added again). */
-  const rewritten = new Set<string>();
-  /** Initializers the folds stopped reading; removed at the end if nothing else does. */
-  const released = new Set<string>();
-  const skipped: string[] = [];
+  const edits: FoldEdits = { replace: new Map(), added: [], rewritten: new Set(), released: new Set() };
+  const notes: string[] = [];
+  let folded = 0;
   for (const bn of graph.node) {
     if (!isOnnxOp(bn, 'BatchNormalization')) continue;
-    const skip = (reason: string) => skipped.push(`${nodeLabel(bn)}: ${reason}`);
-    const x = bn.input[0] ?? '';
-    const producer = producers.get(x);
-    if (!producer || !isOnnxOp(producer) || !FOLDABLE.has(producer.opType) || producer.output[0] !== x) continue;
-    if (intAttribute(bn, 'training_mode', 0) === 1) {
-      skip('training_mode=1');
+    const plan = planFold(bn, context);
+    if (typeof plan === 'string') {
+      notes.push(`kept BatchNormalization ${nodeLabel(bn)}: ${plan}`);
       continue;
     }
-    if (intAttribute(bn, 'spatial', 1) !== 1 || bn.output.slice(1).some((output) => output && (uses.has(output) || graphOutputs.has(output)))) {
-      skip('per-activation statistics or training outputs');
-      continue;
-    }
-    if (graphOutputs.has(x) || (uses.get(x) ?? []).length !== 1) {
-      skip(`${producer.opType} output '${x}' has other readers`);
-      continue;
-    }
-    const params = bn.input.slice(1, 5).map(floatConstant);
-    const weight = floatConstant(producer.input[1]);
-    const biasName = producer.opType === 'MatMul' ? '' : (producer.input[2] ?? '');
-    const bias = biasName ? floatConstant(biasName) : undefined;
-    if (params.length !== 4 || params.some((param) => !param) || !weight || (biasName && !bias)) {
-      skip('parameters, weight or bias are not constant float32');
-      continue;
-    }
-    const [gamma, beta, mean, variance] = params as [FloatConstant, FloatConstant, FloatConstant, FloatConstant];
-    if (![beta, mean, variance].every((param) => param.data.length === gamma.data.length)) continue;
-    const affine = channelAffine(gamma.data, beta.data, mean.data, variance.data, floatAttribute(bn, 'epsilon', 1e-5));
-    const fold = foldInto(producer, weight, bias, affine, rankOf);
-    if (!fold) {
-      skip(`its channels do not match the ${producer.opType} weight`);
-      continue;
-    }
-    const base = producer.name || x;
-    const store = (old: FloatConstant | undefined, fallback: string, dims: readonly number[], data: Float32Array) => {
-      const inPlace = old !== undefined && ownedBy(old.name, producer);
-      const name = inPlace ? old.name : names.fresh(old ? `${old.name}_folded` : fallback);
-      if (inPlace) rewritten.add(old.name);
-      added.push(encodeTensor({ name, dataType: DataType.FLOAT, dims, data }));
-      return name;
-    };
-    const weightName = store(weight, `${base}_weight`, weight.dims, fold.weight);
-    const newBias = store(bias, `${base}_bias`, fold.biasDims, fold.bias);
-    const output = bn.output[0] ?? '';
-    if (producer.opType === 'MatMul') {
-      const product = names.fresh(`${base}_product`);
-      replace.set(producer, [
-        copyNode(producer, { input: [producer.input[0] ?? '', weightName], output: [product] }),
-        makeNode('Add', [product, newBias], [output], { name: names.fresh(`${base}_bias_add`) }),
-      ]);
-    } else {
-      const inputs = [producer.input[0] ?? '', weightName, newBias];
-      replace.set(producer, [copyNode(producer, { input: inputs, output: [output], ...(fold.attributes ? { setAttributes: fold.attributes } : {}) })]);
-    }
-    replace.set(bn, []);
-    for (const name of [weight.name, bias?.name, ...bn.input.slice(1)]) if (name && !rewritten.has(name)) released.add(name);
+    applyFold(bn, plan, context, edits);
+    folded++;
   }
-  const folded = [...replace.keys()].filter((node) => node.opType === 'BatchNormalization').length;
-  const notes = skipped.map((line) => `kept BatchNormalization ${line}`);
   if (folded === 0) return unchanged(model, notes);
-  let next = rebuildGraph(graph, { replace, addInitializers: added, removeInitializers: rewritten });
-  const orphans = unusedInitializers(next, released);
+  let next = rebuildGraph(graph, { replace: edits.replace, addInitializers: edits.added, removeInitializers: edits.rewritten });
+  const orphans = unusedInitializers(next, edits.released);
   if (orphans.length > 0) next = rebuildGraph(next, { removeInitializers: orphans });
   return { model: withGraph(model, pruneValueInfo(next)), changes: folded, notes };
 }

@@ -79,14 +79,16 @@ export async function seededFeeds(model: ModelProto, options: FeedOptions = {}):
 /**
  * Runs both models on the same feeds and returns the worst relative error over all outputs,
  * after checking they have the same output names and shapes. Without `feeds`, seeded ones.
+ * `before` always runs unoptimized; `afterLevel` lets a test measure onnxruntime's own rewrites.
  */
 export async function compareModels(
   before: ModelProto,
   after: ModelProto,
   feeds?: Readonly<Record<string, HostTensor>>,
+  afterLevel: GraphOptimizationLevel = 'disabled',
 ): Promise<number> {
   const inputs = feeds ?? (await seededFeeds(before));
-  const [expected, actual] = [await runModel(before, inputs), await runModel(after, inputs)];
+  const [expected, actual] = [await runModel(before, inputs), await runModel(after, inputs, afterLevel)];
   assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), 'output names differ');
   let worst = 0;
   for (const [name, tensor] of Object.entries(expected)) {

@@ -69,7 +69,7 @@ function intsToInput(attribute: string, version: number, index: number, required
       const values = intsAttribute(node, attribute);
       if (!values) {
         if (required) refuse(node, context, `it has no '${attribute}' attribute`);
-        return [copyNode(node, { removeAttributes: [attribute] })];
+        return [node];
       }
       const inputs = [...node.input];
       while (inputs.length < index) inputs.push('');
@@ -139,10 +139,10 @@ const dropout: OpConverter = {
     if (crosses(context, 10) && mask && context.isUsed(mask)) {
       refuse(node, context, `its mask output '${mask}' is read, and the mask's type changes to bool at opset 10`);
     }
-    if (!crosses(context, 12)) return [node];
     const ratio = floatAttribute(node, 'ratio');
+    if (!crosses(context, 12) || ratio === undefined) return [node];
     // From opset 12 the ratio is an input (any float type); without training_mode it is unused.
-    const inputs = ratio === undefined ? [...node.input] : [node.input[0] ?? '', context.addInitializer(`${baseName(node)}_ratio`, DataType.FLOAT, [], Float32Array.of(ratio))];
+    const inputs = [node.input[0] ?? '', context.addInitializer(`${baseName(node)}_ratio`, DataType.FLOAT, [], Float32Array.of(ratio))];
     return [copyNode(node, { input: inputs, removeAttributes: ['ratio'] })];
   },
 };

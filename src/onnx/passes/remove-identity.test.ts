@@ -43,6 +43,7 @@ describe('remove-identity', () => {
     assert.deepEqual([...relu.input], ['x']);
     assert.deepEqual([...relu.output], ['y'], 'the Relu now writes the graph output itself');
     assert.deepEqual(result.model.graph!.valueInfo.map((info) => info.name), [], 'value_info of vanished names goes');
+    assert.deepEqual(result.model.graph!.initializer, [], 'the Dropout ratio goes with the Dropout');
     assert.deepEqual(snapshot(source), before, 'the input model was mutated');
     await assertSameOutputs(source, result.model);
   });

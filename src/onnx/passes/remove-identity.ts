@@ -10,7 +10,7 @@
 import type { ModelProto, NodeProto } from '../gen/onnx_pb.js';
 import { decodeTensor } from '../tensor.js';
 import { copyNode, intAttribute, isOnnxOp } from './attributes.js';
-import { constantInitializers, pruneValueInfo, rebuildGraph, valueUses, withGraph } from './graph-tools.js';
+import { constantInitializers, pruneValueInfo, rebuildGraph, unusedInitializers, valueUses, withGraph } from './graph-tools.js';
 import { unchanged, type PassResult } from './types.js';
 
 /** Why a Dropout cannot go: it may be training, or its mask is read. */
@@ -80,6 +80,11 @@ export function removeIdentity(model: ModelProto): PassResult {
     replace.set(producer, [copyNode(current, { output: current.output.map((output) => (output === old ? name : output)) })]);
   }
   const renameInputs = new Map([...rename.keys()].map((name) => [name, resolve(name)]));
-  const next = pruneValueInfo(rebuildGraph(graph, { replace, renameInputs }));
+  let next = rebuildGraph(graph, { replace, renameInputs });
+  // A removed Dropout may leave its ratio / training_mode initializers unread.
+  const released = [...replace.keys()].flatMap((node) => node.input.slice(1).filter(Boolean));
+  const orphans = unusedInitializers(next, released);
+  if (orphans.length > 0) next = rebuildGraph(next, { removeInitializers: orphans });
+  next = pruneValueInfo(next);
   return { model: withGraph(model, next), changes: removed, notes };
 }

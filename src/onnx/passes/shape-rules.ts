@@ -4,61 +4,11 @@
  * opsets kiln reads (attribute forms before opset 13, input forms after).
  */
 import { DataType } from '../dtype.js';
-import type { NodeProto } from '../gen/onnx_pb.js';
-import { intAttribute, intsAttribute, stringAttribute, tensorAttribute } from './attributes.js';
+import { intAttribute, intsAttribute, tensorAttribute } from './attributes.js';
+import { axesOf, broadcastDims, facts, normalizeAxis, product, sliceLength, type Rule, type StaticDim } from './shape-rules-common.js';
+import { convTranspose, gemm, globalPool, matMul, resize, windowed } from './shape-rules-spatial.js';
 
-/** One dimension: a number when static, undefined when not known. */
-export type StaticDim = number | undefined;
-
-/** What is known about a tensor value. */
-export interface TensorFacts {
-  readonly elemType: number | undefined;
-  /** Undefined when even the rank is unknown. */
-  readonly dims: readonly StaticDim[] | undefined;
-}
-
-/** What a rule may look at. */
-export interface ShapeContext {
-  facts(name: string | undefined): TensorFacts | undefined;
-  /** Values of a small constant tensor (initializer or Constant), as numbers. */
-  values(name: string | undefined): number[] | undefined;
-}
-
-type Rule = (node: NodeProto, context: ShapeContext) => (TensorFacts | undefined)[] | undefined;
-type Dims = readonly StaticDim[];
-
-const facts = (elemType: number | undefined, dims: Dims | undefined): TensorFacts => ({ elemType, dims });
-
-function product(dims: Dims): StaticDim {
-  let result = 1;
-  for (const dim of dims) {
-    if (dim === undefined) return undefined;
-    result *= dim;
-  }
-  return result;
-}
-
-function normalizeAxis(axis: number, rank: number): number {
-  return axis < 0 ? axis + rank : axis;
-}
-
-/** Axes from the `axes` attribute (older opsets) or the constant input at `index`. */
-function axesOf(node: NodeProto, context: ShapeContext, index: number): number[] | undefined {
-  return intsAttribute(node, 'axes') ?? context.values(node.input[index]);
-}
-
-/** Multidirectional (numpy) broadcasting of several shapes. */
-export function broadcastDims(shapes: readonly (Dims | undefined)[]): StaticDim[] | undefined {
-  if (shapes.some((shape) => shape === undefined)) return undefined;
-  const rank = Math.max(0, ...shapes.map((shape) => shape!.length));
-  const result: StaticDim[] = [];
-  for (let axis = 0; axis < rank; axis++) {
-    const own = shapes.map((shape) => (axis < rank - shape!.length ? 1 : shape![axis - (rank - shape!.length)]));
-    const fixed = own.find((dim) => dim !== undefined && dim !== 1);
-    result.push(fixed ?? (own.includes(undefined) ? undefined : 1));
-  }
-  return result;
-}
+export type { ShapeContext, StaticDim, TensorFacts } from './shape-rules-common.js';
 
 const sameAsInput: Rule = (node, context) => {
   const input = context.facts(node.input[0]);
@@ -72,96 +22,6 @@ const broadcasting =
     const typeSource = node.opType === 'Where' ? inputs[1] : inputs[0];
     return [facts(outputType ?? typeSource?.elemType, broadcastDims(inputs.map((input) => input?.dims)))];
   };
-
-/** Output size of one spatial axis of a convolution or pooling window. */
-function windowSize(input: StaticDim, kernel: number, stride: number, dilation: number, pads: number, autoPad: string, ceil: boolean): StaticDim {
-  if (input === undefined) return undefined;
-  const effective = (kernel - 1) * dilation + 1;
-  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.ceil(input / stride);
-  if (autoPad === 'VALID') return Math.floor((input - effective) / stride) + 1;
-  const size = (input + pads - effective) / stride + 1;
-  return ceil ? Math.ceil(size) : Math.floor(size);
-}
-
-const windowed =
-  (kind: 'conv' | 'pool'): Rule =>
-  (node, context) => {
-    const x = context.facts(node.input[0]);
-    if (!x?.dims) return [facts(x?.elemType, undefined)];
-    const spatial = x.dims.length - 2;
-    const weight = kind === 'conv' ? context.facts(node.input[1])?.dims : undefined;
-    const kernel = intsAttribute(node, 'kernel_shape') ?? weight?.slice(2).map((dim) => dim ?? Number.NaN);
-    const pads = intsAttribute(node, 'pads') ?? new Array<number>(2 * spatial).fill(0);
-    const strides = intsAttribute(node, 'strides') ?? new Array<number>(spatial).fill(1);
-    const dilations = intsAttribute(node, 'dilations') ?? new Array<number>(spatial).fill(1);
-    const autoPad = stringAttribute(node, 'auto_pad', 'NOTSET');
-    const ceil = intAttribute(node, 'ceil_mode', 0) === 1;
-    const channels = kind === 'conv' ? weight?.[0] : x.dims[1];
-    const dims: StaticDim[] = [x.dims[0], channels];
-    for (let axis = 0; axis < spatial; axis++) {
-      const k = kernel?.[axis];
-      dims.push(
-        k === undefined || Number.isNaN(k)
-          ? undefined
-          : windowSize(x.dims[axis + 2], k, strides[axis] ?? 1, dilations[axis] ?? 1, (pads[axis] ?? 0) + (pads[axis + spatial] ?? 0), autoPad, ceil),
-      );
-    }
-    return [facts(x.elemType, dims), ...node.output.slice(1).map(() => undefined)];
-  };
-
-const convTranspose: Rule = (node, context) => {
-  const x = context.facts(node.input[0]);
-  const weight = context.facts(node.input[1])?.dims;
-  if (!x?.dims) return [facts(x?.elemType, undefined)];
-  const spatial = x.dims.length - 2;
-  const group = intAttribute(node, 'group', 1);
-  const channels = weight?.[1] === undefined ? undefined : weight[1] * group;
-  const explicit = intsAttribute(node, 'output_shape');
-  const kernel = intsAttribute(node, 'kernel_shape') ?? weight?.slice(2);
-  const pads = intsAttribute(node, 'pads') ?? new Array<number>(2 * spatial).fill(0);
-  const strides = intsAttribute(node, 'strides') ?? new Array<number>(spatial).fill(1);
-  const dilations = intsAttribute(node, 'dilations') ?? new Array<number>(spatial).fill(1);
-  const outputPadding = intsAttribute(node, 'output_padding') ?? new Array<number>(spatial).fill(0);
-  const autoPad = stringAttribute(node, 'auto_pad', 'NOTSET');
-  const dims: StaticDim[] = [x.dims[0], channels];
-  for (let axis = 0; axis < spatial; axis++) {
-    const input = x.dims[axis + 2];
-    const k = kernel?.[axis];
-    if (explicit) dims.push(explicit[explicit.length - spatial + axis]);
-    else if (input === undefined || k === undefined) dims.push(undefined);
-    else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') dims.push(input * (strides[axis] ?? 1));
-    else {
-      const s = strides[axis] ?? 1;
-      const total = (pads[axis] ?? 0) + (pads[axis + spatial] ?? 0);
-      dims.push(s * (input - 1) + (outputPadding[axis] ?? 0) + (k - 1) * (dilations[axis] ?? 1) + 1 - total);
-    }
-  }
-  return [facts(x.elemType, dims)];
-};
-
-const globalPool: Rule = (node, context) => {
-  const x = context.facts(node.input[0]);
-  return [facts(x?.elemType, x?.dims?.map((dim, axis) => (axis < 2 ? dim : 1)))];
-};
-
-const matMul: Rule = (node, context) => {
-  const a = context.facts(node.input[0]);
-  const b = context.facts(node.input[1])?.dims;
-  if (!a?.dims || !b) return [facts(a?.elemType, undefined)];
-  if (a.dims.length === 1 && b.length === 1) return [facts(a.elemType, [])];
-  if (a.dims.length === 1) return [facts(a.elemType, [...b.slice(0, -2), b[b.length - 1]])];
-  if (b.length === 1) return [facts(a.elemType, a.dims.slice(0, -1))];
-  const batch = broadcastDims([a.dims.slice(0, -2), b.slice(0, -2)]);
-  return [facts(a.elemType, batch ? [...batch, a.dims[a.dims.length - 2], b[b.length - 1]] : undefined)];
-};
-
-const gemm: Rule = (node, context) => {
-  const a = context.facts(node.input[0]);
-  const b = context.facts(node.input[1])?.dims;
-  const m = a?.dims?.[intAttribute(node, 'transA', 0) ? 1 : 0];
-  const n = b?.[intAttribute(node, 'transB', 0) ? 0 : 1];
-  return [facts(a?.elemType, [m, n])];
-};
 
 const flatten: Rule = (node, context) => {
   const x = context.facts(node.input[0]);
@@ -248,21 +108,6 @@ const slice: Rule = (node, context) => {
   return [facts(x.elemType, dims)];
 };
 
-/** Elements a Slice keeps along one axis (ONNX clamping rules). */
-export function sliceLength(size: number, start: number, end: number, step: number): number {
-  const clamp = (value: number, low: number, high: number) => Math.min(Math.max(value, low), high);
-  let from = start < 0 ? start + size : start;
-  let to = end < 0 ? end + size : end;
-  if (step > 0) {
-    from = clamp(from, 0, size);
-    to = clamp(to, 0, size);
-    return Math.max(0, Math.ceil((to - from) / step));
-  }
-  from = clamp(from, 0, size - 1);
-  to = clamp(to, -1, size - 1);
-  return Math.max(0, Math.ceil((to - from) / step));
-}
-
 const gather: Rule = (node, context) => {
   const data = context.facts(node.input[0]);
   const indices = context.facts(node.input[1])?.dims;
@@ -285,20 +130,6 @@ const reduce =
     const dims = keep ? x.dims.map((dim, axis) => (reduced.has(axis) ? 1 : dim)) : x.dims.filter((_, axis) => !reduced.has(axis));
     return [facts(elemType, dims)];
   };
-
-const resize: Rule = (node, context) => {
-  const x = context.facts(node.input[0]);
-  if (!x?.dims) return [facts(x?.elemType, undefined)];
-  const scaleIndex = node.opType === 'Resize' && node.input.length > 2 ? 2 : 1;
-  const scales = (node.opType === 'Upsample' ? node.attribute.find((a) => a.name === 'scales')?.floats : undefined) ?? context.values(node.input[scaleIndex]);
-  const sizes = node.opType === 'Resize' ? context.values(node.input[3]) : undefined;
-  const dims = x.dims.map((dim, axis) => {
-    if (sizes && sizes.length === x.dims!.length) return sizes[axis];
-    const scale = scales && scales.length === x.dims!.length ? scales[axis] : undefined;
-    return dim === undefined || scale === undefined ? undefined : Math.floor(dim * scale);
-  });
-  return [facts(x.elemType, dims)];
-};
 
 const shape: Rule = (node, context) => {
   const rank = context.facts(node.input[0])?.dims?.length;

@@ -159,6 +159,8 @@ export function upgradeOpset(model: ModelProto, target: number = DEFAULT_TARGET_
   const converted = [...run.counts].sort(([a], [b]) => a.localeCompare(b)).map(([op, count]) => `${op}×${count}`);
   const notes = [`ai.onnx opset ${source} → ${target}${converted.length > 0 ? `; converted ${converted.join(', ')}` : ''}`];
   if (next.irVersion !== model.irVersion) notes.push(`IR version ${model.irVersion} → ${next.irVersion}`);
+  // Model-local functions declare their own opset imports and are not rewritten.
+  if (model.functions.length > 0) notes.push(`${model.functions.length} local function(s) left as they are`);
   const changes = [...run.counts.values()].reduce((sum, count) => sum + count, 0);
   // The opset number itself changed even when no node did: count that as one change.
   return { model: next, changes: Math.max(changes, 1), notes };

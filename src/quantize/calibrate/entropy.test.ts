@@ -77,15 +77,6 @@ describe('entropyBins', () => {
     const flat = histogramOf(uniform(createRandom(8), 100_000, 0, 1)).magnitudes();
     assert.ok(entropyBins(flat.counts, 128) >= 0.9 * 2048, 'a uniform histogram should hardly be clipped');
   });
-
-  it('takes well under 50 ms per tensor at 2048 bins with every bin occupied', () => {
-    const counts = Float64Array.from({ length: 2048 }, (_, bin) => 1 + Math.floor(1e6 * Math.exp(-bin / 200)));
-    entropyBins(counts, 128);
-    const start = performance.now();
-    entropyBins(counts, 128);
-    const elapsed = performance.now() - start;
-    assert.ok(elapsed < 150, `${elapsed.toFixed(1)} ms`); // about 10 ms on a laptop; slack for slow CI
-  });
 });
 
 describe('entropyRange', () => {

@@ -148,16 +148,6 @@ describe('mseRange', () => {
     // Two values exactly at ±c: both ends of a symmetric grid.
     assert.deepEqual(mseRange(histogramOf(Float32Array.of(-0.5, 0.5, 0.5)), INT8_SYMMETRIC), { min: -0.5, max: 0.5 });
   });
-
-  it('takes well under 50 ms per tensor at 2048 bins with both sides fully occupied', () => {
-    const values = Float32Array.from(uniform(createRandom(1), 200_000, -1, 1), (value) => value * 100);
-    const histogram = histogramOf(values);
-    mseRange(histogram, UINT8);
-    const start = performance.now();
-    mseRange(histogram, UINT8);
-    const elapsed = performance.now() - start;
-    assert.ok(elapsed < 150, `${elapsed.toFixed(1)} ms`); // a few ms on a laptop; slack for slow CI
-  });
 });
 
 describe('createMseCalibrator', () => {
