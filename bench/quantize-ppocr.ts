@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/quantize-ppocr.ts [--models rec,cls,det] [--eval N] [--calib N]
  *     [--methods minmax,percentile,entropy,mse] [--json out.json] [--fp32-only]
- *     [--threads N] [--seed N] [--out-dir DIR] [--quantizer MODULE]
+ *     [--threads N] [--seed N] [--out-dir DIR]
  *
  * For each model: a calibration split and a disjoint evaluation split are generated
  * (test/fixtures/ocr-eval.ts); each method quantizes the model from the calibration split
@@ -12,19 +12,18 @@
  * accuracy, det F1 at IoU ≥ 0.5), output SQNR and top-1 agreement against FP32, file size,
  * and McNemar counts (rec: exact lines, cls: samples, det: truth lines found).
  * INT8 models are written to --out-dir (default tmp/quantize-ppocr, git-ignored);
- * --quantizer names another module exporting `quantizeModel`, for trying a quantizer in progress.
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
 import { table } from '../src/cli/format.js';
 import { SqnrAccumulator, thresholdAgreement, top1Agreement, type Agreement } from '../src/evaluate/fidelity.js';
 import { matchBoxes, pairedOutcomes, scoreDetection, scoreText, type Box, type PairedCounts } from '../src/evaluate/text-metrics.js';
 import { DETECT_DEFAULTS } from '../src/handlers/ocr/detect.js';
-import { readModel, writeModel, type ModelProto } from '../src/onnx/index.js';
+import { readModel, writeModel } from '../src/onnx/index.js';
+import { calibrationConfig, quantizeModel, type CalibrationSource, type QuantizeReport } from '../src/quantize/index.js';
 import { Engine, runtimeVersion, type HostTensor } from '../src/runtime/index.js';
 import {
   collectSamples, generateClsSamples, generateDetSamples, generateRecSamples, ppOcrModelPath, readDetBoxes, readOrientation, readRecText,
@@ -35,55 +34,22 @@ type Method = 'minmax' | 'percentile' | 'entropy' | 'mse';
 const METHODS: readonly Method[] = ['minmax', 'percentile', 'entropy', 'mse'];
 type Feeds = Readonly<Record<string, HostTensor>>;
 
-/** What the quantizer reads calibration data through (the shape `src/quantize` declares). */
-interface CalibrationSource {
-  readonly description: string;
-  readonly count: number | undefined;
-  samples(): AsyncIterable<Feeds>;
-}
-
-/** The part of `src/quantize/index.ts` this harness needs. */
-interface QuantizerModule {
-  quantizeModel(model: ModelProto, source: CalibrationSource, options: object): Promise<{ model: ModelProto; report: unknown }>;
-  /** Fills a method's default parameters (bins, percentile…), when the module offers it. */
-  calibrationConfig?: (method: Method) => object;
-}
-
-/**
- * QUANTIZER HOOK: the one call from this harness into kiln's quantizer. The module is imported
- * through a computed specifier so the harness type-checks and runs (`--fp32-only`) before
- * `src/quantize/index.ts` exists; once it exports `quantizeModel`, a static import may
- * replace `loadQuantizer`.
- */
+/** The one call from this harness into kiln's quantizer: quantize, then write the INT8 model. */
 async function quantizeForEval(
   modelPath: string,
   outPath: string,
   calibration: CalibrationSource,
   method: Method,
-  options: { threads: number; quantizer?: string; onProgress?: (done: number) => void },
-): Promise<unknown> {
-  const quantizer = await loadQuantizer(options.quantizer);
+  options: { threads: number; onProgress?: (done: number) => void },
+): Promise<QuantizeReport> {
   const { model } = readModel(modelPath);
-  const config = quantizer.calibrationConfig?.(method) ?? { method };
-  const { model: quantized, report } = await quantizer.quantizeModel(model, calibration, {
-    calibration: config,
+  const { model: quantized, report } = await quantizeModel(model, calibration, {
+    calibration: calibrationConfig(method),
     intraOpThreads: options.threads,
-    onProgress: options.onProgress,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   writeModel(quantized, outPath);
   return report;
-}
-
-/** `src/quantize/index.ts`, or another module exporting `quantizeModel` (`--quantizer PATH`). */
-async function loadQuantizer(path?: string): Promise<QuantizerModule> {
-  const specifier = path ? pathToFileURL(resolve(path)).href : '../src/quantize/index.js';
-  try {
-    const module = (await import(specifier)) as Partial<QuantizerModule>;
-    if (typeof module.quantizeModel !== 'function') throw new Error('it does not export quantizeModel');
-    return module as QuantizerModule;
-  } catch (error) {
-    throw new Error(`the quantizer (${specifier}) is not usable yet: ${(error as Error).message}; run with --fp32-only`, { cause: error });
-  }
 }
 
 /** Scores one model variant's outputs, sample by sample. */
@@ -181,7 +147,6 @@ interface Settings {
   readonly seed: number;
   readonly outDir: string;
   readonly json: string | undefined;
-  readonly quantizer: string | undefined;
 }
 
 function parseSettings(): Settings {
@@ -196,7 +161,6 @@ function parseSettings(): Settings {
       threads: { type: 'string', default: '2' },
       seed: { type: 'string', default: '1' },
       'out-dir': { type: 'string', default: 'tmp/quantize-ppocr' },
-      quantizer: { type: 'string' },
     },
   });
   const list = <T extends string>(text: string, allowed: readonly T[], what: string): T[] =>
@@ -220,7 +184,6 @@ function parseSettings(): Settings {
     seed: count(values.seed, 'seed'),
     outDir: values['out-dir'],
     json: values.json,
-    quantizer: values.quantizer,
   };
 }
 
@@ -274,7 +237,7 @@ async function evaluateModel(task: OcrEvalTask, settings: Settings): Promise<Rec
     const bar = progress(`${task} ${method} calibration`, calibration.count);
     let failure: string | undefined;
     try {
-      const options = { threads: settings.threads, quantizer: settings.quantizer, onProgress: bar.update };
+      const options = { threads: settings.threads, onProgress: bar.update };
       const { seconds } = await timed(() => quantizeForEval(fp32Path, outPath, source, method, options));
       variants.push({ name: method, path: outPath, quantizeSeconds: seconds, runSeconds: 0 });
     } catch (error) {

@@ -6,5 +6,6 @@ export * from './core/index.js';
 export * from './onnx/index.js';
 export * from './runtime/index.js';
 export * from './evaluate/index.js';
+export * from './quantize/index.js';
 export { defineHandler, PredictionError } from './handlers/types.js';
 export type { Handler, HandlerContext, HandlerSteps, RequestInput } from './handlers/types.js';

