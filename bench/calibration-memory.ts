@@ -6,7 +6,7 @@
  * Histograms are updated per batch and the activations dropped, so the peak should not grow
  * with the sample count (target: 1,024 samples ≤ 2× the peak of 64).
  *
- * Usage: npm run bench:calibration-memory [-- --counts 64,1024 --resolution 112 --method mse]
+ * Usage: npm run bench:calibration-memory [-- --counts 64,1024 --resolution 128 --method mse]
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ import { buildMobileNetV2 } from '../test/fixtures/mobilenet-v2.js';
 const { values: flags } = parseArgs({
   options: {
     counts: { type: 'string', default: '64,1024' },
-    resolution: { type: 'string', default: '112' },
+    resolution: { type: 'string', default: '128' },
     method: { type: 'string', default: 'mse' },
     child: { type: 'string' },
   },
