@@ -7,8 +7,11 @@ export function demoFontPath(): string {
   return join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf', 'DejaVuSans.ttf');
 }
 
-/** Black text on a white page with a margin, for the demo's OCR request. */
-export async function renderDemoPage(lines: readonly string[], options: { fontSize?: number; rotate180?: boolean } = {}): Promise<Buffer> {
+/** Black text on a white page with a margin, for the demo's OCR request (a small margin gives a line crop). */
+export async function renderDemoPage(
+  lines: readonly string[],
+  options: { fontSize?: number; rotate180?: boolean; /** White border in pixels. @defaultValue 0.8 × fontSize */ margin?: number } = {},
+): Promise<Buffer> {
   const text = lines.map((line) => line.replace(/&/g, '&amp;').replace(/</g, '&lt;')).join('\n');
   const fontSize = options.fontSize ?? 28;
   const ink = await sharp({
@@ -18,7 +21,7 @@ export async function renderDemoPage(lines: readonly string[], options: { fontSi
     .toBuffer();
   // Flatten first, then pad: sharp would otherwise reorder the two operations.
   const flat = await sharp(ink).flatten({ background: '#ffffff' }).png().toBuffer();
-  const margin = Math.round(fontSize * 0.8);
+  const margin = options.margin ?? Math.round(fontSize * 0.8);
   return sharp(flat)
     .extend({ top: margin, bottom: margin, left: margin, right: margin, background: '#ffffff' })
     .rotate(options.rotate180 ? 180 : 0)

@@ -123,7 +123,8 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
 
   io.out('\nstep 5/6  predict: run each archive\'s handler in-process, as a server worker would');
   const page = await renderDemoPage(PAGE_LINES);
-  const upsideDown = await renderDemoPage(PAGE_LINES.slice(0, 1), { rotate180: true });
+  // A short, tight line crop, as the OCR pipeline hands the classifier (its input is 48×192).
+  const upsideDown = await renderDemoPage(['invoice 2026-11'], { rotate180: true, margin: 4 });
   writeFileSync(join(out, 'page.png'), page);
   writeFileSync(join(out, 'line-upside-down.png'), upsideDown);
   const [ocr] = (await predictArchive(join(out, 'ocr.mar'), [page])) as [{ text: string; lines: { score: number }[] }];
@@ -179,14 +180,14 @@ const CALIBRATION_WORDS = [
 ];
 
 /**
- * Quantizes the classifier on 16 rendered lines (half upside down, as it sees in service), then
+ * Quantizes the classifier on 16 rendered line crops (half upside down, as it sees in service), then
  * measures FP32 against INT8 side by side, as `kiln bench a.onnx b.onnx` does.
  */
 async function quantizeDemo(clsPath: string, int8Path: string, out: string, iterations: number, io: CliIO): Promise<void> {
   const calibration = join(out, 'calibration');
   mkdirSync(calibration, { recursive: true });
   for (const [index, words] of CALIBRATION_WORDS.entries()) {
-    writeFileSync(join(calibration, `line-${String(index).padStart(2, '0')}.png`), await renderDemoPage([words], { rotate180: index % 2 === 1 }));
+    writeFileSync(join(calibration, `line-${String(index).padStart(2, '0')}.png`), await renderDemoPage([words], { rotate180: index % 2 === 1, margin: 4 }));
   }
   await runQuantize(
     clsPath,
