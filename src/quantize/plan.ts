@@ -54,7 +54,7 @@ export function planQuantization(
     },
   };
   const wanted = (node: NodeProto) =>
-    !options.excludeNodes.has(node.name) &&
+    !options.excludeNodes.has(nodeLabel(node)) &&
     !options.excludeOpTypes.has(node.opType) &&
     (!options.opTypes || options.opTypes.has(node.opType));
   const mark = (node: NodeProto, plan: NodePlan) => {

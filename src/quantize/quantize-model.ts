@@ -91,6 +91,7 @@ export async function quantizeModel(
   const prepared = runPasses(model, PREPARE_PASSES);
   for (const pass of prepared.applied) if (pass.changes > 0) logger.debug({ pass: pass.name, changes: pass.changes }, 'pass applied');
   const view = new GraphView(prepared.model.graph!);
+  checkExcludedNodes(view, resolved.excludeNodes);
 
   let ranges: ReadonlyMap<string, TensorRange>;
   let calibration: QuantizeReport['calibration'];
@@ -147,5 +148,16 @@ function checkReplayedRanges(view: GraphView, ranges: ReadonlyMap<string, Tensor
       'KILN_QUANTIZE_RANGES_INVALID',
       `the saved ranges name ${unknown.length} tensors this model does not have (first: '${unknown[0]}'); were they saved for another model?`,
     );
+  }
+}
+
+/** An excluded node that does not exist is a typo the user should hear about, not a no-op. */
+function checkExcludedNodes(view: GraphView, excluded: ReadonlySet<string>): void {
+  const labels = new Set(view.nodes.map(nodeLabel));
+  const unknown = [...excluded].filter((name) => !labels.has(name));
+  if (unknown.length > 0) {
+    throw new KilnError('KILN_CORE_INVALID_ARGUMENT', `no node named ${unknown.map((name) => `'${name}'`).join(', ')} to exclude (node names are as in kiln inspect or Netron)`, {
+      details: { unknown },
+    });
   }
 }
