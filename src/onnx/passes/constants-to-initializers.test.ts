@@ -5,7 +5,7 @@ import { DataType } from '../dtype.js';
 import type { GraphProto, ModelProto } from '../gen/onnx_pb.js';
 import { decodeTensor, encodeTensor } from '../tensor.js';
 import { constantsToInitializers } from './constants-to-initializers.js';
-import { assertSameOutputs, loadPpOcr, opCounts, snapshot } from './harness.test.js';
+import { assertSameOutputs, loadPpOcr, opCounts, snapshot } from '../../../test/fixtures/pass-harness.js';
 
 const F = DataType.FLOAT;
 

@@ -4,7 +4,7 @@ import { makeModel, makeNode, makeValueInfo } from '../build.js';
 import { DataType } from '../dtype.js';
 import { decodeTensor } from '../tensor.js';
 import { flattenShape, flattenToReshape } from './flatten-to-reshape.js';
-import { assertSameOutputs, opCounts, seededFeeds } from './harness.test.js';
+import { assertSameOutputs, opCounts, seededFeeds } from '../../../test/fixtures/pass-harness.js';
 
 const F = DataType.FLOAT;
 

@@ -6,7 +6,7 @@ import type { ModelProto, NodeProto, TensorProto } from '../gen/onnx_pb.js';
 import { encodeTensor } from '../tensor.js';
 import { createRandom, normal, uniform, type Random } from '../../../test/fixtures/random.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
-import { assertSameOutputs, opCounts, snapshot } from './harness.test.js';
+import { assertSameOutputs, opCounts, snapshot } from '../../../test/fixtures/pass-harness.js';
 
 const F = DataType.FLOAT;
 

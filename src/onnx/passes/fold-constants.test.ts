@@ -5,7 +5,7 @@ import { DataType } from '../dtype.js';
 import type { TensorProto } from '../gen/onnx_pb.js';
 import { encodeTensor } from '../tensor.js';
 import { MAX_GROWN_ELEMENTS, foldConstants } from './fold-constants.js';
-import { assertSameOutputs, compareModels, opCounts, snapshot } from './harness.test.js';
+import { assertSameOutputs, compareModels, opCounts, snapshot } from '../../../test/fixtures/pass-harness.js';
 
 const F = DataType.FLOAT;
 const I64 = DataType.INT64;

@@ -13,7 +13,7 @@ import {
   runPasses,
   upgradeOpset,
 } from './index.js';
-import { TOLERANCE, compareModels, loadPpOcr, opCounts, seededFeeds, textFeeds, type PpOcrId } from './harness.test.js';
+import { TOLERANCE, compareModels, loadPpOcr, opCounts, seededFeeds, textFeeds, type PpOcrId } from '../../../test/fixtures/pass-harness.js';
 
 const FOLDABLE_PRODUCERS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 

@@ -7,7 +7,7 @@ import { shallowCopy } from '../edit.js';
 import { GraphProtoSchema, ModelProtoSchema, ValueInfoProtoSchema, type ModelProto } from '../gen/onnx_pb.js';
 import { encodeTensor } from '../tensor.js';
 import { buildMobileNetV2 } from '../../../test/fixtures/mobilenet-v2.js';
-import { loadPpOcr, runModel, textFeeds, type PpOcrId } from './harness.test.js';
+import { loadPpOcr, runModel, textFeeds, type PpOcrId } from '../../../test/fixtures/pass-harness.js';
 import { inferShapes } from './infer-shapes.js';
 
 const F = DataType.FLOAT;

@@ -5,7 +5,7 @@ import { DataType } from '../dtype.js';
 import type { ModelProto, NodeProto } from '../gen/onnx_pb.js';
 import { encodeTensor } from '../tensor.js';
 import { stringAttribute } from './attributes.js';
-import { assertSameOutputs, opCounts } from './harness.test.js';
+import { assertSameOutputs, opCounts } from '../../../test/fixtures/pass-harness.js';
 import { upgradeOpset } from './upgrade-opset.js';
 
 const F = DataType.FLOAT;

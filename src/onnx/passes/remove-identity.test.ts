@@ -4,7 +4,7 @@ import { makeModel, makeNode, makeValueInfo } from '../build.js';
 import { DataType } from '../dtype.js';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../gen/onnx_pb.js';
 import { encodeTensor } from '../tensor.js';
-import { assertSameOutputs, opCounts, snapshot } from './harness.test.js';
+import { assertSameOutputs, opCounts, snapshot } from '../../../test/fixtures/pass-harness.js';
 import { removeIdentity } from './remove-identity.js';
 
 const F = DataType.FLOAT;

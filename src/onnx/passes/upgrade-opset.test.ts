@@ -7,7 +7,7 @@ import { opsetVersion } from '../graph.js';
 import { encodeTensor } from '../tensor.js';
 import { buildMobileNetV2 } from '../../../test/fixtures/mobilenet-v2.js';
 import { findAttribute } from './attributes.js';
-import { assertSameOutputs, kilnError, loadPpOcr, opCounts, snapshot } from './harness.test.js';
+import { assertSameOutputs, kilnError, loadPpOcr, opCounts, snapshot } from '../../../test/fixtures/pass-harness.js';
 import { upgradeOpset } from './upgrade-opset.js';
 
 const F = DataType.FLOAT;
