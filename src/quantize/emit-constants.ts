@@ -5,7 +5,7 @@ import type { GraphView } from '../onnx/graph.js';
 import { encodeTensor, type DecodedTensor } from '../onnx/tensor.js';
 import { computeQuantParams, quantizeValue, type QuantParams } from './math.js';
 import type { ResolvedQuantizeOptions } from './options.js';
-import { minimumWeightScales, quantizeBias, quantizeWeight, type QuantizedWeight } from './weights.js';
+import { minimumWeightScales, quantizeBias, quantizeWeight, weightSqnrDb, type QuantizedWeight } from './weights.js';
 
 type IntegerData = Int8Array | Uint8Array | Int32Array | Float32Array;
 
@@ -72,7 +72,7 @@ export function emitWeight(
   axis: number | undefined,
   options: ResolvedQuantizeOptions,
   biasGuard?: { readonly bias: Float32Array; readonly inputScale: number },
-): EmittedWeight & { readonly widened: number } {
+): EmittedWeight & { readonly widened: number; readonly sqnrDb: number } {
   const values = tensor.data as Float32Array;
   const plain = quantizeWeight(values, tensor.dims, axis, options.weightRange);
   let weight = plain;
@@ -83,7 +83,7 @@ export function emitWeight(
   }
   const quantized = sink.add(`${name}_q`, DataType.INT8, tensor.dims, weight.data);
   const { node, output } = sink.dequantize(name, quantized, weight.scales, { type: DataType.INT8, data: weight.zeroPoints }, weight.axis);
-  return { weight, node, output, widened };
+  return { weight, node, output, widened, sqnrDb: weightSqnrDb(values, tensor.dims, weight) };
 }
 
 /** True when every channel's scale is wide enough for its int32 bias (see {@link minimumWeightScales}). */

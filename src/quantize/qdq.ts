@@ -20,6 +20,8 @@ export interface EmitResult {
   readonly widenedChannels: number;
   /** Bias values still clipped to int32 (expected 0). */
   readonly clippedBiases: number;
+  /** SQNR (dB) of each quantized weight against its float values, by initializer name. */
+  readonly weightSqnr: ReadonlyMap<string, number>;
 }
 
 /** The Q → DQ pairs of the quantized activations and how names change around them. */
@@ -83,7 +85,13 @@ export function emitQdq(model: ModelProto, plan: QuantizationPlan, options: Reso
   if (sorted.some((node, index) => node !== nodes[index])) next.node = sorted;
   const result = shallowCopy(ModelProtoSchema, model);
   result.graph = next;
-  return { model: result, activations, widenedChannels: rewriter.widenedChannels, clippedBiases: rewriter.clippedBiases };
+  return {
+    model: result,
+    activations,
+    widenedChannels: rewriter.widenedChannels,
+    clippedBiases: rewriter.clippedBiases,
+    weightSqnr: rewriter.weightSqnr,
+  };
 }
 
 /**
@@ -124,6 +132,7 @@ class ConstantRewriter {
   readonly replaced = new Set<string>();
   widenedChannels = 0;
   clippedBiases = 0;
+  readonly weightSqnr = new Map<string, number>();
   readonly #weights = new Map<string, EmittedWeight>();
 
   constructor(
@@ -151,6 +160,7 @@ class ConstantRewriter {
       } else {
         const emitted = emitWeight(this.sink, name, decodeTensor(this.view.initializer(name)!), weightPlan.axis, this.options, biasGuard);
         this.widenedChannels += emitted.widened;
+        this.weightSqnr.set(name, Math.min(emitted.sqnrDb, this.weightSqnr.get(name) ?? Number.POSITIVE_INFINITY));
         // A widened weight belongs to this node alone; a plain one is shared by every user.
         if (!cached && emitted.widened === 0) this.#weights.set(key, emitted);
         added.push(emitted.node);

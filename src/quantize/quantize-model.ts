@@ -53,6 +53,8 @@ export interface QuantizeReport {
   readonly absorbed: number;
   readonly widenedChannels: number;
   readonly clippedBiases: number;
+  /** SQNR (dB) of each quantized weight against its float values (spec: ≥ 35 dB per-channel). */
+  readonly weightSqnr: ReadonlyMap<string, number>;
 }
 
 /** Options of {@link quantizeModel} beyond what to quantize: progress and logging. */
@@ -131,6 +133,7 @@ export async function quantizeModel(
     absorbed: plan.absorptions.length,
     widenedChannels: emitted.widenedChannels,
     clippedBiases: emitted.clippedBiases,
+    weightSqnr: emitted.weightSqnr,
   };
   if (emitted.clippedBiases > 0) logger.warn({ clipped: emitted.clippedBiases }, 'bias values clipped to int32');
   return { model: emitted.model, report };

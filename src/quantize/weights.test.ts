@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { quantRange } from './math.js';
-import { minimumWeightScales, quantizeBias, quantizeWeight } from './weights.js';
+import { minimumWeightScales, quantizeBias, quantizeWeight, weightSqnrDb } from './weights.js';
 
 const W8 = quantRange('int8', { symmetric: true });
 
@@ -64,5 +64,17 @@ describe('quantizeBias', () => {
     const minimum = minimumWeightScales(Float32Array.of(10), inputScale);
     const safe = quantizeBias(Float32Array.of(10), inputScale, Float32Array.of(minimum[0]!));
     assert.equal(safe.clipped, 0);
+  });
+});
+
+describe('weightSqnrDb', () => {
+  it('is infinite for values on the grid and about 6 dB per bit otherwise', () => {
+    const exact = Float32Array.of(1.27, -0.635, 0.127, -0.0635);
+    const onGrid = Float32Array.of(0.01 * 127, 0.01 * -64, 0.001 * 127, 0.001 * -64).map(Math.fround);
+    assert.equal(weightSqnrDb(onGrid, [2, 2], quantizeWeight(onGrid, [2, 2], 0, W8)), Number.POSITIVE_INFINITY);
+    const random = Float32Array.from({ length: 4096 }, (_, index) => Math.sin(index * 12.9898) * 0.5);
+    const db = weightSqnrDb(random, [64, 64], quantizeWeight(random, [64, 64], 0, W8));
+    assert.ok(db > 35 && db < 50, `${db} dB`);
+    assert.ok(weightSqnrDb(exact, [2, 2], quantizeWeight(exact, [2, 2], 0, W8)) > 40);
   });
 });

@@ -96,3 +96,23 @@ export function quantizeBias(bias: Float32Array, inputScale: number, weightScale
   });
   return { data, scales: perChannel ? scales : scales.subarray(0, 1).slice(), clipped };
 }
+
+/** SQNR in dB of a quantized weight against its float values (Infinity when exact). */
+export function weightSqnrDb(values: Float32Array, dims: readonly number[], weight: QuantizedWeight): number {
+  const { outer, channels, inner } = axisLayout(dims, weight.axis);
+  let signal = 0;
+  let noise = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let channel = 0; channel < channels; channel++) {
+      const scale = weight.scales[channel]!;
+      const start = (o * channels + channel) * inner;
+      for (let i = start; i < start + inner; i++) {
+        const value = values[i]!;
+        const error = value - Math.fround(weight.data[i]! * scale);
+        signal += value * value;
+        noise += error * error;
+      }
+    }
+  }
+  return noise === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(signal / noise);
+}

@@ -49,6 +49,8 @@ export interface QuantizeSummary {
   readonly quantizedNodes: number;
   readonly byOp: Readonly<Record<string, number>>;
   readonly absorbed: number;
+  /** The least faithful weight: SQNR (dB) of its int8 values against the float ones. */
+  readonly worstWeight: { readonly name: string; readonly sqnrDb: number } | undefined;
   readonly fusion: {
     readonly compute: FusionReport['compute'];
     readonly fused: number;
@@ -173,6 +175,7 @@ function summarize(
     quantizedNodes: report.quantizedNodes.length,
     byOp,
     absorbed: report.absorbed,
+    worstWeight: worstWeight(report.weightSqnr),
     fusion: {
       compute: fusion.compute,
       fused: fusion.fused,
@@ -182,6 +185,12 @@ function summarize(
     },
     sqnr,
   };
+}
+
+function worstWeight(sqnr: ReadonlyMap<string, number>): QuantizeSummary['worstWeight'] {
+  let worst: QuantizeSummary['worstWeight'];
+  for (const [name, sqnrDb] of sqnr) if (!worst || sqnrDb < worst.sqnrDb) worst = { name, sqnrDb };
+  return worst;
 }
 
 function formatSummary(summary: QuantizeSummary): string {
@@ -198,6 +207,7 @@ function formatSummary(summary: QuantizeSummary): string {
     `fused        ${summary.fusion.fused}/${summary.fusion.checked} nodes (${percent(summary.fusion.fused, summary.fusion.checked)}); ` +
       `Conv/MatMul/Gemm ${summary.fusion.compute.fused}/${summary.fusion.compute.asked} (${percent(summary.fusion.compute.fused, summary.fusion.compute.asked)})`,
   ];
+  if (summary.worstWeight) lines.push(`weights      lowest SQNR ${summary.worstWeight.sqnrDb.toFixed(1)} dB (${summary.worstWeight.name})`);
   if (summary.sqnr) {
     for (const [name, db] of Object.entries(summary.sqnr)) lines.push(`SQNR         ${name}: ${db.toFixed(1)} dB (INT8 vs FP32 on calibration samples)`);
   }

@@ -68,6 +68,7 @@ describe('kiln quantize', () => {
     assert.ok(summary.sizeRatio < 0.5, `size ratio ${summary.sizeRatio}`);
     assert.ok(summary.sqnr['softmax_0.tmp_0'] > 15, `SQNR ${summary.sqnr['softmax_0.tmp_0']}`);
     assert.ok(summary.fusion.integerKernels.QLinearConv >= 50);
+    assert.ok(summary.worstWeight.sqnrDb >= 35, `weight ${summary.worstWeight.name}: ${summary.worstWeight.sqnrDb} dB`);
     assert.ok(existsSync(ranges));
   });
 
