@@ -52,19 +52,27 @@ function invalid(source: string, message: string, cause?: unknown): KilnError {
 }
 
 /**
- * Parses model-config.yaml as plain data: YAML 1.2 core schema, no custom tags, no merge keys,
- * a bounded alias count (billion-laughs), so a file can never construct objects or run code.
+ * Loads YAML text as plain data: YAML 1.2 core schema, no custom tags, no merge keys, a bounded
+ * alias count (billion-laughs), so a file can never construct objects or run code. Shared by
+ * model-config.yaml and workflow specs; `fail` builds the caller's error from a reason.
  */
-export function parseModelConfig(text: string, source = 'model-config.yaml'): ModelConfig {
+export function loadPlainYaml(text: string, fail: (reason: string, cause: unknown) => KilnError): unknown {
   const document = parseDocument(text, { schema: 'core', merge: false, uniqueKeys: true, prettyErrors: false });
   const problem = document.errors[0] ?? document.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
-  if (problem) throw invalid(source, `not plain YAML data: ${problem.message.split('\n')[0]}`, problem);
-  let data: unknown;
+  if (problem) throw fail(`not plain YAML data: ${problem.message.split('\n')[0]}`, problem);
   try {
-    data = document.toJS({ maxAliasCount: 100 });
+    return document.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    throw invalid(source, (error as Error).message, error);
+    throw fail((error as Error).message, error);
   }
+}
+
+/**
+ * Parses model-config.yaml as plain data (see {@link loadPlainYaml}): server keys are checked,
+ * every other key goes to the handler.
+ */
+export function parseModelConfig(text: string, source = 'model-config.yaml'): ModelConfig {
+  let data = loadPlainYaml(text, (reason, cause) => invalid(source, reason, cause));
   if (data === null || data === undefined) data = {};
   if (typeof data !== 'object' || Array.isArray(data)) throw invalid(source, 'the top level must be a mapping of keys to values');
   const entries = Object.entries(data as Record<string, unknown>);

@@ -110,16 +110,7 @@ export async function writeArchive(spec: ArchiveSpec): Promise<WrittenArchive> {
   checkModelName(spec.modelName);
   checkModelVersion(spec.modelVersion);
   const target = archivePath(spec.exportPath, spec.modelName, spec.format);
-  if (existsSync(target) && !spec.force) {
-    throw new KilnError('KILN_ARCHIVE_EXISTS', `${target} already exists: use --force to overwrite it`, { details: { path: target } });
-  }
-  const seen = new Set<string>([MANIFEST_FILE]);
-  for (const entry of spec.entries) {
-    if (seen.has(entry.name)) {
-      throw new KilnError('KILN_ARCHIVE_DUPLICATE_ENTRY', `two files would be stored as '${entry.name}' in the archive`);
-    }
-    seen.add(entry.name);
-  }
+  refuseExisting(target, spec.force);
   const manifest = createManifest({
     modelName: spec.modelName,
     modelVersion: spec.modelVersion,
@@ -131,22 +122,55 @@ export async function writeArchive(spec: ArchiveSpec): Promise<WrittenArchive> {
     { name: MANIFEST_FILE, source: { bytes: new TextEncoder().encode(encodeManifest(manifest)) } },
     ...spec.entries,
   ];
+  await packEntries(target, entries, { format: spec.format, root: spec.modelName, force: spec.force });
+  return { path: target, manifest, files: entries.map((entry) => entry.name) };
+}
+
+function refuseExisting(target: string, force: boolean): void {
+  if (existsSync(target) && !force) {
+    throw new KilnError('KILN_ARCHIVE_EXISTS', `${target} already exists: use --force to overwrite it`, { details: { path: target } });
+  }
+}
+
+/** How {@link packEntries} lays its entries out. */
+export interface PackOptions {
+  readonly format: ArchiveFormat;
+  /** The folder every tgz entry goes under (TorchServe's `<name>/`); unused by the other formats. */
+  readonly root: string;
+  /** Replace an existing target. */
+  readonly force: boolean;
+}
+
+/**
+ * Writes `entries` (the manifest among them) to `target` atomically: every source is checked
+ * readable and every name unique first, the archive is written beside the target under a temp
+ * name, then renamed over it, so nothing partial is ever seen at `target`. Shared by model
+ * (`.mar`) and workflow (`.war`) archives.
+ */
+export async function packEntries(target: string, entries: readonly ArchiveEntry[], options: PackOptions): Promise<void> {
+  refuseExisting(target, options.force);
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    if (seen.has(entry.name)) {
+      throw new KilnError('KILN_ARCHIVE_DUPLICATE_ENTRY', `two files would be stored as '${entry.name}' in the archive`);
+    }
+    seen.add(entry.name);
+  }
   for (const entry of entries) entrySize(entry); // every source readable before anything is written
-  mkdirSync(spec.exportPath, { recursive: true });
+  mkdirSync(dirname(target), { recursive: true });
   const temp = tempSiblingPath(target);
   try {
-    if (spec.format === 'no-archive') await writeDirectory(temp, entries);
-    else if (spec.format === 'tgz') await writeTgz(temp, spec.modelName, entries);
-    else await writeZip(temp, entries, spec.format === 'default');
+    if (options.format === 'no-archive') await writeDirectory(temp, entries);
+    else if (options.format === 'tgz') await writeTgz(temp, options.root, entries);
+    else await writeZip(temp, entries, options.format === 'default');
     // A file is replaced atomically by the rename; a folder cannot be renamed over, so it goes first.
-    if (spec.format === 'no-archive' && existsSync(target)) rmSync(target, { recursive: true, force: true });
+    if (options.format === 'no-archive' && existsSync(target)) rmSync(target, { recursive: true, force: true });
     renameSync(temp, target);
   } catch (error) {
     rmSync(temp, { recursive: true, force: true });
     if (error instanceof KilnError) throw error;
     throw new KilnError('KILN_IO_WRITE_FAILED', `${target}: cannot write the archive (${ioReason(error)})`, { cause: error });
   }
-  return { path: target, manifest, files: entries.map((entry) => entry.name) };
 }
 
 async function writeZip(path: string, entries: readonly ArchiveEntry[], compress: boolean): Promise<void> {

@@ -5,6 +5,7 @@ import type { GraphOptimizationLevel } from '../runtime/engine.js';
 import { BENCH_DEFAULTS, runBench, type BenchConfig } from './commands/bench.js';
 import { runBenchComparison } from './commands/bench-compare.js';
 import { runArchive, runArchiveInspect } from './commands/archive.js';
+import { runArchiveWorkflow } from './commands/archive-workflow.js';
 import { runDemo } from './commands/demo.js';
 import { runInspect } from './commands/inspect.js';
 import { runPredict } from './commands/predict.js';
@@ -103,6 +104,32 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
           ...(flags['serializedFile'] ? { serializedFile: flags['serializedFile'] as string } : {}),
           ...(flags['extraFiles'] ? { extraFiles: flags['extraFiles'] as string } : {}),
           ...(flags['configFile'] ? { configFile: flags['configFile'] as string } : {}),
+        },
+        io,
+      );
+    });
+
+  program
+    .command('archive-workflow')
+    .description('package a workflow (a DAG of models and handler functions) into a workflow archive (.war), as torch-workflow-archiver does')
+    .option('--workflow-name <name>', 'workflow name (letters, digits, _ - .)')
+    .option('--spec-file <path>', 'the workflow spec (YAML: models and dag)')
+    .option('--handler <path>', 'a .ts/.js file whose exported functions can be DAG nodes')
+    .option('--extra-files <paths>', 'comma-separated files or folders to add to the archive root')
+    .option('--export-path <dir>', 'where to write the archive', '.')
+    .option('-f, --force', 'overwrite an existing archive')
+    .action(async (flags: Record<string, string | boolean | undefined>) => {
+      for (const [key, flag] of [['workflowName', 'workflow-name'], ['specFile', 'spec-file'], ['handler', 'handler']] as const) {
+        if (!flags[key]) throw new KilnError('KILN_CLI_USAGE', `kiln archive-workflow needs --${flag}`);
+      }
+      await runArchiveWorkflow(
+        {
+          workflowName: flags['workflowName'] as string,
+          specFile: flags['specFile'] as string,
+          handler: flags['handler'] as string,
+          exportPath: flags['exportPath'] as string,
+          force: Boolean(flags['force']),
+          ...(flags['extraFiles'] ? { extraFiles: flags['extraFiles'] as string } : {}),
         },
         io,
       );

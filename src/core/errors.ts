@@ -285,6 +285,31 @@ export const ERROR_CATALOGUE = {
     wireType: 'BadRequestException',
     summary: 'config.properties or a serve flag has a value kiln cannot use.',
   },
+  KILN_SERVE_WORKFLOW_NOT_FOUND: {
+    kind: 'not_found',
+    wireType: 'WorkflowNotFoundException',
+    summary: 'No workflow of that name is registered ("Workflow not found: W").',
+  },
+  KILN_SERVE_WORKFLOW_EXISTS: {
+    kind: 'already_exists',
+    wireType: 'ConflictStatusException',
+    summary: 'A workflow of that name is already registered ("Workflow W is already registered.").',
+  },
+  KILN_SERVE_WORKFLOW_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'InvalidDAGException',
+    summary: 'The workflow specification is not valid: bad YAML or keys, not exactly one start node, a cycle, or a node that is neither a model of the spec nor a handler function ("Invalid workflow specification: …").',
+  },
+  KILN_SERVE_WORKFLOW_FAILED: {
+    kind: 'internal',
+    wireType: 'WorkflowException',
+    summary: 'A node of the workflow failed to register; every node already registered was removed again ("Workflow W has failed to register. Failures: […]").',
+  },
+  KILN_SERVE_WORKFLOW_NODE_FAILED: {
+    kind: 'internal',
+    wireType: 'InternalServerException',
+    summary: 'A workflow node failed or timed out on every attempt (timeout-ms, retry-attempts) during /wfpredict ("Error executing N …").',
+  },
   KILN_ONNX_OPSET_UNSUPPORTED: {
     kind: 'unsupported',
     wireType: 'InvalidModelException',

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { KilnError } from '../core/errors.js';
 import { resolveInside } from '../core/fs.js';
 import * as kilnApi from './api.js';
@@ -31,6 +31,18 @@ export function loadHandler(spec: string, modelDir: string): Handler {
   }
   const exports = evaluateModule(spec, path);
   return toHandler(spec, pickExport(spec, exports, exportName));
+}
+
+/**
+ * The names of the functions a bundled handler module exports: what a workflow's function nodes
+ * may name. The module's top level runs once, in the calling thread, with the `require` every
+ * handler gets; the functions themselves are not called.
+ */
+export function handlerFunctionNames(path: string): string[] {
+  const exports = evaluateModule(basename(path), path);
+  if (!exports || (typeof exports !== 'object' && typeof exports !== 'function')) return [];
+  const record = exports as Record<string, unknown>;
+  return Object.keys(record).filter((name) => typeof record[name] === 'function');
 }
 
 /**

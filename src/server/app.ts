@@ -10,6 +10,7 @@ import type { ServerMetrics } from '../metrics/registry.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { SERVING_DEFAULTS } from '../serving/settings.js';
 import { takeSnapshot, writeSnapshot, type SnapshotKind } from '../serving/snapshot.js';
+import { WorkflowRegistry } from '../serving/workflow-registry.js';
 import { isModelApiEnabled, isTokenAuthRequired, type ListenAddress, type ServerConfig } from './config.js';
 import type { ApiSettings, RequestContext } from './context.js';
 import { sendBody, sendError } from './http/response.js';
@@ -45,6 +46,8 @@ const MAX_CONNECTIONS = 4096;
  */
 export class KilnServer {
   readonly registry: ModelRegistry;
+  /** Workflows (model DAGs): their models live in {@link KilnServer.registry}. */
+  readonly workflows: WorkflowRegistry;
   readonly #init: KilnServerInit;
   readonly #servers = new Map<Api, Server>();
   #settings: ApiSettings;
@@ -104,6 +107,11 @@ export class KilnServer {
         },
         removed: (model, version) => init.metrics.removeModel(model, version),
       },
+    });
+    this.workflows = new WorkflowRegistry({
+      models: this.registry,
+      store: { modelStore: config.modelStore, allowedUrls: config.allowedUrls },
+      logger: init.logger,
     });
   }
 
@@ -194,6 +202,7 @@ export class KilnServer {
       requestId: randomUUID(),
       logger: this.#init.logger,
       registry: this.registry,
+      workflows: this.workflows,
       metrics: this.#init.metrics,
       settings: this.#settings,
       started: performance.now(),
@@ -244,8 +253,11 @@ export class KilnServer {
     for (const server of this.#servers.values()) server.closeAllConnections();
     await Promise.all(closed);
     this.#snapshot('shutdown');
+    // Nothing after the shutdown snapshot may write another (unregistering workflows would).
+    this.#snapshots = false;
     // Past the deadline, busy workers are killed rather than waited for (up to responseTimeout).
     await this.registry.kill();
+    await this.workflows.close();
     await this.registry.close();
     this.#auth?.remove();
   }

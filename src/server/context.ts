@@ -1,6 +1,7 @@
 import type { Logger } from '../core/log.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import type { ModelRegistry } from '../serving/registry.js';
+import type { WorkflowRegistry } from '../serving/workflow-registry.js';
 import type { CorsConfig, ResponseContext } from './http/response.js';
 
 /** Settings the routes read; resolved once from config.properties and flags. */
@@ -18,6 +19,7 @@ export interface ApiSettings {
 export interface RequestContext extends ResponseContext {
   readonly logger: Logger;
   readonly registry: ModelRegistry;
+  readonly workflows: WorkflowRegistry;
   readonly metrics: ServerMetrics;
   readonly settings: ApiSettings;
   /** Milliseconds since the request arrived. */

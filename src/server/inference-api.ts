@@ -17,11 +17,12 @@ function requestHeaders(req: IncomingMessage, extra: Record<string, string>): Re
   return { ...headers, ...extra };
 }
 
-function sendHandlerResponse(res: ServerResponse, response: HandlerResponse, ctx: RequestContext): void {
+function sendHandlerResponse(res: ServerResponse, response: HandlerResponse, ctx: RequestContext, defaultContentType?: string): void {
   if (response.body.byteLength > ctx.settings.maxResponseSize) {
     throw new KilnError('KILN_SERVE_RESPONSE_TOO_LARGE', `Response of ${response.body.byteLength} bytes is larger than max_response_size (${ctx.settings.maxResponseSize})`);
   }
-  const { status, phrase, contentType, headers } = response.settings;
+  const { status, phrase, headers } = response.settings;
+  const contentType = response.settings.contentType ?? defaultContentType;
   sendBody(res, status ?? 200, response.body, { headers, ...(contentType ? { contentType } : {}), ...(phrase ? { phrase } : {}) }, ctx);
 }
 
@@ -65,6 +66,21 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
   });
 }
 
+/**
+ * `/wfpredict/{w}`: the request, decoded as for predictions, runs through the workflow's DAG.
+ * The response is the leaf's (several leaves: one JSON object by node name), sent as
+ * `application/json` unless the leaf's handler set its own Content-Type (TorchServe always
+ * says JSON).
+ */
+async function inferWorkflow(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, workflow: string): Promise<void> {
+  // Fail fast on an unknown workflow, before reading a body for nothing.
+  ctx.workflows.describe(workflow);
+  const body = await readBody(req, { maxBytes: ctx.settings.maxRequestSize });
+  const input = await decodeInferenceInput(req, body, { decodeInputRequest: ctx.settings.decodeInputRequest });
+  const response = await ctx.workflows.predict(workflow, { input, headers: requestHeaders(req, { explain: 'False' }), id: ctx.requestId });
+  sendHandlerResponse(res, response, ctx, 'application/json');
+}
+
 /** The inference API (port 8080): TorchServe's routes. */
 export function inferenceRouter(): Router<RequestContext> {
   const description = (_req: IncomingMessage, res: ServerResponse, _params: unknown, ctx: RequestContext) => sendJson(res, 200, inferenceOpenApi(), ctx);
@@ -90,6 +106,7 @@ export function inferenceRouter(): Router<RequestContext> {
       if (!model) throw new KilnError('KILN_SERVE_BAD_REQUEST', 'Parameter model_name is required.');
       return infer(req, res, ctx, { model, explain: false, query });
     }),
+    route('*', '/wfpredict/:workflow', (req, res, { workflow }, ctx) => inferWorkflow(req, res, ctx, workflow)),
     route('POST', '/models/:model/invoke', (req, res, { model }, ctx) => infer(req, res, ctx, { model, explain: false })),
     route('POST', '/:model/predict', (req, res, { model }, ctx) => infer(req, res, ctx, { model, explain: false, query: parseQuery(req.url ?? '') })),
     route('POST', '/:model/:version/predict', (req, res, { model, version }, ctx) =>

@@ -104,21 +104,39 @@ async function scale(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
   else sendStatus(res, 200, `Workers scaled to ${min} for model: ${model}${version ? `, version: ${version}` : ''}`, ctx);
 }
 
-function list(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+/** `limit` and `next_page_token` as TorchServe reads them: out-of-range values fall back. */
+function pageParams(req: IncomingMessage): { limit: number; token: number } {
   const params = parseQuery(req.url ?? '');
   let limit = Number.parseInt(params['limit'] ?? '100', 10);
   if (!Number.isFinite(limit) || limit > 100 || limit < 0) limit = 100;
   let token = Number.parseInt(params['next_page_token'] ?? '0', 10);
   if (!Number.isFinite(token) || token < 0) token = 0;
-  sendJson(res, 200, ctx.registry.list(limit, token), ctx);
+  return { limit, token };
 }
 
-/** The management API (port 8081): TorchServe's model routes. */
+async function registerWorkflow(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+  requireModelApi(ctx);
+  const params = await registrationParams(req, ctx);
+  const url = params['url'];
+  if (!url) throw badRequest('Parameter url is required.');
+  const name = await ctx.workflows.register({
+    url,
+    ...(params['workflow_name'] ? { workflowName: params['workflow_name'] } : {}),
+    ...definedInt(params, 'response_timeout', 'responseTimeout', 1),
+    ...definedInt(params, 'startup_timeout', 'startupTimeout', 1),
+  });
+  sendStatus(res, 200, `Workflow ${name} has been registered and scaled successfully.`, ctx);
+}
+
+/** The management API (port 8081): TorchServe's model and workflow routes. */
 export function managementRouter(): Router<RequestContext> {
   return new Router<RequestContext>([
     route('OPTIONS', '/', (_req, res, _params, ctx) => sendJson(res, 200, managementOpenApi(), ctx)),
     route('*', '/api-description', (_req, res, _params, ctx) => sendJson(res, 200, managementOpenApi(), ctx)),
-    route('GET', '/models', (req, res, _params, ctx) => list(req, res, ctx)),
+    route('GET', '/models', (req, res, _params, ctx) => {
+      const { limit, token } = pageParams(req);
+      sendJson(res, 200, ctx.registry.list(limit, token), ctx);
+    }),
     route('POST', '/models', (req, res, _params, ctx) => register(req, res, ctx)),
     route('GET', '/v1/models/:model', (_req, res, { model }, ctx) => {
       sendJson(res, 200, { name: model, ready: ctx.registry.version(model).readyWorkers > 0 }, ctx);
@@ -133,6 +151,17 @@ export function managementRouter(): Router<RequestContext> {
       requireModelApi(ctx);
       await ctx.registry.unregister(model, version);
       sendStatus(res, 200, `Model "${model}" unregistered`, ctx);
+    }),
+    route('GET', '/workflows', (req, res, _params, ctx) => {
+      const { limit, token } = pageParams(req);
+      sendJson(res, 200, ctx.workflows.list(limit, token), ctx);
+    }),
+    route('POST', '/workflows', (req, res, _params, ctx) => registerWorkflow(req, res, ctx)),
+    route('GET', '/workflows/:workflow', (_req, res, { workflow }, ctx) => sendJson(res, 200, ctx.workflows.describe(workflow), ctx)),
+    route('DELETE', '/workflows/:workflow', async (_req, res, { workflow }, ctx) => {
+      requireModelApi(ctx);
+      await ctx.workflows.unregister(workflow);
+      sendStatus(res, 200, `Workflow "${workflow}" unregistered`, ctx);
     }),
   ]);
 }

@@ -40,6 +40,7 @@ export function inferenceOpenApi(): unknown {
     '/explanations/{model_name}': { post: operation('Explain with the default version', ['model_name']) },
     '/v1/models/{model_name}:predict': { post: operation('KServe v1 predict', ['model_name']) },
     '/invocations': { post: operation('SageMaker-style predict (?model_name=)') },
+    '/wfpredict/{workflow_name}': { post: operation("Run a workflow's DAG; the response is its leaf node's output", ['workflow_name']) },
   });
 }
 
@@ -61,5 +62,13 @@ export function managementOpenApi(): unknown {
       delete: operation('Unregister a version', ['model_name', 'model_version']),
     },
     '/models/{model_name}/{model_version}/set-default': { put: operation('Set the default version', ['model_name', 'model_version']) },
+    '/workflows': {
+      get: operation('List workflows (limit, next_page_token)'),
+      post: operation('Register a workflow archive (url, workflow_name, response_timeout, startup_timeout)'),
+    },
+    '/workflows/{workflow_name}': {
+      get: operation('Describe a workflow', ['workflow_name']),
+      delete: operation('Unregister a workflow and its models', ['workflow_name']),
+    },
   });
 }

@@ -8,3 +8,5 @@ export * from './registry.js';
 export * from './settings.js';
 export * from './snapshot.js';
 export * from './worker.js';
+export * from './workflow-dag.js';
+export * from './workflow-registry.js';

@@ -19,6 +19,8 @@ export interface VersionInit {
   readonly url: string;
   readonly archive: OpenedArchive;
   readonly settings: VersionSettings;
+  /** The workflow this version is a node of, if any (left out of snapshots). */
+  readonly workflow?: string | undefined;
   readonly logger: Logger;
   readonly observe: WorkerObserver;
   /** Where each worker's handler runs (a worker thread, or this thread). */
@@ -35,6 +37,8 @@ export class ModelVersion {
   readonly url: string;
   readonly archive: OpenedArchive;
   readonly queue: BatchQueue;
+  /** The workflow this version is a node of, if any. */
+  readonly workflow: string | undefined;
   readonly registeredAt = new Date();
   #settings: VersionSettings;
   readonly #workers = new Set<Worker>();
@@ -52,6 +56,7 @@ export class ModelVersion {
     this.version = init.version;
     this.url = init.url;
     this.archive = init.archive;
+    this.workflow = init.workflow;
     this.#settings = init.settings;
     this.#logger = init.logger.child({ model: init.name, version: init.version });
     this.#observe = init.observe;

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
-import { openArchive } from '../archive/read.js';
+import { openArchive, type OpenedArchive } from '../archive/read.js';
 import { KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { BatchRequest } from '../handlers/run.js';
@@ -27,6 +27,8 @@ export interface RegisterOptions extends SettingsOverrides {
   readonly loadedAtStartup?: boolean;
   /** Make this version the default even when the model has one. */
   readonly makeDefault?: boolean;
+  /** The workflow this model is a node of: such models are not written to snapshots, as in TorchServe. */
+  readonly workflow?: string;
 }
 
 /** What registration did: 200 with a worker count, or 202 while workers start. */
@@ -108,12 +110,25 @@ export class ModelRegistry {
       if (resolved.downloaded) rmSync(resolved.path, { force: true });
       throw error;
     }
+    return this.#add(archive, options, resolved.downloaded ? resolved.path : undefined);
+  }
+
+  /**
+   * Registers an archive that is already open, such as a workflow's function node (its handler
+   * lives in the workflow's files); `options.url` is only reported. The archive is the
+   * registry's from here on: it is removed when the version is.
+   */
+  registerOpened(archive: OpenedArchive, options: RegisterOptions): Promise<RegisterOutcome> {
+    return this.#add(archive, options, undefined);
+  }
+
+  async #add(archive: OpenedArchive, options: RegisterOptions, downloaded: string | undefined): Promise<RegisterOutcome> {
     const name = options.modelName ?? archive.manifest.model.modelName;
     const versionName = archive.manifest.model.modelVersion;
     const key = `${name}\u0000${versionName}`;
     if (this.#models.get(name)?.versions.has(versionName) || this.#pending.has(key)) {
       await archive.remove();
-      if (resolved.downloaded) rmSync(resolved.path, { force: true });
+      if (downloaded) rmSync(downloaded, { force: true });
       throw new KilnError('KILN_SERVE_MODEL_EXISTS', `Model version ${versionName} is already registered for model ${name}`);
     }
     this.#pending.add(key);
@@ -123,9 +138,10 @@ export class ModelRegistry {
         name,
         version: versionName,
         // A downloaded archive is restored from its copy in the store, not downloaded again.
-        url: resolved.downloaded ? basename(resolved.path) : options.url,
+        url: downloaded ? basename(downloaded) : options.url,
         archive,
         settings,
+        workflow: options.workflow,
         logger: this.#init.logger,
         observe: {
           batch: (batch) => this.#init.observer?.batch?.(name, versionName, batch),
@@ -133,7 +149,7 @@ export class ModelRegistry {
         },
         createHost: (init) => ((this.#init.workerMode ?? 'thread') === 'thread' ? new ThreadHost(init) : new InProcessHost(init)),
       });
-      if (resolved.downloaded) this.#downloaded.set(version, resolved.path);
+      if (downloaded) this.#downloaded.set(version, downloaded);
       if (options.loadedAtStartup) this.#loadedAtStartup.add(version);
       const model = this.#models.get(name) ?? { versions: new Map(), defaultVersion: versionName };
       model.versions.set(versionName, version);

@@ -38,11 +38,13 @@ export interface ModelSnapshot {
 /** Why a snapshot is written: TorchServe's file suffixes. */
 export type SnapshotKind = 'startup' | 'snapshot' | 'shutdown';
 
-/** The registry's state as a snapshot. */
+/** The registry's state as a snapshot; models of workflows are left out. */
 export function takeSnapshot(registry: ModelRegistry, kind: SnapshotKind): ModelSnapshot {
   const models: Record<string, Record<string, SnapshotModelVersion>> = {};
   let modelCount = 0;
   for (const { name, version, isDefault } of registry.entries()) {
+    // Workflows are not restored from snapshots, so neither are their models (TorchServe's rule).
+    if (version.workflow !== undefined) continue;
     modelCount++;
     (models[name] ??= {})[version.version] = {
       defaultVersion: isDefault,

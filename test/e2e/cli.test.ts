@@ -166,17 +166,21 @@ for (const bad of badInputs) {
   });
 }
 
-test('kiln demo walks inspect → bench → archive → predict → serve and reads its own page', () => {
+test('kiln demo walks inspect → bench → quantize → archive → predict → serve and reads its own page', () => {
   const out = join(dir, 'demo');
   const run = kiln('demo', '--iterations', '2', '--out', out);
   assert.equal(run.status, 0, run.stderr);
-  for (const step of ['step 1/5  inspect', 'step 2/5  bench', 'step 3/5  archive', 'step 4/5  predict', 'step 5/5  serve']) assert.ok(run.stdout.includes(step), `missing ${step}`);
+  const steps = ['step 1/6  inspect', 'step 2/6  bench', 'step 3/6  quantize', 'step 4/6  archive', 'step 5/6  predict', 'step 6/6  serve'];
+  for (const step of steps) assert.ok(run.stdout.includes(step), `missing ${step}`);
+  assert.match(run.stdout, /^fused +\d+\/\d+ nodes \(100\.0%\); Conv\/MatMul\/Gemm 54\/54 \(100\.0%\)$/m);
+  assert.match(run.stdout, /^speed +FP32 p50 [\d.]+ ms, INT8 p50 [\d.]+ ms: [\d.]+× \(batch 1, interleaved runs\)$/m);
   assert.match(run.stdout, /wrote .*ppocr-cls\.mar .*handler image_classifier/);
   assert.match(run.stdout, /wrote .*ocr\.mar .*handler ocr/);
   // The page says these three lines; the OCR archive must read them back.
   assert.match(run.stdout, /^ {2}kiln takes ONNX models to production +score 0\.\d+$/m);
   assert.match(run.stdout, /^ {2}invoice 2026-11 total: 1,250\.40 +score/m);
-  assert.match(run.stdout, /ppocr-cls\.mar on line-upside-down\.png: \{"upside-down":0\.9/);
+  assert.match(run.stdout, /ppocr-cls\.mar on line-upside-down\.png: \{"upside-down":(1|0\.9)/);
+  assert.match(run.stdout, /ppocr-cls-int8\.mar on line-upside-down\.png: \{"upside-down":/);
   assert.match(run.stdout, /200 Model "ocr" Version: 1\.0 registered with 1 initial workers/);
   assert.match(run.stdout, /predictions\/ocr -T page\.png\n {4}200 text: "kiln takes ONNX models to production\\ninvoice 2026-11 total: 1,250\.40/);
 });

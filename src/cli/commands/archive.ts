@@ -40,20 +40,31 @@ function modelEntries(path: string): ArchiveEntry[] {
   ];
 }
 
-async function handlerEntries(handler: string): Promise<{ spec: string; entries: ArchiveEntry[] }> {
-  if (isBuiltinHandler(handler)) return { spec: handler, entries: [] };
-  const [file, fn] = handler.split(':') as [string, string | undefined];
+/**
+ * Bundles a TypeScript or JavaScript handler file into the archive's `handler.cjs` entry;
+ * Python handlers and other files are refused with a clear error.
+ */
+export async function bundledHandlerEntry(file: string, flag = '--handler'): Promise<ArchiveEntry> {
   if (extname(file) === '.py') {
     throw new KilnError('KILN_ARCHIVE_UNSUPPORTED', `${file}: kiln runs TypeScript handlers, not Python ones: write the handler in TypeScript (see docs/handlers.md)`);
   }
   if (!existsSync(file)) {
-    throw new KilnError('KILN_HANDLER_NOT_FOUND', `--handler '${handler}' is neither a built-in handler (image_classifier, ocr, tensor) nor an existing file`);
+    throw new KilnError('KILN_HANDLER_NOT_FOUND', `${flag} '${file}' is not an existing file`);
   }
   if (!HANDLER_SOURCE.has(extname(file))) {
-    throw new KilnError('KILN_CLI_USAGE', `--handler ${file}: expected a .ts or .js file`);
+    throw new KilnError('KILN_CLI_USAGE', `${flag} ${file}: expected a .ts or .js file`);
   }
-  const bytes = await bundleHandler(file);
-  return { spec: fn ? `${BUNDLED_HANDLER_FILE}:${fn}` : BUNDLED_HANDLER_FILE, entries: [{ name: BUNDLED_HANDLER_FILE, source: { bytes } }] };
+  return { name: BUNDLED_HANDLER_FILE, source: { bytes: await bundleHandler(file) } };
+}
+
+async function handlerEntries(handler: string): Promise<{ spec: string; entries: ArchiveEntry[] }> {
+  if (isBuiltinHandler(handler)) return { spec: handler, entries: [] };
+  const [file, fn] = handler.split(':') as [string, string | undefined];
+  if (extname(file) !== '.py' && !existsSync(file)) {
+    throw new KilnError('KILN_HANDLER_NOT_FOUND', `--handler '${handler}' is neither a built-in handler (image_classifier, ocr, tensor) nor an existing file`);
+  }
+  const entry = await bundledHandlerEntry(file);
+  return { spec: fn ? `${BUNDLED_HANDLER_FILE}:${fn}` : BUNDLED_HANDLER_FILE, entries: [entry] };
 }
 
 /** `kiln archive`: builds a .mar (or tgz, or folder) from an ONNX model and a handler. */

@@ -385,13 +385,16 @@ describe('graceful shutdown', () => {
 });
 
 describe('model API control', () => {
-  test('36: with the model API off, register and unregister → 405; list → 200', async () => {
+  test('36: with the model API off, register and unregister (models and workflows) → 405; list → 200', async () => {
     const server = await startServer({ properties: ['enable_model_api=false'] });
     try {
       await writeNoopArchive(server.store);
       assert.equal((await call(`${server.management}/models?url=noop.mar`, { method: 'POST' })).status, 405);
       assert.equal((await call(`${server.management}/models/noop`, { method: 'DELETE' })).status, 405);
+      assertError(await call(`${server.management}/workflows?url=w.war`, { method: 'POST' }), 405, 'MethodNotAllowedException', 'Requested method is not allowed, please refer to API document.');
+      assert.equal((await call(`${server.management}/workflows/w`, { method: 'DELETE' })).status, 405);
       assert.equal((await call(`${server.management}/models`)).status, 200);
+      assert.equal((await call(`${server.management}/workflows`)).status, 200);
     } finally {
       await server.stop();
     }

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { KilnError } from '../core/errors.js';
+import { ARCHIVER_VERSION, formatCreatedOn, KILN_RUNTIME, MODEL_NAME_PATTERN } from './manifest.js';
+
+/**
+ * Folder and file of a workflow archive's manifest. torch-workflow-archiver writes `WAR-INF`
+ * (not the model archive's `MAR-INF`), and TorchServe reads the manifest only from there.
+ */
+export const WAR_INF = 'WAR-INF';
+export const WORKFLOW_MANIFEST_FILE = `${WAR_INF}/MANIFEST.json`;
+
+/** Workflow names: the same pattern torch-workflow-archiver checks (and model names use). */
+export const WORKFLOW_NAME_PATTERN = MODEL_NAME_PATTERN;
+
+const WorkflowSection = z
+  .object({
+    workflowName: z.string().regex(WORKFLOW_NAME_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_\\-.]*$'),
+    specFile: z.string().min(1),
+    handler: z.string().min(1),
+  })
+  .loose();
+
+// TorchServe refuses a workflow manifest without createdOn or archiverVersion, so kiln does too.
+const WorkflowManifestSchema = z
+  .object({
+    createdOn: z.string().min(1),
+    runtime: z.string().min(1).optional(),
+    workflow: WorkflowSection,
+    archiverVersion: z.string().min(1),
+  })
+  .loose();
+
+/**
+ * `WAR-INF/MANIFEST.json` with torch-workflow-archiver's field names. kiln adds `runtime`
+ * (`typescript`), which TorchServe ignores; a manifest without it is TorchServe's own.
+ */
+export type WorkflowManifest = Readonly<z.infer<typeof WorkflowManifestSchema>>;
+
+/** Fields for {@link createWorkflowManifest}. */
+export interface WorkflowManifestInit {
+  readonly workflowName: string;
+  /** Base name of the spec file inside the archive. */
+  readonly specFile: string;
+  /** Base name of the (bundled) handler inside the archive. */
+  readonly handler: string;
+  /** @defaultValue now */
+  readonly createdOn?: Date;
+}
+
+/** Checks a workflow name against torch-workflow-archiver's pattern. */
+export function checkWorkflowName(name: string): void {
+  if (!WORKFLOW_NAME_PATTERN.test(name)) {
+    throw new KilnError(
+      'KILN_ARCHIVE_NAME_INVALID',
+      `workflow name '${name}' is not allowed: it must start with a letter or digit and contain only letters, digits, '_', '-' and '.'`,
+    );
+  }
+}
+
+/** Builds a workflow manifest as kiln writes it (torch-workflow-archiver's fields plus `runtime`). */
+export function createWorkflowManifest(init: WorkflowManifestInit): WorkflowManifest {
+  checkWorkflowName(init.workflowName);
+  return Object.freeze({
+    createdOn: formatCreatedOn(init.createdOn ?? new Date()),
+    runtime: KILN_RUNTIME,
+    workflow: Object.freeze({ workflowName: init.workflowName, specFile: init.specFile, handler: init.handler }),
+    archiverVersion: ARCHIVER_VERSION,
+  });
+}
+
+/** Serializes a workflow manifest as the archiver does (2-space JSON). */
+export function encodeWorkflowManifest(manifest: WorkflowManifest): string {
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/** Parses and validates WAR-INF/MANIFEST.json text; `source` names the archive in errors. */
+export function parseWorkflowManifest(text: string, source: string): WorkflowManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: ${WORKFLOW_MANIFEST_FILE} is not valid JSON`, { cause: error });
+  }
+  const result = WorkflowManifestSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.length ? issue.path.join('.') : 'the document';
+    throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: ${WORKFLOW_MANIFEST_FILE}: ${where}: ${issue.message}`, {
+      details: { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    });
+  }
+  const manifest = result.data;
+  return Object.freeze({ ...manifest, workflow: Object.freeze({ ...manifest.workflow }) });
+}
