@@ -184,3 +184,16 @@ test('kiln demo walks inspect → bench → quantize → archive → predict →
   assert.match(run.stdout, /200 Model "ocr" Version: 1\.0 registered with 1 initial workers/);
   assert.match(run.stdout, /predictions\/ocr -T page\.png\n {4}200 text: "kiln takes ONNX models to production\\ninvoice 2026-11 total: 1,250\.40/);
 });
+
+test('kiln bench with two models measures both, interleaved, with speed-ups against the first', () => {
+  const [cls] = PP_OCR;
+  const run = kiln('bench', cls.path, mobilenetPath, '--dim', '*=1', '--shape', 'x=1,3,48,192', '--shape', 'input=1,3,224,224', '-n', '4', '-w', '1', '--threads', '1', '--json');
+  assert.equal(run.status, 0, run.stderr);
+  const report = JSON.parse(run.stdout) as { models: string[]; results: { model: string; batch: number; runs: number; p50Ms: number; speedup: number }[] };
+  assert.deepEqual(report.models, [cls.path, mobilenetPath]);
+  assert.deepEqual(report.results.map((row) => [row.model, row.batch, row.runs]), [[cls.path, 1, 4], [mobilenetPath, 1, 4]]);
+  assert.equal(report.results[0]!.speedup, 1);
+  const [first, second] = report.results;
+  assert.ok(Math.abs(second!.speedup - first!.p50Ms / second!.p50Ms) < 1e-9);
+  assert.ok(second!.speedup < 1, 'MobileNetV2 at 224 is slower than the 48x192 classifier');
+});

@@ -7,7 +7,7 @@ import { Engine, runtimeVersion } from '../../runtime/engine.js';
 import { makeFeeds } from '../../runtime/feeds.js';
 import { formatMs, table } from '../format.js';
 import type { CliIO } from '../io.js';
-import type { BenchConfig } from './bench.js';
+import { withBatch, type BenchConfig } from './bench.js';
 
 /** One (model, threads, batch) measurement with its speed relative to the first model. */
 export interface ComparisonRow extends LatencyResult {
@@ -51,7 +51,7 @@ export async function compareModels(
           makeFeeds(engine.inputs, {
             batch,
             dims: config.dims,
-            shapes: config.batchExplicit ? Object.fromEntries(Object.entries(config.shapes).map(([name, dims]) => [name, [batch, ...dims.slice(1)]])) : config.shapes,
+            shapes: config.batchExplicit ? withBatch(config.shapes, batch) : config.shapes,
             seed: config.seed,
             label: engine.label,
           }),

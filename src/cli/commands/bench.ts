@@ -95,7 +95,7 @@ export async function benchModel(
 }
 
 /** `--shape` fixes whole shapes; an explicit `--batch` still sets their first axis. */
-function withBatch(shapes: Readonly<Record<string, readonly number[]>>, batch: number): Record<string, number[]> {
+export function withBatch(shapes: Readonly<Record<string, readonly number[]>>, batch: number): Record<string, number[]> {
   return Object.fromEntries(Object.entries(shapes).map(([name, dims]) => [name, [batch, ...dims.slice(1)]]));
 }
 
