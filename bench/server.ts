@@ -13,7 +13,14 @@
  *                          handler's own preprocessing of that PNG, same threads (onnxruntime's
  *                          default, as the handler uses), same graph optimization;
  *   handler pipeline       the worker's serial work without HTTP: preprocess 8 PNGs, then run;
- *   preprocess only        decode + resize + normalize 8 PNGs (Promise.all, as the handler does).
+ *   preprocess only        decode + resize + normalize 8 PNGs (Promise.all, as the handler does);
+ *   server tensor          a third copy, `cls-tensor`, archived with the `tensor` handler (batchSize
+ *                          8, maxBatchDelay 5 ms, `handler.threads` = --threads): the 64 clients
+ *                          POST a ready [1,3,48,192] float32 `.npy` (the image_classifier's
+ *                          preprocessing of the same PNG, made once), as Triton's perf_analyzer
+ *                          sends tensors, so only the server's own cost is measured;
+ *   raw ort, N threads     bare `session.run` on [8,3,48,192] of that tensor, intraOpNumThreads =
+ *                          --threads, as the `tensor` handler's Engine creates its session.
  *
  * Event loop: /ping latency as a client sees it, and the server's own event-loop delay and
  * utilization, read from a small probe loaded into the child with `--import` (SIGUSR2 dumps it).
@@ -21,15 +28,19 @@
  * Integrity: every request carries a unique `x-bench-id`; each must get exactly one answer, a 200
  * whose JSON body has both labels; `x-request-id`s must be unique; and the server's own counters
  * must agree: requests counted by ts_inference_requests_total and requests dispatched in batches
- * (kiln_batch_size_sum) both equal the answers the clients got.
+ * (kiln_batch_size_sum) both equal the answers the clients got. A tensor answer must also carry
+ * the probabilities the raw session gives for that tensor (within 1e-5).
  *
- * Usage: npm run bench:server [-- --seconds N] [-- --rounds R]
- *   --seconds: measured seconds per configuration (default 30), split into R rounds (default 3).
+ * Usage: npm run bench:server [-- --seconds N] [-- --rounds R] [-- --threads T] [-- --tensor-only]
+ *   --seconds: measured seconds per configuration (default 30), split into R rounds (default 3);
+ *   --threads: intra-op threads of the tensor comparison, server and raw alike (default: the
+ *              machine's available parallelism);
+ *   --tensor-only: only the tensor-request comparison (server tensor and raw ort, N threads).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -45,6 +56,7 @@ import type { CliIO } from '../src/cli/io.js';
 import { quantile } from '../src/evaluate/latency.js';
 import { decodeImage, ImageTransformSchema, imageToTensor, type ImageTransform } from '../src/handlers/image.js';
 import { runtimeVersion } from '../src/runtime/index.js';
+import { encodeNpy } from '../test/fixtures/npy.js';
 
 function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
@@ -56,6 +68,10 @@ function flag(name: string, fallback: number): number {
 const SECONDS = flag('--seconds', 30);
 const ROUNDS = Math.round(flag('--rounds', 3));
 const ROUND_MS = (SECONDS * 1000) / ROUNDS;
+const THREADS = Math.round(flag('--threads', availableParallelism()));
+/** False with --tensor-only: skip the image (PNG) configurations. */
+const IMAGES = !process.argv.includes('--tensor-only');
+const TENSOR_MODEL = 'cls-tensor';
 const CLIENTS = 64;
 const PING_EVERY_MS = 50;
 const BATCH = 8;
@@ -66,7 +82,7 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const LABELS = Object.values(JSON.parse(CLS_LABELS) as Record<string, string>);
 const MODEL_PATH = join(ppOcrAssetsDir(), 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 /** The demo's model-config.yaml, with the batch settings of each copy. */
-const modelConfig = (batchSize: number) =>
+const imageModelConfig = (batchSize: number) =>
   [
     `batchSize: ${batchSize}`,
     `maxBatchDelay: ${MAX_BATCH_DELAY_MS}`,
@@ -80,6 +96,8 @@ const modelConfig = (batchSize: number) =>
     '  topk: 2',
     '',
   ].join('\n');
+/** The tensor copy: the same batching, the `tensor` handler with the raw loop's threads. */
+const tensorModelConfig = () => [`batchSize: ${BATCH}`, `maxBatchDelay: ${MAX_BATCH_DELAY_MS}`, 'handler:', `  threads: ${THREADS}`, ''].join('\n');
 const TRANSFORM = { ...ImageTransformSchema.parse({ size: [48, 192], fit: 'pad', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], channelOrder: 'BGR' }), size: [48, 192] } as ImageTransform;
 
 const sorted = (values: readonly number[]) => [...values].sort((a, b) => a - b);
@@ -229,14 +247,22 @@ interface Reply {
   readonly requestId: string | undefined;
 }
 
-function put(agent: http.Agent, url: URL, body: Buffer, id: number): Promise<Reply> {
+/** What the clients send to one model, and how they judge a 200's body. */
+interface RequestKind {
+  readonly method: 'PUT' | 'POST';
+  readonly contentType: string;
+  readonly body: Buffer;
+  valid(text: string): boolean;
+}
+
+function send(agent: http.Agent, url: URL, request: RequestKind, id: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,
       {
-        method: 'PUT',
+        method: request.method,
         agent,
-        headers: { 'content-type': 'image/png', 'content-length': body.length, 'x-bench-id': String(id) },
+        headers: { 'content-type': request.contentType, 'content-length': request.body.length, 'x-bench-id': String(id) },
         timeout: REQUEST_TIMEOUT_MS,
       },
       (res) => {
@@ -248,11 +274,11 @@ function put(agent: http.Agent, url: URL, body: Buffer, id: number): Promise<Rep
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
-    req.end(body);
+    req.end(request.body);
   });
 }
 
-function validBody(text: string): boolean {
+function validLabels(text: string): boolean {
   try {
     const body = JSON.parse(text) as Record<string, unknown>;
     return LABELS.every((label) => typeof body[label] === 'number') && Object.keys(body).length === LABELS.length;
@@ -313,7 +339,19 @@ interface LoadResult {
   readonly metrics: Record<string, number>;
 }
 
-async function load(server: Server, model: string, png: Buffer, ms: number): Promise<LoadResult> {
+/** A `tensor` handler answer: one [1, C] output whose values are `expected` (within 1e-5). */
+function validTensorReply(output: string, expected: Float32Array): (text: string) => boolean {
+  return (text) => {
+    try {
+      const tensor = (JSON.parse(text) as { outputs: Record<string, { dims: number[]; data: number[] }> }).outputs[output]!;
+      return tensor.dims.join() === `1,${expected.length}` && tensor.data.length === expected.length && tensor.data.every((value, index) => Math.abs(value - expected[index]!) <= 1e-5);
+    } catch {
+      return false;
+    }
+  };
+}
+
+async function load(server: Server, model: string, request: RequestKind, ms: number): Promise<LoadResult> {
   const url = new URL(`${server.inference}/predictions/${model}`);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   const answers = new Map<number, number>();
@@ -343,7 +381,7 @@ async function load(server: Server, model: string, png: Buffer, ms: number): Pro
       const sentAt = performance.now();
       let reply: Reply;
       try {
-        reply = await put(agent, url, png, id);
+        reply = await send(agent, url, request, id);
       } catch {
         transportErrors++;
         continue;
@@ -353,7 +391,7 @@ async function load(server: Server, model: string, png: Buffer, ms: number): Pro
       statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
       if (reply.requestId === undefined || requestIds.has(reply.requestId)) duplicateRequestIds++;
       else requestIds.add(reply.requestId);
-      if (reply.status === 200 && validBody(reply.body)) ok++;
+      if (reply.status === 200 && request.valid(reply.body)) ok++;
       else if (reply.status === 200) badBodies++;
     }
   };
@@ -460,7 +498,8 @@ function merge(results: readonly LoadResult[]) {
     loopUtilization: loops.length ? loops.reduce((total, l) => total + l.elu, 0) / loops.length : Number.NaN,
     batchSum: metric('batchSum'),
     batchCount: metric('batchCount'),
-    handlerMsPerBatch: (metric('handlerSum') / metric('handlerCount')) * 1000,
+    /** Hand-over to answer per batch (a batch handed over early also waits for the one ahead). */
+    roundTripMsPerBatch: (metric('handlerSum') / metric('handlerCount')) * 1000,
     queueMsPerRequest: (metric('queueSum') / metric('handlerCount')) * 1000,
     serverRequests: metric('requests'),
   };
@@ -471,17 +510,21 @@ const f = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed
 async function buildArchives(root: string, store: string): Promise<void> {
   const quiet: CliIO = { out: () => undefined, err: (text) => process.stderr.write(text), interactive: false };
   writeFileSync(join(root, 'index_to_name.json'), CLS_LABELS);
-  for (const batchSize of [1, BATCH]) {
-    const dir = join(root, `b${batchSize}`);
+  const copies = [
+    ...(IMAGES ? [1, BATCH].map((batchSize) => ({ name: `cls-b${batchSize}`, handler: 'image_classifier', config: imageModelConfig(batchSize), extra: true })) : []),
+    { name: TENSOR_MODEL, handler: 'tensor', config: tensorModelConfig(), extra: false },
+  ];
+  for (const copy of copies) {
+    const dir = join(root, copy.name);
     mkdirSync(dir);
-    writeFileSync(join(dir, 'model-config.yaml'), modelConfig(batchSize));
+    writeFileSync(join(dir, 'model-config.yaml'), copy.config);
     await runArchive(
       {
-        modelName: `cls-b${batchSize}`,
+        modelName: copy.name,
         version: '1.0',
         serializedFile: MODEL_PATH,
-        handler: 'image_classifier',
-        extraFiles: join(root, 'index_to_name.json'),
+        handler: copy.handler,
+        ...(copy.extra ? { extraFiles: join(root, 'index_to_name.json') } : {}),
         configFile: join(dir, 'model-config.yaml'),
         exportPath: store,
         archiveFormat: 'default',
@@ -491,6 +534,23 @@ async function buildArchives(root: string, store: string): Promise<void> {
     );
   }
 }
+
+async function register(server: Server, model: string, batchSize: number): Promise<void> {
+  const response = await fetch(
+    `${server.management}/models?url=${model}.mar&batch_size=${batchSize}&max_batch_delay=${MAX_BATCH_DELAY_MS}&initial_workers=1&synchronous=true`,
+    { method: 'POST' },
+  );
+  if (response.status !== 200) throw new Error(`register ${model}: ${response.status} ${await response.text()}`);
+  const [described] = (await (await fetch(`${server.management}/models/${model}`)).json()) as { batchSize: number; maxBatchDelay: number; workers: unknown[] }[];
+  console.log(`server: ${model}: batchSize ${described?.batchSize}, maxBatchDelay ${described?.maxBatchDelay} ms, ${described?.workers.length} worker`);
+}
+
+const sessionOptions = (threads?: number): ort.InferenceSession.SessionOptions => ({
+  executionProviders: ['cpu'],
+  graphOptimizationLevel: 'all',
+  logSeverityLevel: 3,
+  ...(threads ? { intraOpNumThreads: threads } : {}),
+});
 
 async function main(): Promise<void> {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
@@ -504,29 +564,38 @@ async function main(): Promise<void> {
   const png = await renderDemoPage(['kiln takes ONNX models to production']);
   const server = await startServer(root, store);
   try {
-    for (const batchSize of [1, BATCH]) {
-      const response = await fetch(
-        `${server.management}/models?url=cls-b${batchSize}.mar&batch_size=${batchSize}&max_batch_delay=${MAX_BATCH_DELAY_MS}&initial_workers=1&synchronous=true`,
-        { method: 'POST' },
-      );
-      if (response.status !== 200) throw new Error(`register cls-b${batchSize}: ${response.status} ${await response.text()}`);
-    }
-    const [described] = (await (await fetch(`${server.management}/models/cls-b${BATCH}`)).json()) as { batchSize: number; maxBatchDelay: number; workers: unknown[] }[];
-    console.log(`server: kiln serve child pid ${server.child.pid}; cls-b${BATCH}: batchSize ${described?.batchSize}, maxBatchDelay ${described?.maxBatchDelay} ms, ${described?.workers.length} worker`);
-    console.log(`request body: ${png.length} byte PNG (one rendered text line)\n`);
+    console.log(`server: kiln serve child pid ${server.child.pid}`);
+    if (IMAGES) for (const batchSize of [1, BATCH]) await register(server, `cls-b${batchSize}`, batchSize);
+    await register(server, TENSOR_MODEL, BATCH);
 
     // The same tensor the handler builds, batched as the server batches it; the session is
     // created as Engine creates it (onnxruntime's default threads, 'all' optimizations, CPU).
-    const session = await ort.InferenceSession.create(MODEL_PATH, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+    const session = await ort.InferenceSession.create(MODEL_PATH, sessionOptions());
     const input = session.inputNames[0]!;
-    const feeds = { [input]: batchTensor(await preprocess(png)) };
+    const one = await imageToTensor(png, TRANSFORM);
+    const feeds = { [input]: batchTensor(Array.from({ length: BATCH }, () => one)) };
     const pipelineStep = async () => session.run({ [input]: batchTensor(await preprocess(png)) });
+    // The tensor comparison: explicit threads on both sides (the tensor handler's handler.threads).
+    const threaded = await ort.InferenceSession.create(MODEL_PATH, sessionOptions(THREADS));
+    const expected = (await threaded.run({ [input]: batchTensor([one]) }))[threaded.outputNames[0]!]!.data as Float32Array;
+    const png64: RequestKind = { method: 'PUT', contentType: 'image/png', body: png, valid: validLabels };
+    const npy: RequestKind = {
+      method: 'POST',
+      contentType: 'application/x-npy',
+      body: encodeNpy('<f4', [1, 3, 48, 192], one),
+      valid: validTensorReply(threaded.outputNames[0]!, expected),
+    };
+    console.log(`request bodies: ${png.length} byte PNG (one rendered text line); ${npy.body.length} byte .npy of its [1,3,48,192] float32 tensor; tensor threads ${THREADS}\n`);
 
     // Warm-up: every path once, not measured.
-    await load(server, 'cls-b1', png, WARMUP_MS);
-    await load(server, `cls-b${BATCH}`, png, WARMUP_MS);
-    await loopFor(WARMUP_MS / 2, () => session.run(feeds));
-    await loopFor(WARMUP_MS / 2, pipelineStep);
+    if (IMAGES) {
+      await load(server, 'cls-b1', png64, WARMUP_MS);
+      await load(server, `cls-b${BATCH}`, png64, WARMUP_MS);
+      await loopFor(WARMUP_MS / 2, () => session.run(feeds));
+      await loopFor(WARMUP_MS / 2, pipelineStep);
+    }
+    await load(server, TENSOR_MODEL, npy, WARMUP_MS);
+    await loopFor(WARMUP_MS / 2, () => threaded.run(feeds));
 
     const totals: Record<string, Totals> = {};
     const add = (name: string, items: number, ms: number, cpuMs: number, otherCpuMs: number, loopMaxMs: number, result?: LoadResult) => {
@@ -538,122 +607,45 @@ async function main(): Promise<void> {
       entry.otherCpuMs += otherCpuMs;
       if (result) entry.loads.push(result);
     };
+    const serve = async (name: string, model: string, request: RequestKind) => {
+      const result = await load(server, model, request, ROUND_MS);
+      add(name, result.ok, result.elapsedMs, result.serverCpuMs, result.otherCpuMs, result.serverLoop?.max ?? Number.NaN, result);
+    };
+    const loopRound = async (name: string, ms: number, body: () => Promise<unknown>) => {
+      const r = await loopFor(ms, body);
+      add(name, r.runs * BATCH, r.elapsedMs, r.cpuMs, r.otherCpuMs, r.loopMaxMs);
+    };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const batchSize of [1, BATCH]) {
-        const result = await load(server, `cls-b${batchSize}`, png, ROUND_MS);
-        add(`server b${batchSize}`, result.ok, result.elapsedMs, result.serverCpuMs, result.otherCpuMs, result.serverLoop?.max ?? Number.NaN, result);
+      if (IMAGES) {
+        for (const batchSize of [1, BATCH]) await serve(`server b${batchSize}`, `cls-b${batchSize}`, png64);
+        await loopRound('raw ort', ROUND_MS, () => session.run(feeds));
+        await loopRound('handler pipeline', ROUND_MS, pipelineStep);
+        await loopRound('preprocess only', Math.min(ROUND_MS, 3000), () => preprocess(png));
       }
-      const raw = await loopFor(ROUND_MS, () => session.run(feeds));
-      add('raw ort', raw.runs * BATCH, raw.elapsedMs, raw.cpuMs, raw.otherCpuMs, raw.loopMaxMs);
-      const pipeline = await loopFor(ROUND_MS, pipelineStep);
-      add('handler pipeline', pipeline.runs * BATCH, pipeline.elapsedMs, pipeline.cpuMs, pipeline.otherCpuMs, pipeline.loopMaxMs);
-      const pre = await loopFor(Math.min(ROUND_MS, 3000), () => preprocess(png));
-      add('preprocess only', pre.runs * BATCH, pre.elapsedMs, pre.cpuMs, pre.otherCpuMs, pre.loopMaxMs);
+      await serve('server tensor', TENSOR_MODEL, npy);
+      await loopRound(`raw ort, ${THREADS} threads`, ROUND_MS, () => threaded.run(feeds));
       process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
     }
 
-    // Where preprocessing goes, once, briefly (not alternated).
-    const breakdown: string[][] = [];
-    const once = async (name: string, items: number, body: () => Promise<unknown>, includes: string) => {
-      const r = await loopFor(1500, body);
-      breakdown.push([name, f(r.elapsedMs / r.runs / items, 3), f(r.cpuMs / r.elapsedMs, 2), f(r.otherCpuMs / r.elapsedMs, 2), f(r.loopMaxMs, 1), includes]);
-    };
-    await once('decode, 1 at a time', 1, () => decodeImage(png), 'sharp: PNG -> raw RGB (rotate, flatten, sRGB)');
-    await once('decode, 8 in parallel', BATCH, () => Promise.all(Array.from({ length: BATCH }, () => decodeImage(png))), 'the same, Promise.all as the handler does');
-    const decoded = await decodeImage(png);
-    const usedWidth = Math.min(192, Math.ceil((48 * decoded.width) / decoded.height));
-    await once(
-      'resize, 1 at a time',
-      1,
-      () => sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: 3 } }).resize(usedWidth, 48, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer(),
-      `sharp: raw ${decoded.width}x${decoded.height} -> ${usedWidth}x48 cubic, as the handler's pad fit does`,
-    );
-    await once('imageToTensor, 1 at a time', 1, () => imageToTensor(png, TRANSFORM), 'decode + cubic resize to 48 high + normalize (JS loop)');
-    await once('imageToTensor, 8 in parallel', BATCH, () => preprocess(png), 'the handler\'s preprocess for a batch of 8');
-    const oneThread = await ort.InferenceSession.create(MODEL_PATH, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3, intraOpNumThreads: 1 });
-    await once('session.run b8, 1 thread', BATCH, () => oneThread.run(feeds), 'for reference: the server uses the default (one per core)');
-    await once('session.run b8, default', BATCH, () => session.run(feeds), 'the raw figure again, in this short window');
-    await oneThread.release();
-    await session.release();
-
     const rate = (name: string) => (totals[name]!.items * 1000) / totals[name]!.ms;
     const cores = (name: string, pick: (t: Totals) => number) => f(pick(totals[name]!) / totals[name]!.ms, 2);
-    const models = [
-      ['cls-b1', 'server b1', merge(totals['server b1']!.loads)],
-      [`cls-b${BATCH}`, `server b${BATCH}`, merge(totals[`server b${BATCH}`]!.loads)],
-    ] as const;
-
-    console.log('\n1. 64 clients against a kiln serve child: throughput, event loop, integrity');
-    console.log(
-      table(
-        ['model', 'req/s', 'sent', 'ok', 'errors', 'lost', 'dup', 'ping p50', 'ping p99', 'ping max', 'loop p99', 'loop max', 'loop util', 'req p50', 'req p99', 'mean batch'],
-        models.map(([model, name, m]) => [
-          model,
-          f(rate(name)),
-          String(m.sent),
-          String(m.ok),
-          String(m.errors),
-          String(m.lost),
-          String(m.duplicated),
-          f(quantile(m.pings, 0.5), 2),
-          f(quantile(m.pings, 0.99), 2),
-          f(m.pings.at(-1) ?? Number.NaN, 2),
-          f(m.loopP99Ms, 2),
-          f(m.loopMaxMs, 2),
-          f(m.loopUtilization, 2),
-          f(quantile(m.latencies, 0.5)),
-          f(quantile(m.latencies, 0.99)),
-          f(m.batchSum / m.batchCount, 2),
-        ]),
-      ),
-    );
-    console.log('(ms; ping = GET /ping every 50 ms from a worker thread; loop = the server\'s own event-loop delay, 5 ms resolution, worst round; loop util = event-loop utilization)');
-    console.log(`batching gain (b${BATCH} / b1 throughput): ${(rate(`server b${BATCH}`) / rate('server b1')).toFixed(2)}x`);
-    for (const [model, name, m] of models) {
-      const statuses = [...m.statuses].map(([status, count]) => `${status}×${count}`).join(', ');
-      console.log(
-        `${model}: statuses ${statuses || 'none'}; answers/server-counted/batched ${m.ok}/${m.serverRequests}/${m.batchSum} in ${m.batchCount} batches; ` +
-          `${m.pings.length} pings (${m.pingFailures} failed); handler ${f(m.handlerMsPerBatch, 2)} ms/batch, queue ${f(m.queueMsPerRequest)} ms/request; ` +
-          `CPU: server ${cores(name, (t) => t.cpuMs)}, load generator ${f(m.clientCpuMs / m.elapsedMs, 2)} (its loop p99 ${f(m.generatorLoopP99Ms)} ms), other processes ${cores(name, (t) => t.otherCpuMs)} cores`,
-      );
+    const models: [string, string, ReturnType<typeof merge>][] = [
+      ...(IMAGES
+        ? ([
+            ['cls-b1', 'server b1', merge(totals['server b1']!.loads)],
+            [`cls-b${BATCH}`, `server b${BATCH}`, merge(totals[`server b${BATCH}`]!.loads)],
+          ] as [string, string, ReturnType<typeof merge>][])
+        : []),
+      [TENSOR_MODEL, 'server tensor', merge(totals['server tensor']!.loads)],
+    ];
+    printServers(models, rate, cores);
+    if (IMAGES) {
+      const breakdown = await preprocessingBreakdown(png, session, feeds);
+      printImageComparison(rate, cores, totals, models[1]![2], breakdown);
     }
-
-    console.log(`\n2. server vs raw onnxruntime-node, batch ${BATCH}, same model, same threads (onnxruntime default), same duration`);
-    const raw = rate('raw ort');
-    const what: Record<string, string> = {
-      [`server b${BATCH}`]: 'HTTP + PNG decode + resize + normalize + ORT run + JSON; load generator on the same cores',
-      'handler pipeline': 'preprocess 8 PNGs, then ORT run, one after the other as the worker does; no HTTP',
-      'raw ort': 'session.run on a ready [8,3,48,192] tensor, nothing else',
-      'preprocess only': 'sharp decode + resize + normalize of 8 PNGs (Promise.all)',
-    };
-    console.log(
-      table(
-        ['measured', 'items/s', 'ms per 8', 'CPU cores', 'others', 'loop max ms', '/raw', 'includes'],
-        Object.keys(what).map((name) => [
-          name,
-          f(rate(name)),
-          f((BATCH * 1000) / rate(name), 2),
-          cores(name, (t) => t.cpuMs),
-          cores(name, (t) => t.otherCpuMs),
-          f(totals[name]!.loopMaxMs, 1),
-          f(rate(name) / raw, 3),
-          what[name]!,
-        ]),
-      ),
-    );
-    console.log('(CPU cores: the server child for the server row, this process otherwise; others: every other process on the machine; loop max: the worst event-loop delay of that process)');
-    const ratio = rate(`server b${BATCH}`) / raw;
-    console.log(`server/raw throughput: ${ratio.toFixed(3)} (acceptance: >= 0.9)${ratio < 0.9 ? ' — BELOW 0.9' : ''}`);
-    const rawMs = (BATCH * 1000) / raw;
-    const preMs = (BATCH * 1000) / rate('preprocess only');
-    console.log(
-      `per batch of ${BATCH}: ORT ${rawMs.toFixed(2)} ms + preprocessing ${preMs.toFixed(2)} ms = ${(rawMs + preMs).toFixed(2)} ms if serial; ` +
-        `the worker's handler took ${f(models[1][2].handlerMsPerBatch, 2)} ms/batch; the server answered a batch every ${f((BATCH * 1000) / rate(`server b${BATCH}`), 2)} ms`,
-    );
-
-    console.log('\n3. preprocessing breakdown (1.5 s each, not alternated)');
-    console.log(table(['step', 'ms per image', 'CPU cores', 'others', 'loop max ms', 'includes'], breakdown));
-    console.log('(loop max: the longest this process\'s event loop was held up during the step; session.run of onnxruntime-node runs on the calling thread inside a setImmediate)');
+    printTensorComparison(rate, cores, totals, models.at(-1)![2]);
+    await threaded.release();
+    await session.release();
   } finally {
     const code = await server.stop();
     const stderr = server.stderr().trim();
@@ -661,6 +653,145 @@ async function main(): Promise<void> {
     console.log(`server exit code after SIGTERM: ${code}`);
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+type Rate = (name: string) => number;
+type Cores = (name: string, pick: (t: Totals) => number) => string;
+
+function printServers(models: readonly [string, string, ReturnType<typeof merge>][], rate: Rate, cores: Cores): void {
+  console.log('\n1. 64 clients against a kiln serve child: throughput, event loop, integrity');
+  console.log(
+    table(
+      ['model', 'req/s', 'sent', 'ok', 'errors', 'lost', 'dup', 'ping p50', 'ping p99', 'ping max', 'loop p99', 'loop max', 'loop util', 'req p50', 'req p99', 'mean batch'],
+      models.map(([model, name, m]) => [
+        model,
+        f(rate(name)),
+        String(m.sent),
+        String(m.ok),
+        String(m.errors),
+        String(m.lost),
+        String(m.duplicated),
+        f(quantile(m.pings, 0.5), 2),
+        f(quantile(m.pings, 0.99), 2),
+        f(m.pings.at(-1) ?? Number.NaN, 2),
+        f(m.loopP99Ms, 2),
+        f(m.loopMaxMs, 2),
+        f(m.loopUtilization, 2),
+        f(quantile(m.latencies, 0.5)),
+        f(quantile(m.latencies, 0.99)),
+        f(m.batchSum / m.batchCount, 2),
+      ]),
+    ),
+  );
+  console.log('(ms; ping = GET /ping every 50 ms from a worker thread; loop = the server\'s own event-loop delay, 5 ms resolution, worst round; loop util = event-loop utilization)');
+  if (IMAGES) console.log(`batching gain (b${BATCH} / b1 throughput): ${(rate(`server b${BATCH}`) / rate('server b1')).toFixed(2)}x`);
+  for (const [model, name, m] of models) {
+    const statuses = [...m.statuses].map(([status, count]) => `${status}×${count}`).join(', ');
+    console.log(
+      `${model}: statuses ${statuses || 'none'}; answers/server-counted/batched ${m.ok}/${m.serverRequests}/${m.batchSum} in ${m.batchCount} batches; ` +
+        `${m.pings.length} pings (${m.pingFailures} failed); worker round trip ${f(m.roundTripMsPerBatch, 2)} ms/batch, queue ${f(m.queueMsPerRequest)} ms/request; ` +
+        `CPU: server ${cores(name, (t) => t.cpuMs)}, load generator ${f(m.clientCpuMs / m.elapsedMs, 2)} (its loop p99 ${f(m.generatorLoopP99Ms)} ms), other processes ${cores(name, (t) => t.otherCpuMs)} cores`,
+    );
+  }
+}
+
+/** Where preprocessing goes, once, briefly (not alternated). */
+async function preprocessingBreakdown(png: Buffer, session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<string[][]> {
+  const breakdown: string[][] = [];
+  const once = async (name: string, items: number, body: () => Promise<unknown>, includes: string) => {
+    const r = await loopFor(1500, body);
+    breakdown.push([name, f(r.elapsedMs / r.runs / items, 3), f(r.cpuMs / r.elapsedMs, 2), f(r.otherCpuMs / r.elapsedMs, 2), f(r.loopMaxMs, 1), includes]);
+  };
+  await once('decode, 1 at a time', 1, () => decodeImage(png), 'sharp: PNG -> raw RGB (rotate, flatten, sRGB)');
+  await once('decode, 8 in parallel', BATCH, () => Promise.all(Array.from({ length: BATCH }, () => decodeImage(png))), 'the same, Promise.all as the handler does');
+  const decoded = await decodeImage(png);
+  const usedWidth = Math.min(192, Math.ceil((48 * decoded.width) / decoded.height));
+  await once(
+    'resize, 1 at a time',
+    1,
+    () => sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: 3 } }).resize(usedWidth, 48, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer(),
+    `sharp: raw ${decoded.width}x${decoded.height} -> ${usedWidth}x48 cubic, as the handler's pad fit does`,
+  );
+  await once('imageToTensor, 1 at a time', 1, () => imageToTensor(png, TRANSFORM), 'decode + cubic resize to 48 high + normalize (JS loop)');
+  await once('imageToTensor, 8 in parallel', BATCH, () => preprocess(png), 'the handler\'s preprocess for a batch of 8');
+  const oneThread = await ort.InferenceSession.create(MODEL_PATH, sessionOptions(1));
+  await once('session.run b8, 1 thread', BATCH, () => oneThread.run(feeds), 'for reference: the server uses the default (one per core)');
+  await once('session.run b8, default', BATCH, () => session.run(feeds), 'the raw figure again, in this short window');
+  await oneThread.release();
+  return breakdown;
+}
+
+function printImageComparison(rate: Rate, cores: Cores, totals: Record<string, Totals>, b8: ReturnType<typeof merge>, breakdown: string[][]): void {
+  console.log(`\n2. server vs raw onnxruntime-node, batch ${BATCH}, same model, same threads (onnxruntime default), same duration`);
+  const raw = rate('raw ort');
+  const what: Record<string, string> = {
+    [`server b${BATCH}`]: 'HTTP + PNG decode + resize + normalize + ORT run + JSON; load generator on the same cores',
+    'handler pipeline': 'preprocess 8 PNGs, then ORT run, one after the other as the worker does; no HTTP',
+    'raw ort': 'session.run on a ready [8,3,48,192] tensor, nothing else',
+    'preprocess only': 'sharp decode + resize + normalize of 8 PNGs (Promise.all)',
+  };
+  console.log(
+    table(
+      ['measured', 'items/s', 'ms per 8', 'CPU cores', 'others', 'loop max ms', '/raw', 'includes'],
+      Object.keys(what).map((name) => [
+        name,
+        f(rate(name)),
+        f((BATCH * 1000) / rate(name), 2),
+        cores(name, (t) => t.cpuMs),
+        cores(name, (t) => t.otherCpuMs),
+        f(totals[name]!.loopMaxMs, 1),
+        f(rate(name) / raw, 3),
+        what[name]!,
+      ]),
+    ),
+  );
+  console.log('(CPU cores: the server child for the server row, this process otherwise; others: every other process on the machine; loop max: the worst event-loop delay of that process)');
+  const ratio = rate(`server b${BATCH}`) / raw;
+  console.log(`server(image)/raw throughput: ${ratio.toFixed(3)} (acceptance: >= 0.9)${ratio < 0.9 ? ' — BELOW 0.9' : ''}`);
+  const rawMs = (BATCH * 1000) / raw;
+  const preMs = (BATCH * 1000) / rate('preprocess only');
+  console.log(
+    `per batch of ${BATCH}: ORT ${rawMs.toFixed(2)} ms + preprocessing ${preMs.toFixed(2)} ms = ${(rawMs + preMs).toFixed(2)} ms if serial; ` +
+      `the worker's round trip was ${f(b8.roundTripMsPerBatch, 2)} ms/batch; the server answered a batch every ${f((BATCH * 1000) / rate(`server b${BATCH}`), 2)} ms`,
+  );
+
+  console.log('\n3. preprocessing breakdown (1.5 s each, not alternated)');
+  console.log(table(['step', 'ms per image', 'CPU cores', 'others', 'loop max ms', 'includes'], breakdown));
+  console.log('(loop max: the longest this process\'s event loop was held up during the step; session.run of onnxruntime-node runs on the calling thread inside a setImmediate)');
+}
+
+function printTensorComparison(rate: Rate, cores: Cores, totals: Record<string, Totals>, m: ReturnType<typeof merge>): void {
+  const rawName = `raw ort, ${THREADS} threads`;
+  console.log(`\n4. tensor requests: server vs raw onnxruntime-node, batch ${BATCH}, same input tensor, ${THREADS} intra-op threads on both sides, same duration`);
+  const raw = rate(rawName);
+  const what: Record<string, string> = {
+    'server tensor': `HTTP + .npy decode + batching + worker-thread hop + ORT run + JSON; load generator (${f(m.clientCpuMs / m.elapsedMs, 2)} core) on the same cores`,
+    [rawName]: `session.run on a ready [${BATCH},3,48,192] tensor, nothing else`,
+  };
+  console.log(
+    table(
+      ['measured', 'items/s', 'ms per 8', 'CPU cores', 'others', 'loop max ms', '/raw', 'includes'],
+      Object.keys(what).map((name) => [
+        name,
+        f(rate(name)),
+        f((BATCH * 1000) / rate(name), 2),
+        cores(name, (t) => t.cpuMs),
+        cores(name, (t) => t.otherCpuMs),
+        f(totals[name]!.loopMaxMs, 1),
+        f(rate(name) / raw, 3),
+        what[name]!,
+      ]),
+    ),
+  );
+  console.log('(CPU cores: the server child for the server row, this process for the raw row; others: every other process on the machine, neither the server nor this bench)');
+  const serverMs = (BATCH * 1000) / rate('server tensor');
+  const rawMs = (BATCH * 1000) / raw;
+  console.log(
+    `the server answered a batch of ${BATCH} every ${serverMs.toFixed(2)} ms, raw session.run took ${rawMs.toFixed(2)} ms: ${(serverMs - rawMs).toFixed(2)} ms per batch is the server's cost ` +
+      `(HTTP, .npy, the thread hop, JSON, and the CPU it takes from onnxruntime); mean batch ${f(m.batchSum / m.batchCount, 2)}, worker round trip ${f(m.roundTripMsPerBatch, 2)} ms/batch`,
+  );
+  const ratio = rate('server tensor') / raw;
+  console.log(`server(tensor)/raw throughput: ${ratio.toFixed(3)} (acceptance: >= 0.9)${ratio < 0.9 ? ' — BELOW 0.9' : ''}`);
 }
 
 await main();

@@ -6,6 +6,12 @@ import type { Handler, RequestInput, ResponseSettings } from './types.js';
 /** A request as the worker hands it to a handler: decoded input plus metadata. */
 export interface BatchRequest extends RequestMeta {
   readonly input: RequestInput;
+  /**
+   * The input's byte arrays belong to this request alone, so a handler thread may take them
+   * (move, not copy, their memory). Set by the HTTP route; not by workflows, which retry a node
+   * with the same input and pass one node's output to several. @defaultValue false (copied)
+   */
+  readonly transferable?: boolean;
 }
 
 /** One response, ready for a transport to write. */

@@ -53,7 +53,7 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
     }
     res.write(chunk);
   };
-  const response = await ctx.registry.predict(target.model, target.version, { input, headers, id: ctx.requestId, onIntermediate });
+  const response = await ctx.registry.predict(target.model, target.version, { input, headers, id: ctx.requestId, onIntermediate, transferable: true });
   if (streaming) res.end(response.body);
   else sendHandlerResponse(res, response, ctx);
   ctx.metrics.recordInference({

@@ -99,6 +99,40 @@ export class BatchQueue {
     return this.#jobs.splice(0, batchSize);
   }
 
+  /**
+   * Waits for a full batch (`batchSize` jobs waiting) and takes it; resolves empty as soon as
+   * `until` settles or `signal` aborts. For a worker whose host is still running a batch: a full
+   * batch can go ahead at once, while a partial one waits until the host is free and keeps
+   * filling meanwhile, as it would have without the look-ahead.
+   */
+  async nextFullBatch(batchSize: number, until: Promise<unknown>, signal: AbortSignal): Promise<Job[]> {
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<void>((resolve) => {
+      onAbort = () => resolve();
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    let settled = false;
+    const finished = until.then(
+      () => void (settled = true),
+      () => void (settled = true),
+    );
+    try {
+      while (!settled && !signal.aborted && this.#jobs.length < batchSize) await Promise.race([this.#changed(), finished, aborted]);
+      return settled || signal.aborted ? [] : this.#jobs.splice(0, batchSize);
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
+  }
+
+  /**
+   * Puts back, at the head and in order, jobs a stopping worker had taken but not started: they
+   * were admitted once, so the capacity does not refuse them now.
+   */
+  requeue(jobs: readonly Job[]): void {
+    this.#jobs.unshift(...jobs);
+    this.#notify();
+  }
+
   /** Fails every waiting job (unregister, shutdown). */
   drain(error: unknown): void {
     for (const job of this.#jobs.splice(0)) job.reject(error);

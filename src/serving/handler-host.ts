@@ -2,16 +2,30 @@ import type { OpenedArchive } from '../archive/read.js';
 import type { Logger } from '../core/log.js';
 import { initializeArchiveHandler, type ReadyHandler } from '../handlers/from-archive.js';
 import { runBatch, type BatchRequest, type HandlerResponse } from '../handlers/run.js';
+import type { RequestInput } from '../handlers/types.js';
 
 /**
  * Where a worker's handler runs. The worker only loads it, sends it batches, and closes or
  * kills it; whether that is this thread or a worker thread is the host's business.
  */
 export interface HandlerHost {
+  /**
+   * How many batches the worker may hand over before the first is answered. A thread queues the
+   * next batch and runs it as soon as the current one ends, without waiting for the server's
+   * event loop to answer and dispatch (2); in-process there is nothing to overlap (1).
+   */
+  readonly maxInFlight: number;
   /** Loads the archive's handler (its `initialize`). */
   load(): Promise<void>;
   /** Runs one batch through the handler's contract checks; `handlerMs` is the handler's own time. */
   run(requests: readonly BatchRequest[]): Promise<HostResult>;
+  /**
+   * Gives back the batches handed over but not started (the worker is stopping): their `run`
+   * resolves `{ recalled: true, inputs }` (the inputs as the host holds them now, since their
+   * bytes may have moved), and the worker returns their jobs to the queue. Without it, every
+   * batch handed over runs.
+   */
+  recall?(): void;
   /** Lets the handler free its resources. */
   close(): Promise<void>;
   /** Stops a handler that does not answer; the host cannot be used afterwards. */
@@ -20,11 +34,13 @@ export interface HandlerHost {
   onDeath?: (error: unknown) => void;
 }
 
-/** A batch's responses and the time the handler itself took (without any thread hop). */
-export interface HostResult {
-  readonly responses: HandlerResponse[];
-  readonly handlerMs: number;
-}
+/**
+ * A batch's responses and the time the handler itself took (without any thread hop), or word
+ * that the batch was recalled before it started (see {@link HandlerHost.recall}).
+ */
+export type HostResult =
+  | { readonly responses: HandlerResponse[]; readonly handlerMs: number }
+  | { readonly recalled: true; readonly inputs: readonly RequestInput[] };
 
 /** What a host needs to load a handler. */
 export interface HostInit {
@@ -39,6 +55,7 @@ export interface HostInit {
  * onnxruntime-node's `run`, which is synchronous) blocks the event loop while it runs.
  */
 export class InProcessHost implements HandlerHost {
+  readonly maxInFlight = 1;
   readonly #init: HostInit;
   #ready: ReadyHandler | undefined;
 

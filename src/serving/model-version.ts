@@ -163,6 +163,8 @@ export class ModelVersion {
     clearTimeout(this.#restartTimer);
     this.queue.drain(this.#noWorker());
     await Promise.all([...this.#workers].map((worker) => worker.stop()));
+    // Jobs the stopping workers gave back (taken ahead, never started) get their 503 too.
+    this.queue.drain(this.#noWorker());
     await this.archive.remove();
   }
 }

@@ -11,6 +11,7 @@ import type { HostMessage, ThreadData } from './thread-protocol.js';
  * kiln's TypeScript through tsx's loader, as the CLI does.
  */
 export class ThreadHost implements HandlerHost {
+  readonly maxInFlight = 2;
   readonly #init: HostInit;
   #thread: Thread | undefined;
   #exited = false;
@@ -50,6 +51,7 @@ export class ThreadHost implements HandlerHost {
         else if (message.type === 'init-error') failed(rebuild(message.error));
         else if (message.type === 'result') this.#settle(message.id, (p) => p.resolve({ responses: message.responses, handlerMs: message.handlerMs }));
         else if (message.type === 'error') this.#settle(message.id, (p) => p.reject(rebuild(message.error)));
+        else if (message.type === 'recalled') this.#settle(message.id, (p) => p.resolve({ recalled: true, inputs: message.inputs }));
         else if (message.type === 'chunk') this.#pending.get(message.id)?.requests[message.index]?.onIntermediate?.(message.body, message.settings);
       });
       thread.on('error', (error) => {
@@ -86,8 +88,12 @@ export class ThreadHost implements HandlerHost {
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, requests });
       // Functions cannot be cloned: the thread gets the data, the callbacks stay here.
-      thread.postMessage({ type: 'batch', id, requests: requests.map(({ onIntermediate: _, ...data }) => data) });
+      thread.postMessage({ type: 'batch', id, requests: requests.map(({ onIntermediate: _, ...data }) => data) }, transferList(requests));
     });
+  }
+
+  recall(): void {
+    this.#thread?.postMessage({ type: 'recall' });
   }
 
   async close(): Promise<void> {
@@ -113,6 +119,24 @@ interface Pending {
   resolve(result: HostResult): void;
   reject(error: unknown): void;
   readonly requests: readonly BatchRequest[];
+}
+
+/**
+ * The memory a batch may hand over to the thread instead of copying it: the buffers of the
+ * byte arrays in transferable requests' inputs, each listed once, and only when the array spans
+ * its whole buffer (the server's `ownedBytes`), so nothing else shares what is detached here.
+ */
+function transferList(requests: readonly BatchRequest[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const request of requests) {
+    if (!request.transferable) continue;
+    for (const value of Object.values(request.input)) {
+      if (value instanceof Uint8Array && value.buffer instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) {
+        buffers.add(value.buffer);
+      }
+    }
+  }
+  return [...buffers];
 }
 
 /** A KilnError again, from its serialized form (code, message, details). */

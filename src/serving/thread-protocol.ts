@@ -1,7 +1,7 @@
 import type { Manifest } from '../archive/manifest.js';
 import type { ModelConfig } from '../archive/model-config.js';
 import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
-import type { ResponseSettings } from '../handlers/types.js';
+import type { RequestInput, ResponseSettings } from '../handlers/types.js';
 
 /** What a handler thread is started with (structured-cloneable). */
 export interface ThreadData {
@@ -26,8 +26,15 @@ export interface SerializedError {
   readonly details: Record<string, unknown>;
 }
 
-/** Messages to a handler thread. */
-export type ThreadMessage = { readonly type: 'batch'; readonly id: number; readonly requests: readonly BatchRequest[] } | { readonly type: 'close' };
+/** A batch for a handler thread to run. */
+export interface BatchMessage {
+  readonly type: 'batch';
+  readonly id: number;
+  readonly requests: readonly BatchRequest[];
+}
+
+/** Messages to a handler thread; `recall` asks for the batches it has not started back. */
+export type ThreadMessage = BatchMessage | { readonly type: 'recall' } | { readonly type: 'close' };
 
 /** Messages from a handler thread. */
 export type HostMessage =
@@ -35,4 +42,5 @@ export type HostMessage =
   | { readonly type: 'init-error'; readonly error: SerializedError }
   | { readonly type: 'result'; readonly id: number; readonly responses: HandlerResponse[]; readonly handlerMs: number }
   | { readonly type: 'error'; readonly id: number; readonly error: SerializedError }
+  | { readonly type: 'recalled'; readonly id: number; readonly inputs: RequestInput[] }
   | { readonly type: 'chunk'; readonly id: number; readonly index: number; readonly body: Uint8Array; readonly settings: ResponseSettings };

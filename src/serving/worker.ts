@@ -40,8 +40,8 @@ function withTimeout<T>(work: Promise<T>, seconds: number, onTimeout: () => Kiln
 /**
  * One loaded copy of a model version: its own handler instance (and so its own onnxruntime
  * sessions) in a {@link HandlerHost} (by default a worker thread, since onnxruntime-node's
- * `session.run` blocks the thread that calls it), pulling batches from the version's queue one
- * at a time. A handler that does not answer within responseTimeout fails its batch with
+ * `session.run` blocks the thread that calls it), pulling batches from the version's queue
+ * (one at a time, or a full one ahead where the host queues it; see {@link HandlerHost.maxInFlight}). A handler that does not answer within responseTimeout fails its batch with
  * "Worker died."; its host is killed and the worker stops, so its version starts a replacement.
  */
 export class Worker {
@@ -53,6 +53,8 @@ export class Worker {
   readonly #stop = new AbortController();
   readonly #logger: Logger;
   #loop: Promise<void> | undefined;
+  /** Batches handed to the host and not yet answered. */
+  #inFlight = 0;
 
   constructor(id: string, logger: Logger, createHost: (init: HostInit) => HandlerHost) {
     this.id = id;
@@ -107,37 +109,73 @@ export class Worker {
     });
   }
 
+  /**
+   * Takes batches from the queue while the host has room for them (`maxInFlight`): with one
+   * batch running, the next is taken only once it is full, so look-ahead never makes batches
+   * smaller than they would have been.
+   */
   async #serve(settings: VersionSettings, queue: BatchQueue, observe: WorkerObserver): Promise<void> {
     const host = this.#host!;
+    const running = new Set<Promise<void>>();
     while (!this.#stop.signal.aborted) {
-      const jobs = await queue.nextBatch(settings.batchSize, settings.maxBatchDelay, this.#stop.signal);
+      if (running.size >= host.maxInFlight) {
+        await Promise.race(running);
+        continue;
+      }
+      const jobs =
+        running.size === 0
+          ? await queue.nextBatch(settings.batchSize, settings.maxBatchDelay, this.#stop.signal)
+          : await queue.nextFullBatch(settings.batchSize, Promise.race(running), this.#stop.signal);
       if (jobs.length === 0) continue;
-      this.#setState('busy');
-      const started = performance.now();
-      const queueMs = Math.max(...jobs.map((job) => started - job.enqueuedAt));
-      let handlerMs = 0;
-      try {
-        const { responses, handlerMs: ran } = await withTimeout(
-          host.run(jobs.map((job) => job.request)),
-          settings.responseTimeout,
-          () => new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { worker: this.id, responseTimeout: settings.responseTimeout } }),
-        );
-        const inferenceMs = performance.now() - started;
-        handlerMs = ran;
-        jobs.forEach((job, index) => job.resolve({ ...responses[index]!, queueMs: started - job.enqueuedAt, inferenceMs, batchSize: jobs.length }));
-      } catch (error) {
-        jobs.forEach((job) => job.reject(error));
-        if (error instanceof KilnError && error.code === 'KILN_SERVE_WORKER_DIED') {
+      const batch: Promise<void> = this.#runBatch(host, queue, jobs, settings, observe)
+        .catch((error: unknown) => this.#logger.error({ err: error }, 'batch bookkeeping failed'))
+        .finally(() => running.delete(batch));
+      running.add(batch);
+    }
+    await Promise.all(running);
+  }
+
+  /**
+   * One batch through the host, answering each of its jobs. Its responseTimeout counts from the
+   * hand-over, so a batch queued behind another in the host shares that time. A host that does
+   * not answer in time, or dies, fails the worker (once), so its version starts a replacement.
+   */
+  async #runBatch(host: HandlerHost, queue: BatchQueue, jobs: Job[], settings: VersionSettings, observe: WorkerObserver): Promise<void> {
+    this.#inFlight++;
+    if (this.#state === 'ready') this.#setState('busy');
+    const started = performance.now();
+    const queueMs = Math.max(...jobs.map((job) => started - job.enqueuedAt));
+    let handlerMs = 0;
+    try {
+      const result = await withTimeout(
+        host.run(jobs.map((job) => job.request)),
+        settings.responseTimeout,
+        () => new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { worker: this.id, responseTimeout: settings.responseTimeout } }),
+      );
+      if ('recalled' in result) {
+        queue.requeue(jobs.map((job, index) => ({ ...job, request: { ...job.request, input: result.inputs[index]! } })));
+        return;
+      }
+      const { responses, handlerMs: ran } = result;
+      const inferenceMs = performance.now() - started;
+      handlerMs = ran;
+      jobs.forEach((job, index) => job.resolve({ ...responses[index]!, queueMs: started - job.enqueuedAt, inferenceMs, batchSize: jobs.length }));
+    } catch (error) {
+      jobs.forEach((job) => job.reject(error));
+      if (error instanceof KilnError && error.code === 'KILN_SERVE_WORKER_DIED') {
+        if (this.#state !== 'failed') {
           this.#logger.error({ responseTimeout: settings.responseTimeout }, 'worker did not answer in time; replacing it');
           this.#setState('failed');
           this.#stop.abort();
           await host.kill();
-          return;
         }
+        return;
       }
-      observe.batch({ size: jobs.length, queueMs, inferenceMs: performance.now() - started, handlerMs });
-      if (this.#state === 'busy') this.#setState('ready');
+    } finally {
+      this.#inFlight--;
     }
+    observe.batch({ size: jobs.length, queueMs, inferenceMs: performance.now() - started, handlerMs });
+    if (this.#state === 'busy' && this.#inFlight === 0) this.#setState('ready');
   }
 
   /** Stops taking batches, lets the current one finish, and frees the handler. */
@@ -150,6 +188,8 @@ export class Worker {
     }
     this.#setState('stopping');
     this.#stop.abort();
+    // A batch handed ahead and not started goes back to the queue, for another worker or a 503.
+    this.#host?.recall?.();
     await this.#loop;
     await this.#host?.close().catch((error: unknown) => this.#logger.warn({ err: error }, 'handler close failed'));
   }

@@ -1,58 +1,20 @@
 import { z } from 'zod';
 import { KilnError } from '../../core/errors.js';
 import { Engine } from '../../runtime/engine.js';
-import type { HostTensor, HostTensorType } from '../../runtime/tensors.js';
+import type { HostTensor } from '../../runtime/tensors.js';
 import { forRequest } from '../request-errors.js';
-import { defineHandler, type Handler, type RequestInput } from '../types.js';
+import { decodeTensorRequest, type TensorFeeds } from '../tensor-request.js';
+import { groupStackable, hasBatchAxis, rowsOf, splitRows, stackFeeds, type StackScratch } from '../tensor-stack.js';
+import { defineHandler, type Handler } from '../types.js';
 
-const NUMERIC_TYPES = ['float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool'] as const;
+export type { TensorJson } from '../tensor-request.js';
 
-const TensorJson = z.strictObject({
-  dims: z.array(z.number().int().nonnegative()),
-  type: z.enum(NUMERIC_TYPES).optional(),
-  data: z.array(z.union([z.number(), z.boolean()])),
-});
-
-const RequestJson = z.strictObject({ inputs: z.record(z.string(), TensorJson) });
-
-/** A tensor as JSON: `{"dims": [1, 3], "type": "float32", "data": [0.1, 0.2, 0.3]}`. */
-export type TensorJson = z.infer<typeof TensorJson>;
-
-const ARRAYS: Record<(typeof NUMERIC_TYPES)[number], (values: number[]) => HostTensor['data']> = {
-  float32: (v) => Float32Array.from(v),
-  float64: (v) => Float64Array.from(v),
-  int8: (v) => Int8Array.from(v),
-  uint8: (v) => Uint8Array.from(v),
-  int16: (v) => Int16Array.from(v),
-  uint16: (v) => Uint16Array.from(v),
-  int32: (v) => Int32Array.from(v),
-  uint32: (v) => Uint32Array.from(v),
-  int64: (v) => BigInt64Array.from(v, (x) => BigInt(Math.trunc(x))),
-  uint64: (v) => BigUint64Array.from(v, (x) => BigInt(Math.trunc(x))),
-  bool: (v) => Uint8Array.from(v, (x) => (x ? 1 : 0)),
-};
-
-function parseRequest(input: RequestInput, index: number): z.infer<typeof RequestJson> {
-  let value: unknown = input['body'] ?? input['data'] ?? input;
-  if (value instanceof Uint8Array) value = new TextDecoder().decode(value);
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value);
-    } catch (error) {
-      throw new KilnError('KILN_HANDLER_INPUT_INVALID', `request ${index}: body is not JSON`, { cause: error, details: { requestIndex: index } });
-    }
-  }
-  const parsed = RequestJson.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new KilnError(
-      'KILN_HANDLER_INPUT_INVALID',
-      `request ${index}: expected {"inputs": {NAME: {"dims": [...], "type": "float32", "data": [...]}}}: ${issue.path.join('.')}: ${issue.message}`,
-      { details: { requestIndex: index } },
-    );
-  }
-  return parsed.data;
-}
+const ConfigSchema = z.object({
+  /** Stack requests along axis 0 when the model has a dynamic first axis; false: each runs alone. */
+  stack: z.boolean().default(true),
+  /** onnxruntime intra-op threads; 0 lets onnxruntime choose (one per physical core). */
+  threads: z.number().int().nonnegative().default(0),
+}).loose();
 
 function toJson(tensor: HostTensor): { dims: number[]; type: string; data: (number | string)[] } {
   const data = Array.from(tensor.data as ArrayLike<number | bigint | string>, (value) => (typeof value === 'bigint' ? Number(value) : value));
@@ -60,37 +22,46 @@ function toJson(tensor: HostTensor): { dims: number[]; type: string; data: (numb
 }
 
 /**
- * `tensor`: raw tensors in and out as JSON. Each request is run on its own (no batch axis is
- * assumed); inputs default to the type the model declares.
+ * `tensor`: raw tensors in, JSON tensors out. A request is JSON
+ * `{"inputs": {NAME: {"dims", "type", "data"}}}`, or a NumPy `.npy` body for a model with one
+ * input (see {@link decodeTensorRequest}). When the model has a dynamic first axis, the requests
+ * of a batch that agree on type and the other dims are concatenated along axis 0 and run once,
+ * and each gets back its own rows; otherwise (or with `handler.stack: false`) each runs alone.
+ * `handler.threads` sets onnxruntime's intra-op threads (default 0: onnxruntime's choice).
  */
 export function tensorHandler(): Handler {
   let engine: Engine;
-  return defineHandler<HostTensorFeeds[], Record<string, HostTensor>[]>({
+  let stack = true;
+  const scratch: StackScratch = new Map();
+  return defineHandler<TensorFeeds[], TensorFeeds[]>({
     async initialize(context) {
+      const parsed = ConfigSchema.safeParse(context.modelYamlConfig['handler'] ?? {});
+      if (!parsed.success) {
+        throw new KilnError('KILN_HANDLER_LOAD_FAILED', `tensor: handler config: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
+      }
       if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'tensor handler needs a serialized ONNX model in the archive');
-      engine = await Engine.load(context.modelPath, { label: context.modelName, logger: context.logger });
+      engine = await Engine.load(context.modelPath, { label: context.modelName, logger: context.logger, intraOpThreads: parsed.data.threads });
+      stack = parsed.data.stack && hasBatchAxis(engine.inputs, engine.outputs);
     },
-    preprocess(requests) {
-      return requests.map((request, index) => {
-        const { inputs } = parseRequest(request, index);
-        const feeds: HostTensorFeeds = {};
-        for (const [name, tensor] of Object.entries(inputs)) {
-          const declared = engine.inputs.find((input) => input.name === name)?.type as HostTensorType | undefined;
-          const type = tensor.type ?? (declared && declared in ARRAYS ? (declared as keyof typeof ARRAYS) : 'float32');
-          const count = tensor.dims.reduce((a, b) => a * b, 1);
-          if (count !== tensor.data.length) {
-            throw new KilnError('KILN_HANDLER_INPUT_INVALID', `request ${index}: input '${name}' has ${tensor.data.length} values for dims [${tensor.dims.join(', ')}]`, {
-              details: { requestIndex: index },
-            });
-          }
-          feeds[name] = { type, dims: tensor.dims, data: ARRAYS[type](tensor.data.map(Number)) };
-        }
-        return feeds;
-      });
+    preprocess(requests, context) {
+      return requests.map((request, index) => decodeTensorRequest(request, index, engine.inputs, context.getRequestHeader(index, 'content-type')));
     },
     async inference(batch) {
-      const results: Record<string, HostTensor>[] = [];
-      for (const [index, feeds] of batch.entries()) results.push(await forRequest(index, () => engine.run(feeds)));
+      const results: TensorFeeds[] = new Array(batch.length);
+      const runAlone = async (index: number) => {
+        results[index] = await forRequest(index, () => engine.run(batch[index]!));
+      };
+      const groups = stack ? groupStackable(batch) : batch.map((_, index) => [index]);
+      for (const group of groups) {
+        if (group.length === 1) {
+          await runAlone(group[0]!);
+          continue;
+        }
+        const members = group.map((index) => batch[index]!);
+        const split = splitRows(await engine.run(stackFeeds(members, scratch)), members.map(rowsOf));
+        if (split) group.forEach((index, position) => (results[index] = split[position]!));
+        else for (const index of group) await runAlone(index);
+      }
       return results;
     },
     postprocess(outputs) {
@@ -101,5 +72,3 @@ export function tensorHandler(): Handler {
     },
   });
 }
-
-type HostTensorFeeds = Record<string, HostTensor>;
