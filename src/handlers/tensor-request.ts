@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
-import type { TensorSignature } from '../runtime/feeds.js';
+import { feedProblems, type TensorSignature } from '../runtime/feeds.js';
 import { isNpy, NPY_MEDIA_TYPE, parseNpy } from '../runtime/npy.js';
 import type { HostTensor } from '../runtime/tensors.js';
 import type { RequestInput } from './types.js';
@@ -99,24 +99,6 @@ function jsonFeeds(body: unknown, index: number, inputs: readonly TensorSignatur
 
 /** The model's own check (names, types, ranks, fixed dims), per request, so the 400 names the request. */
 function checkFeeds(feeds: TensorFeeds, index: number, inputs: readonly TensorSignature[]): void {
-  const problems: string[] = [];
-  for (const input of inputs) {
-    const feed = feeds[input.name];
-    if (!feed) {
-      problems.push(`missing input '${input.name}'`);
-      continue;
-    }
-    if (feed.type !== input.type) problems.push(`input '${input.name}' is ${feed.type}, the model wants ${input.type}`);
-    if (input.shape.length > 0 && feed.dims.length !== input.shape.length) {
-      problems.push(`input '${input.name}' has shape [${feed.dims.join(', ')}], the model wants rank ${input.shape.length} [${input.shape.map((dim) => dim ?? '?').join(', ')}]`);
-      continue;
-    }
-    input.shape.forEach((dim, axis) => {
-      if (typeof dim === 'number' && feed.dims[axis] !== dim) problems.push(`input '${input.name}' has ${feed.dims[axis]} at axis ${axis}, the model wants ${dim}`);
-    });
-  }
-  for (const name of Object.keys(feeds)) {
-    if (!inputs.some((input) => input.name === name)) problems.push(`unknown input '${name}'`);
-  }
+  const problems = feedProblems(inputs, feeds);
   if (problems.length > 0) throw inputInvalid(index, problems.join('; '));
 }

@@ -235,7 +235,7 @@ describe('Engine.run', () => {
         { x: { type: 'float64', dims: [2, 3], data: new Float64Array(6) }, idx },
         /input 'x' is float64, the model wants float32/,
       ],
-      ['a wrong rank', { x: { type: 'float32', dims: [6], data: new Float32Array(6) }, idx }, /input 'x' has rank 1, the model wants 2/],
+      ['a wrong rank', { x: { type: 'float32', dims: [6], data: new Float32Array(6) }, idx }, /input 'x' has shape \[6\], the model wants rank 2/],
       [
         'a wrong fixed dim',
         { x: { type: 'float32', dims: [2, 4], data: new Float32Array(8) }, idx },

@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { KilnError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { silentLogger } from '../core/log.js';
-import type { TensorSignature } from './feeds.js';
+import { feedProblems, type TensorSignature } from './feeds.js';
 import { fromOrtTensor, toOrtTensor, type HostTensor, type HostTensorType } from './tensors.js';
 
 /** Execution providers kiln knows how to ask for. CPU is always there. */
@@ -197,27 +197,7 @@ export class Engine {
   }
 
   #checkFeeds(feeds: Readonly<Record<string, HostTensor>>): void {
-    const problems: string[] = [];
-    for (const input of this.inputs) {
-      const feed = feeds[input.name];
-      if (!feed) {
-        problems.push(`missing input '${input.name}'`);
-        continue;
-      }
-      if (feed.type !== input.type) problems.push(`input '${input.name}' is ${feed.type}, the model wants ${input.type}`);
-      if (input.shape.length > 0 && feed.dims.length !== input.shape.length) {
-        problems.push(`input '${input.name}' has rank ${feed.dims.length}, the model wants ${input.shape.length}`);
-      } else {
-        input.shape.forEach((dim, axis) => {
-          if (typeof dim === 'number' && feed.dims[axis] !== dim) {
-            problems.push(`input '${input.name}' has ${feed.dims[axis]} at axis ${axis}, the model wants ${dim}`);
-          }
-        });
-      }
-    }
-    for (const name of Object.keys(feeds)) {
-      if (!this.inputs.some((input) => input.name === name)) problems.push(`unknown input '${name}'`);
-    }
+    const problems = feedProblems(this.inputs, feeds);
     if (problems.length > 0) {
       throw new KilnError('KILN_RUNTIME_INPUT_INVALID', `${this.label}: ${problems.join('; ')}`, {
         details: { model: this.label, problems },

@@ -108,3 +108,31 @@ function fill(input: TensorSignature, count: number, random: () => number): Host
       throw new KilnError('KILN_RUNTIME_INPUT_INVALID', `input '${input.name}' has type ${input.type}, which kiln cannot generate`);
   }
 }
+
+/**
+ * What is wrong with feeds for a signature, one phrase each (missing or unknown inputs, types,
+ * ranks, fixed dims); empty when they fit. Callers add their own context to the message.
+ */
+export function feedProblems(inputs: readonly TensorSignature[], feeds: Readonly<Record<string, HostTensor>>): string[] {
+  const problems: string[] = [];
+  const shapeText = (shape: TensorSignature['shape']) => `[${shape.map((dim) => dim ?? '?').join(', ')}]`;
+  for (const input of inputs) {
+    const feed = feeds[input.name];
+    if (!feed) {
+      problems.push(`missing input '${input.name}'`);
+      continue;
+    }
+    if (feed.type !== input.type) problems.push(`input '${input.name}' is ${feed.type}, the model wants ${input.type}`);
+    if (input.shape.length > 0 && feed.dims.length !== input.shape.length) {
+      problems.push(`input '${input.name}' has shape [${feed.dims.join(', ')}], the model wants rank ${input.shape.length} ${shapeText(input.shape)}`);
+      continue;
+    }
+    input.shape.forEach((dim, axis) => {
+      if (typeof dim === 'number' && feed.dims[axis] !== dim) problems.push(`input '${input.name}' has ${feed.dims[axis]} at axis ${axis}, the model wants ${dim}`);
+    });
+  }
+  for (const name of Object.keys(feeds)) {
+    if (!inputs.some((input) => input.name === name)) problems.push(`unknown input '${name}'`);
+  }
+  return problems;
+}
