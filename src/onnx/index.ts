@@ -16,3 +16,4 @@ export type {
   TensorProto,
   ValueInfoProto,
 } from './gen/onnx_pb.js';
+export * from './passes/index.js';

@@ -13,6 +13,8 @@ import sharp from 'sharp';
 import { seededRandom } from '../../../src/core/random.js';
 import { DataType, encodeModel, makeModel, makeNode, makeValueInfo } from '../../../src/onnx/index.js';
 import { PP_OCR } from '../models.js';
+import { buildMobileNetV2 } from '../../fixtures/mobilenet-v2.js';
+import { encodeNpy } from '../../fixtures/npy.js';
 
 const KILN = new URL('../../../bin/kiln.mjs', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'kiln-quantize-cli-'));
@@ -90,6 +92,25 @@ describe('kiln quantize', () => {
     assert.match(run.stdout, /^calibration +minmax, 6 samples$/m);
     assert.match(run.stdout, /^fused +\d+\/\d+ nodes \(100\.0%\); Conv\/MatMul\/Gemm 54\/54 \(100\.0%\)$/m);
     assert.match(run.stdout, /^SQNR +softmax_0\.tmp_0: [\d.]+ dB/m);
+  });
+
+  it('calibrates from a folder of .npy samples (MobileNetV2 fixture), with the whole network fused', () => {
+    const model = join(dir, 'mobilenet.onnx');
+    writeFileSync(model, encodeModel(buildMobileNetV2({ resolution: 64, numClasses: 10 })));
+    const samples = join(dir, 'npy');
+    mkdirSync(samples);
+    for (let index = 0; index < 4; index++) {
+      const random = seededRandom(100 + index);
+      const data = Float32Array.from({ length: 3 * 64 * 64 }, () => random() * 4 - 2);
+      writeFileSync(join(samples, `sample-${index}.npy`), encodeNpy('<f4', [1, 3, 64, 64], data));
+    }
+    const run = kiln('quantize', model, '-o', join(dir, 'mobilenet.int8.onnx'), '--calib', samples, '--method', 'percentile', '--json');
+    assert.equal(run.status, 0, run.stderr);
+    const summary = JSON.parse(run.stdout);
+    assert.deepEqual([summary.calibration.method, summary.calibration.samples], ['percentile', 4]);
+    assert.deepEqual(summary.fusion.compute, { asked: 53, fused: 53 });
+    assert.equal(summary.absorbed, 35);
+    assert.ok(summary.sizeRatio < 0.3, `size ratio ${summary.sizeRatio}`);
   });
 
   describe('bad input', () => {
