@@ -730,21 +730,7 @@ function printImageComparison(rate: Rate, cores: Cores, totals: Record<string, T
     'raw ort': 'session.run on a ready [8,3,48,192] tensor, nothing else',
     'preprocess only': 'sharp decode + resize + normalize of 8 PNGs (Promise.all)',
   };
-  console.log(
-    table(
-      ['measured', 'items/s', 'ms per 8', 'CPU cores', 'others', 'loop max ms', '/raw', 'includes'],
-      Object.keys(what).map((name) => [
-        name,
-        f(rate(name)),
-        f((BATCH * 1000) / rate(name), 2),
-        cores(name, (t) => t.cpuMs),
-        cores(name, (t) => t.otherCpuMs),
-        f(totals[name]!.loopMaxMs, 1),
-        f(rate(name) / raw, 3),
-        what[name]!,
-      ]),
-    ),
-  );
+  console.log(rateTable(what, raw, rate, cores, totals));
   console.log('(CPU cores: the server child for the server row, this process otherwise; others: every other process on the machine; loop max: the worst event-loop delay of that process)');
   const ratio = rate(`server b${BATCH}`) / raw;
   console.log(`server(image)/raw throughput: ${ratio.toFixed(3)} (acceptance: >= 0.9)${ratio < 0.9 ? ' — BELOW 0.9' : ''}`);
@@ -760,6 +746,23 @@ function printImageComparison(rate: Rate, cores: Cores, totals: Record<string, T
   console.log('(loop max: the longest this process\'s event loop was held up during the step; session.run of onnxruntime-node runs on the calling thread inside a setImmediate)');
 }
 
+/** One row per measured configuration: rate, time per batch, CPU, loop delay, ratio to raw. */
+function rateTable(what: Record<string, string>, raw: number, rate: Rate, cores: Cores, totals: Record<string, Totals>): string {
+  return table(
+    ['measured', 'items/s', 'ms per 8', 'CPU cores', 'others', 'loop max ms', '/raw', 'includes'],
+    Object.keys(what).map((name) => [
+      name,
+      f(rate(name)),
+      f((BATCH * 1000) / rate(name), 2),
+      cores(name, (t) => t.cpuMs),
+      cores(name, (t) => t.otherCpuMs),
+      f(totals[name]!.loopMaxMs, 1),
+      f(rate(name) / raw, 3),
+      what[name]!,
+    ]),
+  );
+}
+
 function printTensorComparison(rate: Rate, cores: Cores, totals: Record<string, Totals>, m: ReturnType<typeof merge>): void {
   const rawName = `raw ort, ${THREADS} threads`;
   console.log(`\n4. tensor requests: server vs raw onnxruntime-node, batch ${BATCH}, same input tensor, ${THREADS} intra-op threads on both sides, same duration`);
@@ -768,21 +771,7 @@ function printTensorComparison(rate: Rate, cores: Cores, totals: Record<string, 
     'server tensor': `HTTP + .npy decode + batching + worker-thread hop + ORT run + JSON; load generator (${f(m.clientCpuMs / m.elapsedMs, 2)} core) on the same cores`,
     [rawName]: `session.run on a ready [${BATCH},3,48,192] tensor, nothing else`,
   };
-  console.log(
-    table(
-      ['measured', 'items/s', 'ms per 8', 'CPU cores', 'others', 'loop max ms', '/raw', 'includes'],
-      Object.keys(what).map((name) => [
-        name,
-        f(rate(name)),
-        f((BATCH * 1000) / rate(name), 2),
-        cores(name, (t) => t.cpuMs),
-        cores(name, (t) => t.otherCpuMs),
-        f(totals[name]!.loopMaxMs, 1),
-        f(rate(name) / raw, 3),
-        what[name]!,
-      ]),
-    ),
-  );
+  console.log(rateTable(what, raw, rate, cores, totals));
   console.log('(CPU cores: the server child for the server row, this process for the raw row; others: every other process on the machine, neither the server nor this bench)');
   const serverMs = (BATCH * 1000) / rate('server tensor');
   const rawMs = (BATCH * 1000) / raw;

@@ -4,10 +4,9 @@ import { checkReadableFile } from '../../core/fs.js';
 import { compareLatency } from '../../evaluate/compare-latency.js';
 import type { LatencyResult } from '../../evaluate/latency.js';
 import { Engine, runtimeVersion } from '../../runtime/engine.js';
-import { makeFeeds } from '../../runtime/feeds.js';
 import { formatMs, table } from '../format.js';
 import type { CliIO } from '../io.js';
-import { withBatch, type BenchConfig } from './bench.js';
+import { benchFeeds, type BenchConfig } from './bench.js';
 
 /** One (model, threads, batch) measurement with its speed relative to the first model. */
 export interface ComparisonRow extends LatencyResult {
@@ -47,15 +46,7 @@ export async function compareModels(
     try {
       for (const path of paths) engines.push(await Engine.load(path, { intraOpThreads: threads, graphOptimizationLevel: config.optimization }));
       for (const batch of config.batches) {
-        const feeds = engines.map((engine) =>
-          makeFeeds(engine.inputs, {
-            batch,
-            dims: config.dims,
-            shapes: config.batchExplicit ? withBatch(config.shapes, batch) : config.shapes,
-            seed: config.seed,
-            label: engine.label,
-          }),
-        );
+        const feeds = engines.map((engine) => benchFeeds(engine, config, batch));
         const base = done;
         const measured = await compareLatency(engines, feeds, {
           warmup: config.warmup,

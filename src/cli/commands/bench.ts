@@ -63,13 +63,7 @@ export async function benchModel(
     const engine = await Engine.load(path, { intraOpThreads: threads, graphOptimizationLevel: config.optimization });
     try {
       for (const batch of config.batches) {
-        const feeds = makeFeeds(engine.inputs, {
-          batch,
-          dims: config.dims,
-          shapes: config.batchExplicit ? withBatch(config.shapes, batch) : config.shapes,
-          seed: config.seed,
-          label: engine.label,
-        });
+        const feeds = benchFeeds(engine, config, batch);
         const base = done;
         const result = await measureLatency(engine, feeds, {
           warmup: config.warmup,
@@ -94,8 +88,19 @@ export async function benchModel(
   };
 }
 
+/** The seeded inputs one (engine, batch) configuration is measured on. */
+export function benchFeeds(engine: Engine, config: BenchConfig, batch: number): ReturnType<typeof makeFeeds> {
+  return makeFeeds(engine.inputs, {
+    batch,
+    dims: config.dims,
+    shapes: config.batchExplicit ? withBatch(config.shapes, batch) : config.shapes,
+    seed: config.seed,
+    label: engine.label,
+  });
+}
+
 /** `--shape` fixes whole shapes; an explicit `--batch` still sets their first axis. */
-export function withBatch(shapes: Readonly<Record<string, readonly number[]>>, batch: number): Record<string, number[]> {
+function withBatch(shapes: Readonly<Record<string, readonly number[]>>, batch: number): Record<string, number[]> {
   return Object.fromEntries(Object.entries(shapes).map(([name, dims]) => [name, [batch, ...dims.slice(1)]]));
 }
 
