@@ -4,7 +4,8 @@ import { KILN_VERSION } from '../core/version.js';
 import type { GraphOptimizationLevel } from '../runtime/engine.js';
 import { BENCH_DEFAULTS, runBench, type BenchConfig } from './commands/bench.js';
 import { runBenchComparison } from './commands/bench-compare.js';
-import { runArchive, runArchiveInspect } from './commands/archive.js';
+import { runArchive } from './commands/archive.js';
+import { runArchiveInspect } from './commands/archive-inspect.js';
 import { runArchiveWorkflow } from './commands/archive-workflow.js';
 import { runDemo } from './commands/demo.js';
 import { runInspect } from './commands/inspect.js';
@@ -83,7 +84,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .option('--export-path <dir>', 'where to write the archive', '.')
     .addOption(new Option('--archive-format <format>', 'archive format').choices(['default', 'zip-store', 'tgz', 'no-archive']).default('default'))
     .option('-f, --force', 'overwrite an existing archive')
-    .option('--inspect <archive>', 'validate an archive and list its manifest and files instead')
+    .option('--inspect <archive>', 'validate an archive (.mar, or a workflow .war) and list its manifest and files instead')
     .option('--json', 'with --inspect: print a JSON document')
     .action(async (flags: Record<string, string | boolean | undefined>) => {
       if (typeof flags['inspect'] === 'string') {

@@ -1,7 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseModelConfig } from '../../archive/model-config.js';
-import { openArchive, type OpenedArchive } from '../../archive/read.js';
 import { extraFileEntries, writeArchive, type ArchiveEntry, type ArchiveFormat } from '../../archive/write.js';
 import { KilnError } from '../../core/errors.js';
 import { readFileChecked } from '../../core/fs.js';
@@ -92,45 +91,4 @@ export async function runArchive(flags: ArchiveFlags, io: CliIO): Promise<void> 
   });
   const size = statSync(written.path).isDirectory() ? '' : ` (${formatBytes(statSync(written.path).size)})`;
   io.out(`wrote ${written.path}${size}: ${written.files.length} files, handler ${handler.spec}`);
-}
-
-/** The JSON document `kiln archive --inspect X --json` prints. */
-export interface ArchiveReport {
-  readonly archive: string;
-  readonly format: OpenedArchive['format'];
-  readonly manifest: OpenedArchive['manifest'];
-  readonly files: readonly { readonly name: string; readonly bytes: number }[];
-  readonly modelConfig: OpenedArchive['modelConfig'];
-}
-
-/** `kiln archive --inspect X.mar`: validates an archive and lists what is in it. */
-export async function runArchiveInspect(path: string, json: boolean, io: CliIO): Promise<void> {
-  const archive = await openArchive(path);
-  try {
-    const report: ArchiveReport = {
-      archive: path,
-      format: archive.format,
-      manifest: archive.manifest,
-      files: archive.files.map((name) => ({ name, bytes: statSync(join(archive.dir, name)).size })),
-      modelConfig: archive.modelConfig,
-    };
-    if (json) {
-      io.out(JSON.stringify(report, null, 2));
-      return;
-    }
-    const model = archive.manifest.model;
-    io.out(
-      [
-        `archive   ${path} (${archive.format})`,
-        `model     ${model.modelName} ${model.modelVersion}, handler ${model.handler}, runtime ${archive.manifest.runtime}`,
-        `created   ${archive.manifest.createdOn ?? 'unknown'}${archive.manifest.archiverVersion ? ` by archiver ${archive.manifest.archiverVersion}` : ''}`,
-        `onnx      ${model.serializedFile ?? 'none'}`,
-        `config    ${model.configFile ? `${model.configFile}: ${JSON.stringify(archive.modelConfig.server)}` : 'none'}`,
-        '',
-        table(['file', 'bytes'], report.files.map((file) => [file.name, formatBytes(file.bytes)])),
-      ].join('\n'),
-    );
-  } finally {
-    await archive.remove();
-  }
 }
