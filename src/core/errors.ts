@@ -310,6 +310,11 @@ export const ERROR_CATALOGUE = {
     wireType: 'InternalServerException',
     summary: 'A workflow node failed or timed out on every attempt (timeout-ms, retry-attempts) during /wfpredict ("Error executing N …").',
   },
+  KILN_OIP_REQUEST_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'An Open Inference Protocol v2 request is malformed: bad JSON or binary framing, an unknown or missing tensor, a datatype, shape or value that does not fit the model.',
+  },
   KILN_ONNX_OPSET_UNSUPPORTED: {
     kind: 'unsupported',
     wireType: 'InvalidModelException',

@@ -46,13 +46,34 @@ function inputInvalid(index: number, message: string, cause?: unknown): KilnErro
 }
 
 /**
- * Decodes one request into feeds and checks them against the model's inputs. The body (`body`,
+ * The input key under which a transport hands over tensors it has already decoded (the Open
+ * Inference Protocol routes): `{[DECODED_TENSORS]: {NAME: HostTensor}}`. An HTTP body or a
+ * multipart field never arrives as an object of host tensors, so it cannot be mistaken for one.
+ */
+export const DECODED_TENSORS = 'kiln.tensors';
+
+function decodedTensors(value: unknown): TensorFeeds | undefined {
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return undefined;
+  const tensors = Object.values(value);
+  const isTensor = (t: unknown) =>
+    typeof t === 'object' && t !== null && typeof (t as HostTensor).type === 'string' && Array.isArray((t as HostTensor).dims) && (ArrayBuffer.isView((t as HostTensor).data) || Array.isArray((t as HostTensor).data));
+  return tensors.length > 0 && tensors.every(isTensor) ? (value as TensorFeeds) : undefined;
+}
+
+/**
+ * Decodes one request into feeds and checks them against the model's inputs. Tensors already
+ * decoded by a transport ({@link DECODED_TENSORS}) are only checked. Otherwise the body (`body`,
  * else the multipart field `data`) is read as `.npy` when it starts with the `.npy` magic or is
  * sent as `application/x-npy`, and as JSON otherwise. A `.npy` array of float64 (NumPy's default
  * dtype) is narrowed to float32 when the model's input is float32.
  * @throws KilnError `KILN_HANDLER_INPUT_INVALID` naming the request and what is wrong.
  */
 export function decodeTensorRequest(input: RequestInput, index: number, inputs: readonly TensorSignature[], contentType: string | undefined): TensorFeeds {
+  const decoded = decodedTensors(input[DECODED_TENSORS]);
+  if (decoded) {
+    checkFeeds(decoded, index, inputs);
+    return decoded;
+  }
   const value: unknown = input['body'] ?? input['data'] ?? input;
   const media = (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase();
   const feeds = value instanceof Uint8Array && (media === NPY_MEDIA_TYPE || isNpy(value)) ? npyFeeds(value, index, inputs) : jsonFeeds(value, index, inputs);

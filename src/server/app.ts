@@ -18,6 +18,7 @@ import type { Router } from './http/router.js';
 import { TokenAuth, type KeyKind } from './auth.js';
 import { inferenceRouter } from './inference-api.js';
 import { managementRouter } from './management-api.js';
+import { isOipPath, sendOipError } from './oip-api.js';
 import { metricsRouter } from './metrics-api.js';
 import { loadStartupModels } from './startup-models.js';
 
@@ -235,7 +236,8 @@ export class KilnServer {
       if (!(error instanceof KilnError) || error.kind === 'internal' || error.kind === 'unknown') {
         this.#init.logger.error({ err: error, requestId: ctx.requestId }, 'request failed');
       }
-      sendError(res, error, ctx);
+      if (api === 'inference' && isOipPath((req.url ?? '/').split('?')[0]!)) sendOipError(res, error, ctx);
+      else sendError(res, error, ctx);
     }
   }
 

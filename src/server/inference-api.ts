@@ -6,6 +6,7 @@ import { decodeInferenceInput, parseQuery, readBody } from './http/request-body.
 import { sendBody, sendJson, sendStatus, startStream } from './http/response.js';
 import type { ResponseSettings } from '../handlers/types.js';
 import { route, Router } from './http/router.js';
+import { oipRoutes } from './oip-api.js';
 import { inferenceOpenApi } from './openapi.js';
 
 /** Headers a handler sees, lower-cased, one value each (TorchServe passes them all). */
@@ -81,10 +82,11 @@ async function inferWorkflow(req: IncomingMessage, res: ServerResponse, ctx: Req
   sendHandlerResponse(res, response, ctx, 'application/json');
 }
 
-/** The inference API (port 8080): TorchServe's routes. */
+/** The inference API (port 8080): the Open Inference Protocol v2 routes, then TorchServe's. */
 export function inferenceRouter(): Router<RequestContext> {
   const description = (_req: IncomingMessage, res: ServerResponse, _params: unknown, ctx: RequestContext) => sendJson(res, 200, inferenceOpenApi(), ctx);
   return new Router<RequestContext>([
+    ...oipRoutes(),
     route('OPTIONS', '/', description),
     route('*', '/api-description', description),
     route('GET', '/ping', (_req, res, _params, ctx) => {

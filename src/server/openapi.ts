@@ -41,6 +41,14 @@ export function inferenceOpenApi(): unknown {
     '/v1/models/{model_name}:predict': { post: operation('KServe v1 predict', ['model_name']) },
     '/invocations': { post: operation('SageMaker-style predict (?model_name=)') },
     '/wfpredict/{workflow_name}': { post: operation("Run a workflow's DAG; the response is its leaf node's output", ['workflow_name']) },
+    // Open Inference Protocol v2 (errors there are {"error": message}).
+    '/v2/health/live': { get: operation('OIP v2: 200 {"live": true} while the server answers') },
+    '/v2/health/ready': { get: operation('OIP v2: 200 {"ready": true} when every model has a ready worker, else 503') },
+    '/v2': { get: operation('OIP v2 server metadata: name, version, extensions') },
+    '/v2/models/{model_name}': { get: operation('OIP v2 model metadata (ONNX inputs and outputs)', ['model_name']) },
+    '/v2/models/{model_name}/ready': { get: operation('OIP v2 model readiness', ['model_name']) },
+    '/v2/models/{model_name}/infer': { post: operation('OIP v2 inference (JSON, or binary tensor data)', ['model_name']) },
+    '/v2/models/{model_name}/versions/{model_version}/infer': { post: operation('OIP v2 inference on a version', ['model_name', 'model_version']) },
   });
 }
 

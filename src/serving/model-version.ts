@@ -5,6 +5,7 @@ import type { BatchRequest } from '../handlers/run.js';
 import type { ServedResponse } from './batch-queue.js';
 import { BatchQueue } from './batch-queue.js';
 import type { HandlerHost, HostInit } from './handler-host.js';
+import { readModelSignature, type ModelSignature } from './model-signature.js';
 import type { VersionSettings } from './settings.js';
 import { Worker, type WorkerObserver, type WorkerInfo } from './worker.js';
 
@@ -50,6 +51,7 @@ export class ModelVersion {
   #unhealthySince: number | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #signature: ModelSignature | undefined;
 
   constructor(init: VersionInit) {
     this.name = init.name;
@@ -66,6 +68,15 @@ export class ModelVersion {
 
   get settings(): VersionSettings {
     return this.#settings;
+  }
+
+  /**
+   * The model's ONNX inputs and outputs, read from the archive on first use (only the protocols
+   * that describe tensors ask) and kept.
+   */
+  get signature(): ModelSignature {
+    this.#signature ??= readModelSignature(this.archive);
+    return this.#signature;
   }
 
   /** Workers serving or loading (not stopping ones). */

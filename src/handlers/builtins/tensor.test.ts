@@ -10,6 +10,7 @@ import { silentLogger } from '../../core/log.js';
 import { DataType, encodeModel, makeModel, makeNode, makeValueInfo, type Dim } from '../../onnx/index.js';
 import { BatchContext, type ModelContextInit, type RequestMeta } from '../context.js';
 import type { Handler, RequestInput } from '../types.js';
+import { DECODED_TENSORS } from '../tensor-request.js';
 import { tensorHandler } from './tensor.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-tensor-handler-'));
@@ -75,6 +76,15 @@ describe('tensor handler', () => {
     // NumPy's default float64 is narrowed to the model's float32.
     const f8 = { body: new Uint8Array(encodeNpy('<f8', [1, 3], Float64Array.of(0.5, 0, -1))) };
     assert.deepEqual(await neg([f8]), [output([1, 3], [-0.5, -0, 1])]);
+  });
+
+  it('takes tensors a transport already decoded (DECODED_TENSORS), stacks them, and checks them', async () => {
+    const decoded = (data: number[]) => ({ [DECODED_TENSORS]: { x: { type: 'float32', dims: [1, 3], data: Float32Array.from(data) } } });
+    assert.deepEqual(await neg([decoded([1, 2, 3]), npy([1, 3], [4, 5, 6])]), [output([1, 3], [-1, -2, -3]), output([1, 3], [-4, -5, -6])]);
+    const wrongType = { [DECODED_TENSORS]: { x: { type: 'int32', dims: [1, 3], data: Int32Array.of(1, 2, 3) } } };
+    await assert.rejects(neg([decoded([1, 2, 3]), wrongType]), inputInvalid(1, /int32/));
+    // A multipart field of that name is bytes, not tensors: it is read as any other body would be.
+    await assert.rejects(neg([{ [DECODED_TENSORS]: new Uint8Array(3) }]), inputInvalid(0, /expected \{"inputs"/));
   });
 
   it('stacks a batch of .npy and JSON requests along axis 0 and gives each its own rows', async () => {

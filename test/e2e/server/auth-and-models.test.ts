@@ -64,6 +64,14 @@ describe('token authorization', () => {
       assert.equal((await call(`${server.inference}/ping`)).status, 200);
       assert.equal((await call(`${server.inference}/`, { method: 'OPTIONS' })).status, 200);
       assert.equal((await call(`${server.metrics}/metrics`)).status, 200);
+      // OIP v2 (oip-v2.md §2, §12): its health routes need no token (Kubernetes probes); the rest
+      // needs the inference key, and refuses with the OIP error body.
+      assert.deepEqual((await call(`${server.inference}/v2/health/live`)).body, { live: true });
+      assert.equal((await call(`${server.inference}/v2/health/ready`)).status, 200);
+      const oipRefused = await call(`${server.inference}/v2/models/tokenizer`);
+      assert.equal(oipRefused.status, 400);
+      assert.deepEqual(oipRefused.body, { error: failed.message });
+      assert.equal((await call(`${server.inference}/v2/models/tokenizer`, { headers: bearer(keys.inference.key) })).status, 200);
       // 26: /token?type=inference with the API key → 200 "\n"; the old inference key stops working.
       const rotated = await call(`${server.management}/token?type=inference`, { headers: bearer(keys.API.key) });
       assert.deepEqual([rotated.status, rotated.text], [200, '\n']);
