@@ -183,6 +183,9 @@ test('kiln demo walks inspect → bench → quantize → archive → predict →
   assert.match(run.stdout, /ppocr-cls-int8\.mar on line-upside-down\.png: \{"upside-down":/);
   assert.match(run.stdout, /200 Model "ocr" Version: 1\.0 registered with 1 initial workers/);
   assert.match(run.stdout, /predictions\/ocr -T page\.png\n {4}200 text: "kiln takes ONNX models to production\\ninvoice 2026-11 total: 1,250\.40/);
+  // The same classifier over the Open Inference Protocol, fed the image_classifier's preprocessing: upside down too.
+  assert.match(run.stdout, /v2\/health\/ready\n {4}200 \{"ready":true\}/);
+  assert.match(run.stdout, /v2\/models\/ppocr-cls-tensor\/infer -d @line-upside-down\.json\n {4}200 softmax_0\.tmp_0 \[1, 2\] = \[[\d.e-]+, (1\.000|0\.9\d\d)\]/);
 });
 
 test('kiln bench with two models measures both, interleaved, with speed-ups against the first', () => {

@@ -10,6 +10,8 @@ import { inspectModel, type InspectReport } from './inspect.js';
 import { predictArchive } from './predict.js';
 import { compareModels } from './bench-compare.js';
 import { runQuantize } from './quantize.js';
+import { parseModelConfig } from '../../archive/model-config.js';
+import { imageToTensor, ImageTransformSchema, type ImageTransform } from '../../handlers/image.js';
 import { calibrationConfig } from '../../quantize/calibrate/index.js';
 import { parseImagePreprocess } from '../../quantize/data/index.js';
 import { silentLogger } from '../../core/log.js';
@@ -110,6 +112,9 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
     },
     io,
   );
+  // The same classifier behind the `tensor` handler: raw tensors in and out, for the Open
+  // Inference Protocol (KServe v2) in step 6.
+  await runArchive({ ...common, modelName: 'ppocr-cls-tensor', serializedFile: join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), handler: 'tensor' }, io);
   await runArchive(
     {
       ...common,
@@ -135,13 +140,19 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   const quantizedOrientation = (await predictArchive(join(out, 'ppocr-cls-int8.mar'), [upsideDown])) as Record<string, number>[];
   io.out(`ppocr-cls-int8.mar on line-upside-down.png: ${JSON.stringify(quantizedOrientation[0])}`);
 
-  io.out('\nstep 6/6  serve: the TorchServe REST API on loopback; register the archives, predict over HTTP');
-  await serveDemo(out, page, upsideDown, io);
+  io.out('\nstep 6/6  serve: TorchServe\'s REST API and KServe\'s Open Inference Protocol v2 on loopback; register the archives, predict over HTTP');
+  // The OIP request carries the classifier's own preprocessing of the line, as a KServe client would.
+  const handlerConfig = parseModelConfig(CLS_MODEL_CONFIG).handler['handler'] as { image: unknown };
+  const transform = ImageTransformSchema.parse(handlerConfig.image) as ImageTransform;
+  const tensor = await imageToTensor(upsideDown, transform);
+  const oipRequest = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, ...transform.size], datatype: 'FP32', data: Array.from(tensor) }] });
+  writeFileSync(join(out, 'line-upside-down.json'), oipRequest);
+  await serveDemo(out, page, upsideDown, oipRequest, io);
   io.out(`\nnext: kiln serve --model-store ${out} --foreground, then the curl commands above (see README)`);
 }
 
 /** Starts a server on free loopback ports, drives it with the seed's curl flow, and stops it. */
-async function serveDemo(store: string, page: Buffer, line: Buffer, io: CliIO): Promise<void> {
+async function serveDemo(store: string, page: Buffer, line: Buffer, oipRequest: string, io: CliIO): Promise<void> {
   const config = resolveServerConfig({
     properties: new Map([
       ['inference_address', 'http://127.0.0.1:0'],
@@ -155,7 +166,7 @@ async function serveDemo(store: string, page: Buffer, line: Buffer, io: CliIO): 
   const server = await KilnServer.start({ config, properties: new Map(), logger: silentLogger(), metrics: createServerMetrics() });
   try {
     const { inference, management, metrics } = server.addresses();
-    for (const name of ['ppocr-cls', 'ppocr-cls-int8', 'ocr']) {
+    for (const name of ['ppocr-cls', 'ppocr-cls-int8', 'ppocr-cls-tensor', 'ocr']) {
       const registered = await fetch(`${management}/models?url=${name}.mar&initial_workers=1`, { method: 'POST' });
       io.out(`  $ curl -X POST "${management}/models?url=${name}.mar&initial_workers=1"\n    ${registered.status} ${((await registered.json()) as { status: string }).status}`);
     }
@@ -166,6 +177,16 @@ async function serveDemo(store: string, page: Buffer, line: Buffer, io: CliIO): 
     const text = await fetch(`${inference}/predictions/ocr`, { method: 'PUT', body: page });
     const ocr = (await text.json()) as { text: string };
     io.out(`  $ curl ${inference}/predictions/ocr -T page.png\n    ${text.status} text: ${JSON.stringify(ocr.text)}`);
+    const ready = await fetch(`${inference}/v2/health/ready`);
+    io.out(`  $ curl ${inference}/v2/health/ready\n    ${ready.status} ${JSON.stringify(await ready.json())}`);
+    const metadata = (await (await fetch(`${inference}/v2/models/ppocr-cls-tensor`)).json()) as { inputs: unknown[]; outputs: unknown[] };
+    io.out(`  $ curl ${inference}/v2/models/ppocr-cls-tensor\n    inputs ${JSON.stringify(metadata.inputs)}, outputs ${JSON.stringify(metadata.outputs)}`);
+    const inferred = await fetch(`${inference}/v2/models/ppocr-cls-tensor/infer`, { method: 'POST', body: oipRequest });
+    const answer = (await inferred.json()) as { outputs?: { name: string; shape: number[]; data: number[] }[] };
+    const probabilities = answer.outputs?.[0];
+    io.out(
+      `  $ curl ${inference}/v2/models/ppocr-cls-tensor/infer -d @line-upside-down.json\n    ${inferred.status} ${probabilities ? `${probabilities.name} [${probabilities.shape.join(', ')}] = [${probabilities.data.map((p) => p.toPrecision(4)).join(', ')}] (upright, upside-down)` : JSON.stringify(answer)}`,
+    );
     const scraped = await (await fetch(`${metrics}/metrics?name[]=ts_inference_requests_total`)).text();
     const count = scraped.split('\n').filter((row) => row.startsWith('ts_inference_requests_total{')).length;
     io.out(`  $ curl ${metrics}/metrics   (${count} ts_inference_requests_total series, Prometheus text)`);
