@@ -6,7 +6,7 @@
  *
  * Inference runs the archive's ONNX model through the `tensor` handler: the request's tensors
  * are decoded and checked here, handed to the handler already decoded, and its outputs come back
- * as the requested OIP outputs. An archive with another handler takes that handler's own request
+ * as a tensor bundle (exact, no JSON) and leave as the requested OIP outputs. An archive with another handler takes that handler's own request
  * format, so OIP inference refuses it (400) rather than guess.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,9 +14,11 @@ import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpStatusOf, isKilnError, KilnError } from '../core/errors.js';
 import { KILN_VERSION } from '../core/version.js';
+import type { HandlerResponse } from '../handlers/run.js';
+import { decodeTensorBundle, TENSOR_BUNDLE_TYPE } from '../handlers/tensor-bundle.js';
 import { DECODED_TENSORS } from '../handlers/tensor-request.js';
 import type { SignatureEntry } from '../onnx/summary.js';
-import type { HostTensor, HostTensorType } from '../runtime/tensors.js';
+import type { HostTensor } from '../runtime/tensors.js';
 import type { ModelVersion } from '../serving/model-version.js';
 import type { RequestContext } from './context.js';
 import { readBody } from './http/request-body.js';
@@ -112,7 +114,7 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
     modelVersion: served.version,
     ...(request.id !== undefined ? { id: request.id } : {}),
     outputs: request.outputs,
-    results: tensorsFromHandler(response.body),
+    results: tensorsFromHandler(response),
     ...(request.outputs.some((output) => output.classification !== undefined) ? { labels: labelsOf(served) ?? {} } : {}),
   });
   const { 'content-type': contentType, ...headers } = encoded.headers;
@@ -127,36 +129,12 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
   });
 }
 
-/**
- * The `tensor` handler's answer (`{"outputs": {NAME: {dims, type, data}}}`) as host tensors.
- * Its JSON carries float16 as raw bits and int64 as numbers (exact up to 2^53).
- */
-function tensorsFromHandler(body: Uint8Array): Record<string, HostTensor> {
-  const parsed = JSON.parse(new TextDecoder().decode(body)) as { outputs?: Record<string, { dims: number[]; type: HostTensorType; data: (number | string)[] }> };
-  if (!parsed.outputs) throw new KilnError('KILN_HANDLER_OUTPUT_INVALID', 'The tensor handler answered without outputs.');
-  return Object.fromEntries(Object.entries(parsed.outputs).map(([name, tensor]) => [name, { type: tensor.type, dims: tensor.dims, data: typedData(tensor.type, tensor.data) }]));
-}
-
-const NUMBER_ARRAYS: Partial<Record<HostTensorType, (values: number[]) => HostTensor['data']>> = {
-  float32: (v) => Float32Array.from(v),
-  float64: (v) => Float64Array.from(v),
-  float16: (v) => Uint16Array.from(v),
-  int8: (v) => Int8Array.from(v),
-  uint8: (v) => Uint8Array.from(v),
-  bool: (v) => Uint8Array.from(v),
-  int16: (v) => Int16Array.from(v),
-  uint16: (v) => Uint16Array.from(v),
-  int32: (v) => Int32Array.from(v),
-  uint32: (v) => Uint32Array.from(v),
-  int64: (v) => BigInt64Array.from(v, (x) => BigInt(x)),
-  uint64: (v) => BigUint64Array.from(v, (x) => BigInt(x)),
-};
-
-function typedData(type: HostTensorType, data: (number | string)[]): HostTensor['data'] {
-  if (type === 'string') return data as string[];
-  const make = NUMBER_ARRAYS[type];
-  if (!make) throw new KilnError('KILN_HANDLER_OUTPUT_UNSERIALIZABLE', `Unsupported model output data type: ${type}.`);
-  return make(data as number[]);
+/** The `tensor` handler's answer to decoded tensors: a tensor bundle. */
+function tensorsFromHandler(response: HandlerResponse): Record<string, HostTensor> {
+  if (response.settings.contentType !== TENSOR_BUNDLE_TYPE) {
+    throw new KilnError('KILN_HANDLER_OUTPUT_INVALID', `The handler answered with ${response.settings.contentType ?? 'no content type'}, not tensors.`);
+  }
+  return decodeTensorBundle(response.body);
 }
 
 /**

@@ -10,6 +10,7 @@ import { silentLogger } from '../../core/log.js';
 import { DataType, encodeModel, makeModel, makeNode, makeValueInfo, type Dim } from '../../onnx/index.js';
 import { BatchContext, type ModelContextInit, type RequestMeta } from '../context.js';
 import type { Handler, RequestInput } from '../types.js';
+import { decodeTensorBundle } from '../tensor-bundle.js';
 import { DECODED_TENSORS } from '../tensor-request.js';
 import { tensorHandler } from './tensor.js';
 
@@ -78,9 +79,12 @@ describe('tensor handler', () => {
     assert.deepEqual(await neg([f8]), [output([1, 3], [-0.5, -0, 1])]);
   });
 
-  it('takes tensors a transport already decoded (DECODED_TENSORS), stacks them, and checks them', async () => {
+  it('takes tensors a transport already decoded (DECODED_TENSORS), stacks them, checks them, and answers with a bundle', async () => {
     const decoded = (data: number[]) => ({ [DECODED_TENSORS]: { x: { type: 'float32', dims: [1, 3], data: Float32Array.from(data) } } });
-    assert.deepEqual(await neg([decoded([1, 2, 3]), npy([1, 3], [4, 5, 6])]), [output([1, 3], [-1, -2, -3]), output([1, 3], [-4, -5, -6])]);
+    const [first, second] = await neg([decoded([1, 2, 3]), npy([1, 3], [4, 5, 6])]);
+    assert.ok(first instanceof Uint8Array);
+    assert.deepEqual(decodeTensorBundle(first), { y: { type: 'float32', dims: [1, 3], data: Float32Array.of(-1, -2, -3) } });
+    assert.deepEqual(second, output([1, 3], [-4, -5, -6]));
     const wrongType = { [DECODED_TENSORS]: { x: { type: 'int32', dims: [1, 3], data: Int32Array.of(1, 2, 3) } } };
     await assert.rejects(neg([decoded([1, 2, 3]), wrongType]), inputInvalid(1, /int32/));
     // A multipart field of that name is bytes, not tensors: it is read as any other body would be.

@@ -3,7 +3,8 @@ import { KilnError } from '../../core/errors.js';
 import { Engine } from '../../runtime/engine.js';
 import type { HostTensor } from '../../runtime/tensors.js';
 import { forRequest } from '../request-errors.js';
-import { decodeTensorRequest, type TensorFeeds } from '../tensor-request.js';
+import { encodeTensorBundle, TENSOR_BUNDLE_TYPE } from '../tensor-bundle.js';
+import { DECODED_TENSORS, decodeTensorRequest, type TensorFeeds } from '../tensor-request.js';
 import { groupStackable, hasBatchAxis, rowsOf, splitRows, stackFeeds, type StackScratch } from '../tensor-stack.js';
 import { defineHandler, type Handler } from '../types.js';
 
@@ -24,7 +25,8 @@ function toJson(tensor: HostTensor): { dims: number[]; type: string; data: (numb
 /**
  * `tensor`: raw tensors in, JSON tensors out. A request is JSON
  * `{"inputs": {NAME: {"dims", "type", "data"}}}`, or a NumPy `.npy` body for a model with one
- * input (see {@link decodeTensorRequest}). When the model has a dynamic first axis, the requests
+ * input (see {@link decodeTensorRequest}); tensors a transport hands over already decoded
+ * ({@link DECODED_TENSORS}) are answered with a tensor bundle ({@link encodeTensorBundle}). When the model has a dynamic first axis, the requests
  * of a batch that agree on type and the other dims are concatenated along axis 0 and run once,
  * and each gets back its own rows; otherwise (or with `handler.stack: false`) each runs alone.
  * `handler.threads` sets onnxruntime's intra-op threads (default 0: onnxruntime's choice).
@@ -33,6 +35,8 @@ export function tensorHandler(): Handler {
   let engine: Engine;
   let stack = true;
   const scratch: StackScratch = new Map();
+  /** The batch's requests that came as decoded tensors (a handler runs one batch at a time). */
+  let bundled = new Set<number>();
   return defineHandler<TensorFeeds[], TensorFeeds[]>({
     async initialize(context) {
       const parsed = ConfigSchema.safeParse(context.modelYamlConfig['handler'] ?? {});
@@ -44,6 +48,7 @@ export function tensorHandler(): Handler {
       stack = parsed.data.stack && hasBatchAxis(engine.inputs, engine.outputs);
     },
     preprocess(requests, context) {
+      bundled = new Set(requests.flatMap((request, index) => (request[DECODED_TENSORS] === undefined ? [] : [index])));
       return requests.map((request, index) => decodeTensorRequest(request, index, engine.inputs, context.getRequestHeader(index, 'content-type')));
     },
     async inference(batch) {
@@ -64,8 +69,13 @@ export function tensorHandler(): Handler {
       }
       return results;
     },
-    postprocess(outputs) {
-      return outputs.map((output) => ({ outputs: Object.fromEntries(Object.entries(output).map(([name, tensor]) => [name, toJson(tensor)])) }));
+    postprocess(outputs, context) {
+      // Tensors a transport handed over decoded go back as a bundle: exact, and no JSON to build.
+      return outputs.map((output, index) => {
+        if (!bundled.has(index)) return { outputs: Object.fromEntries(Object.entries(output).map(([name, tensor]) => [name, toJson(tensor)])) };
+        context.setResponseContentType(index, TENSOR_BUNDLE_TYPE);
+        return encodeTensorBundle(output);
+      });
     },
     async close() {
       await engine?.release();
