@@ -19,6 +19,7 @@ import { TokenAuth, type KeyKind } from './auth.js';
 import { inferenceRouter } from './inference-api.js';
 import { managementRouter } from './management-api.js';
 import { isOipPath, sendOipError } from './oip-api.js';
+import { OipDecoder } from './oip/decoder.js';
 import { metricsRouter } from './metrics-api.js';
 import { loadStartupModels } from './startup-models.js';
 
@@ -53,6 +54,7 @@ export class KilnServer {
   readonly #servers = new Map<Api, Server>();
   #settings: ApiSettings;
   readonly #auth: TokenAuth | undefined;
+  readonly #oip = new OipDecoder();
   #inFlight = 0;
   /** Off while startup models load: a snapshot of half of them would lose the rest on a crash. */
   #snapshots = false;
@@ -205,6 +207,7 @@ export class KilnServer {
       registry: this.registry,
       workflows: this.workflows,
       metrics: this.#init.metrics,
+      oip: this.#oip,
       settings: this.#settings,
       started: performance.now(),
       ...(this.#settings.cors && Object.keys(this.#settings.cors).length ? { cors: this.#settings.cors } : {}),
@@ -261,6 +264,7 @@ export class KilnServer {
     await this.registry.kill();
     await this.workflows.close();
     await this.registry.close();
+    await this.#oip.close();
     this.#auth?.remove();
   }
 

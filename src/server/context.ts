@@ -2,6 +2,7 @@ import type { Logger } from '../core/log.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import type { ModelRegistry } from '../serving/registry.js';
 import type { WorkflowRegistry } from '../serving/workflow-registry.js';
+import type { OipDecoder } from './oip/decoder.js';
 import type { CorsConfig, ResponseContext } from './http/response.js';
 
 /** Settings the routes read; resolved once from config.properties and flags. */
@@ -21,6 +22,8 @@ export interface RequestContext extends ResponseContext {
   readonly registry: ModelRegistry;
   readonly workflows: WorkflowRegistry;
   readonly metrics: ServerMetrics;
+  /** Decodes Open Inference Protocol requests (large JSON ones off the event loop). */
+  readonly oip: OipDecoder;
   readonly settings: ApiSettings;
   /** Milliseconds since the request arrived. */
   readonly started: number;

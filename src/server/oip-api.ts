@@ -25,7 +25,6 @@ import { readBody } from './http/request-body.js';
 import { sendBody, sendJson, type ResponseContext } from './http/response.js';
 import { route, type Route, type RouteHandler, type RouteParams } from './http/router.js';
 import { oipDatatypeOf } from './oip/datatypes.js';
-import { decodeInferRequest } from './oip/request.js';
 import { encodeInferResponse } from './oip/response.js';
 
 /** True for paths the OIP routes own: their errors use the OIP body. */
@@ -107,7 +106,7 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
   }
   const body = await readBody(req, { maxBytes: ctx.settings.maxRequestSize });
   const header = req.headers['inference-header-content-length'];
-  const request = decodeInferRequest(body, Array.isArray(header) ? header[0] : header, served.signature);
+  const request = await ctx.oip.decode(body, Array.isArray(header) ? header[0] : header, served.signature);
   const response = await ctx.registry.predict(model, served.version, { input: { [DECODED_TENSORS]: request.inputs }, headers: {}, id: ctx.requestId });
   const encoded = encodeInferResponse({
     modelName: model,

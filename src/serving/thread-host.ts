@@ -1,5 +1,6 @@
-import { Worker as Thread } from 'node:worker_threads';
+import type { Worker as Thread } from 'node:worker_threads';
 import { KilnError, type ErrorCode } from '../core/errors.js';
+import { startTypeScriptThread } from '../core/ts-thread.js';
 import type { BatchRequest } from '../handlers/run.js';
 import type { HandlerHost, HostInit, HostResult } from './handler-host.js';
 import type { HostMessage, ThreadData } from './thread-protocol.js';
@@ -32,11 +33,7 @@ export class ThreadHost implements HandlerHost {
       batchSize,
       logLevel: logger.level,
     };
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./thread-entry.ts', import.meta.url).href;
-    // An eval'd bootstrap registers tsx's hooks inside the thread before the entry loads.
-    const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
-    const thread = new Thread(bootstrap, { eval: true, workerData: data });
+    const thread = startTypeScriptThread(new URL('./thread-entry.ts', import.meta.url), { workerData: data });
     this.#thread = thread;
     return new Promise<void>((resolve, reject) => {
       const failed = (error: unknown) => {

@@ -254,6 +254,17 @@ describe('Open Inference Protocol v2 (REST)', () => {
     });
   });
 
+  test('a JSON body over 64 KiB (decoded off the event loop) gives a direct run\'s rows; a malformed one a precise 400', async () => {
+    const expected = await direct(v1, 300);
+    const body = inferBody(expected.data, [300, 3, 4, 4]);
+    assert.ok(body.length > 64 * 1024, `${body.length} bytes`);
+    const result = await infer('/v2/models/m/infer', body);
+    assert.equal(result.status, 200, result.text.slice(0, 300));
+    assert.deepEqual(result.body.outputs[1].data, expected.z);
+    (result.body.outputs[0].data as number[]).forEach((value, i) => assert.ok(Math.abs(value - expected.y[i]!) <= 1e-5, `y[${i}]`));
+    assertOipError(await infer('/v2/models/m/infer', inferBody(expected.data.slice(1), [300, 3, 4, 4])), 400, /^input 'x': 14399 values for shape \[300, 3, 4, 4\] \(14400 expected\)$/);
+  });
+
   test('20: classification returns the top K as "<value>:<index>:<label>", highest first', async () => {
     const expected = await direct(v1);
     const result = await infer('/v2/models/m/infer', inferBody(X, [1, 3, 4, 4], { outputs: [{ name: 'y', parameters: { classification: 3 } }] }));
