@@ -7,9 +7,10 @@ import type { Handler, RequestInput, ResponseSettings } from './types.js';
 export interface BatchRequest extends RequestMeta {
   readonly input: RequestInput;
   /**
-   * The input's byte arrays belong to this request alone, so a handler thread may take them
-   * (move, not copy, their memory). Set by the HTTP route; not by workflows, which retry a node
-   * with the same input and pass one node's output to several. @defaultValue false (copied)
+   * The input's byte arrays and typed arrays (decoded tensors too) belong to this request alone,
+   * so a handler thread may take them (move, not copy, their memory). Set by the HTTP routes; not
+   * by workflows, which retry a node with the same input and pass one node's output to several.
+   * @defaultValue false (copied)
    */
   readonly transferable?: boolean;
 }

@@ -107,7 +107,8 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
   const body = await readBody(req, { maxBytes: ctx.settings.maxRequestSize });
   const header = req.headers['inference-header-content-length'];
   const request = await ctx.oip.decode(body, Array.isArray(header) ? header[0] : header, served.signature);
-  const response = await ctx.registry.predict(model, served.version, { input: { [DECODED_TENSORS]: request.inputs }, headers: {}, id: ctx.requestId });
+  // The decoded tensors are this request's own: the worker thread may take their memory.
+  const response = await ctx.registry.predict(model, served.version, { input: { [DECODED_TENSORS]: request.inputs }, headers: {}, id: ctx.requestId, transferable: true });
   const encoded = encodeInferResponse({
     modelName: model,
     modelVersion: served.version,

@@ -119,19 +119,23 @@ interface Pending {
 }
 
 /**
- * The memory a batch may hand over to the thread instead of copying it: the buffers of the
- * byte arrays in transferable requests' inputs, each listed once, and only when the array spans
- * its whole buffer (the server's `ownedBytes`), so nothing else shares what is detached here.
+ * The memory a batch may hand over to the thread instead of copying it: in transferable
+ * requests' inputs, the buffers of byte arrays and typed arrays (also inside the objects an input
+ * holds, such as decoded tensors, two levels down), each listed once, and only when the array
+ * spans its whole buffer (the server's `ownedBytes`, a freshly decoded tensor), so nothing else
+ * shares what is detached here.
  */
 function transferList(requests: readonly BatchRequest[]): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
-  for (const request of requests) {
-    if (!request.transferable) continue;
-    for (const value of Object.values(request.input)) {
-      if (value instanceof Uint8Array && value.buffer instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) {
-        buffers.add(value.buffer);
-      }
+  const visit = (value: unknown, depth: number): void => {
+    if (ArrayBuffer.isView(value)) {
+      if (value.buffer instanceof ArrayBuffer && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) buffers.add(value.buffer);
+    } else if (depth > 0 && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const inner of Object.values(value)) visit(inner, depth - 1);
     }
+  };
+  for (const request of requests) {
+    if (request.transferable) for (const value of Object.values(request.input)) visit(value, 3);
   }
   return [...buffers];
 }
