@@ -117,6 +117,9 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
     results: tensorsFromHandler(response),
     ...(request.outputs.some((output) => output.classification !== undefined) ? { labels: labelsOf(served) ?? {} } : {}),
   });
+  if (encoded.body.byteLength > ctx.settings.maxResponseSize) {
+    throw new KilnError('KILN_SERVE_RESPONSE_TOO_LARGE', `Response of ${encoded.body.byteLength} bytes is larger than max_response_size (${ctx.settings.maxResponseSize})`);
+  }
   const { 'content-type': contentType, ...headers } = encoded.headers;
   sendBody(res, 200, encoded.body, { headers, ...(contentType ? { contentType } : {}) }, ctx);
   ctx.metrics.recordInference({

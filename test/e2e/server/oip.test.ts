@@ -304,3 +304,20 @@ describe('Open Inference Protocol v2 (REST)', () => {
     assert.ok(Number(line.split(' ').at(-1)) >= 1);
   });
 });
+
+describe('Open Inference Protocol v2 (REST) with a small max_response_size', () => {
+  test('a response over max_response_size is a 500 {"error"}, and the server keeps serving', async () => {
+    const server = await startServer({ properties: ['max_response_size=300'] });
+    try {
+      await writeOipModelArchive(server.store, { name: 'm', version: '1.0', weights: W1 });
+      assert.equal((await call(`${server.management}/models?url=m.mar&initial_workers=1&synchronous=true`, { method: 'POST' })).status, 200);
+      const infer = (body: string) => call(`${server.inference}/v2/models/m/infer`, { method: 'POST', body });
+      const large = await infer(inferBody(X, [1, 3, 4, 4]));
+      assertOipError(large, 500, /larger than max_response_size \(300\)/);
+      const small = await infer(inferBody(X, [1, 3, 4, 4], { outputs: [{ name: 'z' }] }));
+      assert.equal(small.status, 200, small.text);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});
