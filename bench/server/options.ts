@@ -1,0 +1,67 @@
+/**
+ * `bench:server`'s command-line flags and fixed settings: durations, clients, batching, and the
+ * model-config.yaml of each copy of the classifier the server serves. Read once, at import.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { CLS_LABELS } from '../../src/cli/demo-assets.js';
+import { ppOcrAssetsDir } from '../../src/cli/default-models.js';
+import { ImageTransformSchema, type ImageTransform } from '../../src/handlers/image.js';
+
+function flag(name: string, fallback: number): number {
+  const index = process.argv.indexOf(name);
+  const value = index > 0 ? Number(process.argv[index + 1]) : fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+  return value;
+}
+
+/** Measured seconds per configuration (`--seconds`), split into {@link ROUNDS} rounds. */
+export const SECONDS = flag('--seconds', 30);
+/** Alternating rounds (`--rounds`), so drift of the machine spreads over every configuration. */
+export const ROUNDS = Math.round(flag('--rounds', 3));
+/** One configuration's share of one round. */
+export const ROUND_MS = (SECONDS * 1000) / ROUNDS;
+/** Intra-op threads of the tensor comparison, server and raw alike (`--threads`). */
+export const THREADS = Math.round(flag('--threads', availableParallelism()));
+/** False with --tensor-only: skip the image (PNG) configurations. */
+export const IMAGES = !process.argv.includes('--tensor-only');
+/** The `tensor` handler copy that takes `.npy` requests on TorchServe's route. */
+export const TENSOR_MODEL = 'cls-tensor';
+/**
+ * A second `tensor` handler copy for Open Inference Protocol requests: its own model name gives
+ * it its own row and its own server counters, apart from the `.npy` configuration's.
+ */
+export const OIP_MODEL = 'cls-oip';
+/** Keep-alive clients of every server configuration. */
+export const CLIENTS = 64;
+/** How often the worker thread GETs /ping. */
+export const PING_EVERY_MS = 50;
+/** Batch size of the batched copies and of every in-process loop. */
+export const BATCH = 8;
+export const MAX_BATCH_DELAY_MS = 5;
+/** Every path runs this long once before measuring, unmeasured. */
+export const WARMUP_MS = 2000;
+/** A request with no answer after this long counts as lost. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** The classifier's labels, which an image_classifier answer must carry, each once. */
+export const LABELS = Object.values(JSON.parse(CLS_LABELS) as Record<string, string>);
+export const MODEL_PATH = join(ppOcrAssetsDir(), 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+/** The demo's model-config.yaml, with the batch settings of each copy. */
+export const imageModelConfig = (batchSize: number) =>
+  [
+    `batchSize: ${batchSize}`,
+    `maxBatchDelay: ${MAX_BATCH_DELAY_MS}`,
+    'handler:',
+    '  image:',
+    '    size: [48, 192]',
+    '    fit: pad',
+    '    mean: [0.5, 0.5, 0.5]',
+    '    std: [0.5, 0.5, 0.5]',
+    '    channelOrder: BGR',
+    '  topk: 2',
+    '',
+  ].join('\n');
+/** The tensor copy: the same batching, the `tensor` handler with the raw loop's threads. */
+export const tensorModelConfig = () => [`batchSize: ${BATCH}`, `maxBatchDelay: ${MAX_BATCH_DELAY_MS}`, 'handler:', `  threads: ${THREADS}`, ''].join('\n');
+/** The image_classifier's preprocessing as the demo configures it, for the in-process loops. */
+export const TRANSFORM = { ...ImageTransformSchema.parse({ size: [48, 192], fit: 'pad', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], channelOrder: 'BGR' }), size: [48, 192] } as ImageTransform;
