@@ -20,6 +20,7 @@ import { inferenceRouter } from './inference-api.js';
 import { managementRouter } from './management-api.js';
 import { isOipPath, sendOipError } from './oip-api.js';
 import { OipDecoder } from './oip/decoder.js';
+import { OipGrpcServer } from './oip-grpc.js';
 import { metricsRouter } from './metrics-api.js';
 import { loadStartupModels } from './startup-models.js';
 
@@ -55,6 +56,8 @@ export class KilnServer {
   #settings: ApiSettings;
   readonly #auth: TokenAuth | undefined;
   readonly #oip = new OipDecoder();
+  /** The Open Inference Protocol over gRPC, when `grpc_inference_port` is set. */
+  #grpc: OipGrpcServer | undefined;
   #inFlight = 0;
   /** Off while startup models load: a snapshot of half of them would lose the rest on a crash. */
   #snapshots = false;
@@ -130,6 +133,17 @@ export class KilnServer {
       await server.#listen('inference', init.config.inferenceAddress, inferenceRouter());
       await server.#listen('management', init.config.managementAddress, managementRouter());
       if (init.config.enableMetricsApi) await server.#listen('metrics', init.config.metricsAddress, metricsRouter(init.metrics));
+      if (init.config.grpcInferencePort !== undefined) {
+        server.#grpc = await OipGrpcServer.start(init.config.grpcInferencePort, {
+          registry: server.registry,
+          metrics: init.metrics,
+          decoder: server.#oip,
+          maxRequestSize: init.config.maxRequestSize,
+          maxResponseSize: init.config.maxResponseSize,
+          logger: init.logger,
+        });
+        init.logger.info({ api: 'grpc', address: server.#grpc.address }, 'listening');
+      }
     } catch (error) {
       await server.stop();
       throw error;
@@ -138,8 +152,9 @@ export class KilnServer {
   }
 
   /** Where each API listens (`http://127.0.0.1:8080` or `unix:/path`), ports resolved. */
-  addresses(): Partial<Record<Api, string>> {
-    const out: Partial<Record<Api, string>> = {};
+  addresses(): Partial<Record<Api | 'grpc', string>> {
+    const out: Partial<Record<Api | 'grpc', string>> = {};
+    if (this.#grpc) out.grpc = this.#grpc.address;
     for (const [api, server] of this.#servers) {
       const address = server.address();
       out[api] = typeof address === 'string' ? `unix:${address}` : `http://${(address as AddressInfo).address}:${(address as AddressInfo).port}`;
@@ -256,7 +271,7 @@ export class KilnServer {
       await Promise.race([new Promise<void>((resolve) => (this.#drained = resolve)), new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]);
     }
     for (const server of this.#servers.values()) server.closeAllConnections();
-    await Promise.all(closed);
+    await Promise.all([...closed, this.#grpc?.close(deadlineMs)]);
     this.#snapshot('shutdown');
     // Nothing after the shutdown snapshot may write another (unregistering workflows would).
     this.#snapshots = false;

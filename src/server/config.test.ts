@@ -92,6 +92,12 @@ test('file values are read, trimmed; unknown keys ignored; empty means unset', (
   assert.deepEqual(fromText('load_models=').loadModels, []);
 });
 
+test('grpc_inference_port turns the OIP gRPC service on (off by default, unlike TorchServe)', () => {
+  assert.equal(fromText('').grpcInferencePort, undefined);
+  assert.equal(fromText('grpc_inference_port=7070').grpcInferencePort, 7070);
+  assert.equal(fromText('grpc_inference_port=0').grpcInferencePort, 0);
+});
+
 test('default_workers_per_model=0 means one worker per CPU, as TorchServe without GPUs', () => {
   assert.ok(fromText('default_workers_per_model=0').defaultWorkersPerModel >= 1);
 });
@@ -190,6 +196,8 @@ for (const [name, text, ...patterns] of [
   ['an address with a path', 'management_address=http://127.0.0.1:8081/api', /management_address=/],
   ['a relative unix socket', 'metrics_address=unix:x.sock', /metrics_address="unix:x.sock"/],
   ['a port out of range', 'inference_address=http://127.0.0.1:70000', /port must be 0-65535/],
+  ['a gRPC port out of range', 'grpc_inference_port=70000', /grpc_inference_port="70000": must be a port number/],
+  ['a gRPC port that is a word', 'grpc_inference_port=on', /grpc_inference_port="on": must be a whole number/],
   ['a bad allowed_urls regex', 'allowed_urls=https://ok/.*,https://(bad', /allowed_urls=.*bad pattern "https:\/\/\(bad"/],
   ['a bad metrics mode', 'metrics_mode=statsd', /metrics_mode="statsd": must be prometheus, log or legacy/],
   ['a JKS keystore', 'keystore_type=JKS', /keystore_type="JKS": must be PKCS12/],

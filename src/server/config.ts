@@ -32,6 +32,11 @@ export interface ServerConfig {
   readonly managementAddress: ListenAddress;
   /** `metrics_address`. @defaultValue `http://127.0.0.1:8082` */
   readonly metricsAddress: ListenAddress;
+  /**
+   * `grpc_inference_port`: the Open Inference Protocol over gRPC on 127.0.0.1 at this port (0: a
+   * free one). TorchServe always opens 7070; kiln only when asked. @defaultValue undefined (off)
+   */
+  readonly grpcInferencePort: number | undefined;
   /** `model_store` or `--model-store`, as given. @defaultValue undefined (registering by name → 404) */
   readonly modelStore: string | undefined;
   /** `load_models` or `--models`. Ignored by serving when {@link modelSnapshot} is present (TorchServe). @defaultValue [] */
@@ -121,6 +126,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = deepFreeze({
   inferenceAddress: { protocol: 'http', host: '127.0.0.1', port: 8080 },
   managementAddress: { protocol: 'http', host: '127.0.0.1', port: 8081 },
   metricsAddress: { protocol: 'http', host: '127.0.0.1', port: 8082 },
+  grpcInferencePort: undefined,
   modelStore: undefined,
   loadModels: [],
   defaultWorkersPerModel: 1,
@@ -246,6 +252,7 @@ export function resolveServerConfig(options: ServerConfigOptions = {}): ServerCo
     inferenceAddress: p.inference_address ?? d.inferenceAddress,
     managementAddress: p.management_address ?? d.managementAddress,
     metricsAddress: p.metrics_address ?? d.metricsAddress,
+    grpcInferencePort: p.grpc_inference_port ?? d.grpcInferencePort,
     modelStore: p.model_store ?? d.modelStore,
     loadModels: p.load_models ?? d.loadModels,
     defaultWorkersPerModel: p.default_workers_per_model === 0 ? availableParallelism() : (p.default_workers_per_model ?? d.defaultWorkersPerModel),

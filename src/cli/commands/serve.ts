@@ -58,7 +58,7 @@ export async function runServeForeground(flags: ServeFlags, io: CliIO): Promise<
   const logger = createLogger({ base: { component: 'kiln-serve' } });
   const server = await KilnServer.start({ config, properties, logger, metrics: createServerMetrics({ metricsMode: config.metricsMode }) });
   const addresses = server.addresses();
-  io.out(`kiln serving${file ? ` (config ${file})` : ''}: inference ${addresses.inference}, management ${addresses.management}${addresses.metrics ? `, metrics ${addresses.metrics}` : ''}${server.keyFile ? `; tokens in ${server.keyFile}` : ''}`);
+  io.out(`kiln serving${file ? ` (config ${file})` : ''}: inference ${addresses.inference}, management ${addresses.management}${addresses.metrics ? `, metrics ${addresses.metrics}` : ''}${addresses.grpc ? `, grpc ${addresses.grpc}` : ''}${server.keyFile ? `; tokens in ${server.keyFile}` : ''}`);
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'stopping: draining in-flight requests');

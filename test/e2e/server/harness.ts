@@ -15,6 +15,8 @@ export interface ServerUnderTest {
   readonly inference: string;
   readonly management: string;
   readonly metrics: string;
+  /** `grpc://127.0.0.1:<port>` when `grpc_inference_port` is set, else ''. */
+  readonly grpc: string;
   readonly store: string;
   readonly logs: string;
   readonly process: ChildProcess;
@@ -65,6 +67,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerUnd
     inference: found('inference'),
     management: found('management'),
     metrics: found('metrics'),
+    grpc: /grpc (grpc:\/\/[^\s,;]+)/.exec(line)?.[1] ?? '',
     store,
     logs,
     root,
