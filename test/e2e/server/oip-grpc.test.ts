@@ -44,6 +44,13 @@ describe('Open Inference Protocol v2 over gRPC', () => {
     const outputs = await engine.run({ x: { type: 'float32', dims: [1, 3, 4, 4], data: Float32Array.from(X) } });
     return { y: Array.from(outputs['y']!.data as Float32Array), z: Array.from(outputs['z']!.data as BigInt64Array) };
   };
+  /** Batches version 1.0 of `m` has run (kiln_batch_size's count). */
+  const batchCount = async () => {
+    const text = (await call(`${server.metrics}/metrics`)).text;
+    const line = text.split('\n').find((row) => row.startsWith('kiln_batch_size_count{') && row.includes('model_name="m"') && row.includes('model_version="1.0"'));
+    assert.ok(line, 'kiln_batch_size_count of m 1.0');
+    return Number(line.split(' ').at(-1));
+  };
   /** Decodes raw_output_contents by the datatypes the response names. */
   const outputsOf = (reply: any): Record<string, number[] | bigint[]> =>
     Object.fromEntries(
@@ -63,7 +70,7 @@ describe('Open Inference Protocol v2 over gRPC', () => {
     await writeNoopArchive(server.store, { name: 'slow', config: 'handler:\n  loadMs: 4000\n' });
     v1 = await Engine.load(first.onnx);
     v2 = await Engine.load(second.onnx);
-    for (const url of ['m.mar', 'v2/m.mar']) {
+    for (const url of ['m.mar&batch_size=8&max_batch_delay=20', 'v2/m.mar']) {
       assert.equal((await call(`${server.management}/models?url=${url}&initial_workers=1&synchronous=true`, { method: 'POST' })).status, 200);
     }
     const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
@@ -142,6 +149,27 @@ describe('Open Inference Protocol v2 over gRPC', () => {
       /191/,
     );
     await fails('ModelInfer', { ...fp32Request(), model_name: 'slow' }, grpc.status.INVALID_ARGUMENT, /--handler tensor/);
+    assert.equal((await rpc('ModelInfer', fp32Request())).outputs.length, 2);
+  });
+
+  test('32 concurrent ModelInfer calls (batch size 8) each get their own rows back, batched', async () => {
+    const batchesBefore = await batchCount();
+    const replies = await Promise.all(
+      Array.from({ length: 32 }, (_, k) => rpc('ModelInfer', { model_name: 'm', id: String(k), inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 4, 4], contents: { fp32_contents: X.map((v) => v + k) } }] })),
+    );
+    for (const [k, reply] of replies.entries()) {
+      assert.equal(reply.id, String(k));
+      const outputs = await v1.run({ x: { type: 'float32', dims: [1, 3, 4, 4], data: Float32Array.from(X, (v) => v + k) } });
+      const expected = Array.from(outputs['y']!.data as Float32Array);
+      (outputsOf(reply)['y'] as number[]).forEach((value, i) => assert.ok(Math.abs(value - expected[i]!) <= 1e-5, `call ${k} y[${i}]`));
+    }
+    const batches = (await batchCount()) - batchesBefore;
+    assert.ok(batches >= 4 && batches < 32, `32 calls ran in ${batches} batches`);
+  });
+
+  test('a message over max_request_size is RESOURCE_EXHAUSTED, and the service keeps serving', async () => {
+    const huge = Buffer.alloc(7_000_000);
+    await fails('ModelInfer', { model_name: 'm', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 4, 4] }], raw_input_contents: [huge] }, grpc.status.RESOURCE_EXHAUSTED);
     assert.equal((await rpc('ModelInfer', fp32Request())).outputs.length, 2);
   });
 
