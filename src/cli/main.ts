@@ -138,9 +138,10 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
 
   program
     .command('quantize')
-    .description('static INT8 quantization (QDQ, calibrated) with a check that onnxruntime fuses it to integer kernels')
+    .description('INT8 quantization, static (QDQ, calibrated) or dynamic, with a check that onnxruntime fuses it to integer kernels')
     .argument('<model>', 'the float ONNX model')
     .requiredOption('-o, --output <path>', 'where to write the quantized model')
+    .addOption(new Option('--mode <mode>', 'static: calibrated QDQ; dynamic: MatMul/Gemm weights int8, activations quantized at run time (no --calib needed)').choices(['static', 'dynamic']).default('static'))
     .option('--calib <data>', 'calibration data: a folder of images, a folder of .npy files (or one subfolder per input), or a .js/.ts module')
     .option('--preprocess <spec>', 'image preprocessing, e.g. resize=stretch:192x48,mean=0.5,0.5,0.5,std=0.5,0.5,0.5')
     .option('--input <name>', 'model input the images or .npy files feed (default: the only input)')

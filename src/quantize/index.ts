@@ -1,11 +1,13 @@
 /**
- * Static INT8 post-training quantization to QDQ ONNX (spec/quantization.md): calibration
- * (observers and data sources), the op table, the emitter and the fusion check.
+ * INT8 post-training quantization (spec/quantization.md): static to QDQ ONNX (calibration
+ * observers and data sources, the op table, the emitter), dynamic for MatMul/Gemm weights, and
+ * the fusion check both share.
  */
 export * from './calibrate/index.js';
 export * from './data/index.js';
 export { quantizeModel, assertNotQuantized, type QuantizeReport, type QuantizeRunOptions, type QuantizedNode } from './quantize-model.js';
 export { resolveQuantizeOptions, QUANTIZE_DEFAULTS, type QuantizeOptions, type QuantScheme, type ResolvedQuantizeOptions } from './options.js';
+export { quantizeDynamic, DYNAMIC_FUSED_OPS, type DynamicQuantizeOptions, type DynamicQuantizeReport } from './dynamic.js';
 export { checkFusion, sessionConfigFor, type FusionReport, type FusionOutcome, type FusionTarget } from './fusion-check.js';
 export { computeQuantParams, quantRange, roundHalfEven, quantizeValue, dequantizeValue, type QuantParams, type QuantRange, type QuantType } from './math.js';
 export { OP_QUANTIZERS, opQuantizerFor, quantizableOpTypes } from './ops/registry.js';

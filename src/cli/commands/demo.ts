@@ -214,6 +214,7 @@ async function quantizeDemo(clsPath: string, int8Path: string, out: string, iter
     clsPath,
     {
       output: int8Path,
+      mode: 'static',
       calibrationPath: calibration,
       source: { preprocess: parseImagePreprocess('resize=height:48:192,mean=0.5,std=0.5,order=bgr') },
       calibration: calibrationConfig(),

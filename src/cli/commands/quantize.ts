@@ -13,13 +13,16 @@ import { openCalibrationSource, type CalibrationSourceOptions } from '../../quan
 import type { CalibrationSource } from '../../quantize/data/types.js';
 import { checkFusion, sessionConfigFor, type FusionReport } from '../../quantize/fusion-check.js';
 import type { QuantScheme } from '../../quantize/options.js';
-import { quantizeModel, type QuantizeReport } from '../../quantize/quantize-model.js';
+import { quantizeDynamic } from '../../quantize/dynamic.js';
+import { quantizeModel, type QuantizedNode, type QuantizeReport, type QuantizeRunOptions } from '../../quantize/quantize-model.js';
 import { formatBytes, table } from '../format.js';
 import type { CliIO } from '../io.js';
 
 /** Flags of `kiln quantize`, resolved. */
 export interface QuantizeCommandConfig {
   readonly output: string;
+  /** `static` (calibrated QDQ) or `dynamic` (MatMul/Gemm weights int8, activations at run time). */
+  readonly mode: 'static' | 'dynamic';
   /** Calibration data: a folder of images or .npy files, or a module; not needed with `ranges`. */
   readonly calibrationPath: string | undefined;
   readonly source: CalibrationSourceOptions;
@@ -45,7 +48,7 @@ export interface QuantizeSummary {
   readonly input: { readonly path: string; readonly bytes: number };
   readonly output: { readonly path: string; readonly bytes: number };
   readonly sizeRatio: number;
-  readonly calibration: { readonly method: string; readonly samples: number } | { readonly replayed: string };
+  readonly calibration: { readonly method: string; readonly samples: number } | { readonly replayed: string } | { readonly dynamic: true };
   readonly quantizedNodes: number;
   readonly byOp: Readonly<Record<string, number>>;
   readonly absorbed: number;
@@ -62,21 +65,81 @@ export interface QuantizeSummary {
   readonly sqnr: Readonly<Record<string, number>> | undefined;
 }
 
-/** `kiln quantize IN -o OUT --calib DATA`: static INT8 QDQ quantization with a fusion check. */
+/** What either mode hands to the fusion check and the summary. */
+interface Quantized {
+  readonly model: ModelProto;
+  readonly calibration: QuantizeSummary['calibration'];
+  readonly quantizedNodes: readonly QuantizedNode[];
+  readonly absorbed: number;
+  readonly weightSqnr: ReadonlyMap<string, number>;
+  /** Static mode: the ranges, for --save-ranges. */
+  readonly report?: QuantizeReport;
+}
+
+/**
+ * `kiln quantize IN -o OUT --calib DATA`: static INT8 QDQ quantization with a fusion check, or
+ * with `--mode dynamic` dynamic INT8 (no calibration; `--calib` then only feeds the SQNR line).
+ */
 export async function runQuantize(input: string, config: QuantizeCommandConfig, io: CliIO): Promise<void> {
   checkReadableFile(input, 'model');
   const { model } = readModel(input);
   // Fail on an unwritable output now, not after minutes of calibration.
   rmSync(writeTempSibling(config.output, []), { force: true });
   const ranges = config.rangesPath ? loadRanges(config.rangesPath).tensors : undefined;
-  if (!ranges && !config.calibrationPath) {
-    throw new KilnError('KILN_CLI_USAGE', 'kiln quantize needs --calib DATA (images, .npy files or a module) or --ranges FILE');
+  if (config.mode === 'static' && !ranges && !config.calibrationPath) {
+    throw new KilnError('KILN_CLI_USAGE', 'kiln quantize needs --calib DATA (images, .npy files or a module) or --ranges FILE (or --mode dynamic, which needs neither)');
   }
   const source = config.calibrationPath ? openCalibrationSource(config.calibrationPath, withDefaultInput(config.source, model)) : undefined;
+  const result = config.mode === 'dynamic' ? dynamicQuantize(model, config) : await staticQuantize(model, config, source, ranges, io);
+  const bytes = encodeModel(result.model);
+  const temp = writeTempSibling(config.output, [bytes]);
+  let fusion: FusionReport;
+  try {
+    fusion = await checkFusion(temp, result.quantizedNodes, config.scheme);
+    const unfused = fusion.outcomes.filter((outcome) => !outcome.fused);
+    if (unfused.length > 0 && !config.allowUnfused) {
+      const list = unfused.slice(0, 5).map((outcome) => `${outcome.name} (${outcome.opType} → ${outcome.became ?? 'removed'})`);
+      throw new KilnError(
+        'KILN_QUANTIZE_NOT_FUSED',
+        `${unfused.length} of ${fusion.outcomes.length} quantized nodes did not become integer kernels in onnxruntime: ${list.join(', ')}${unfused.length > 5 ? ', …' : ''}; exclude them (--exclude-nodes) or pass --allow-unfused`,
+        { details: { unfused } },
+      );
+    }
+    commitTempFiles([[temp, config.output]]);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+  if (config.saveRangesPath && result.report) saveRanges(config.saveRangesPath, config.calibration.method, result.report.ranges);
+
+  const sqnr = source && config.sqnrSamples > 0 ? await measureSqnr(input, config.output, source, config.sqnrSamples, config.scheme) : undefined;
+  const summary = summarize(input, config, result, fusion, sqnr);
+  if (config.json) io.out(JSON.stringify(summary, null, 2));
+  else io.out(formatSummary(summary));
+  const unfused = summary.fusion.unfused.length;
+  if (unfused > 0) io.err(`kiln: warning: ${unfused} quantized nodes did not fuse (kept with --allow-unfused)`);
+}
+
+function dynamicQuantize(model: ModelProto, config: QuantizeCommandConfig): Quantized {
+  const { model: quantized, report } = quantizeDynamic(model, { perChannel: config.perChannel, excludeNodes: config.excludeNodes });
+  if (report.quantizedNodes.length === 0) {
+    const why = report.skippedNodes.slice(0, 3).map((node) => `${node.name}: ${node.reason}`);
+    throw new KilnError('KILN_CORE_INVALID_ARGUMENT', `dynamic quantization found no MatMul or Gemm with a constant float weight to quantize${why.length ? ` (${why.join('; ')})` : ''}`);
+  }
+  return { model: quantized, calibration: { dynamic: true }, quantizedNodes: report.quantizedNodes, absorbed: 0, weightSqnr: report.weightSqnr };
+}
+
+async function staticQuantize(
+  model: ModelProto,
+  config: QuantizeCommandConfig,
+  source: CalibrationSource | undefined,
+  ranges: QuantizeRunOptions['ranges'],
+  io: CliIO,
+): Promise<Quantized> {
 
   const bar = io.interactive && !config.json ? new SingleBar({ format: 'calibrating [{bar}] {value}/{total} samples', clearOnComplete: true }, Presets.shades_classic) : undefined;
   bar?.start(source?.count ?? 0, 0);
-  let result;
+  let result: Awaited<ReturnType<typeof quantizeModel>>;
   try {
     result = await quantizeModel(model, ranges ? undefined : source, {
       calibration: config.calibration,
@@ -95,33 +158,15 @@ export async function runQuantize(input: string, config: QuantizeCommandConfig, 
   } finally {
     bar?.stop();
   }
-  const bytes = encodeModel(result.model);
-  const temp = writeTempSibling(config.output, [bytes]);
-  let fusion: FusionReport;
-  try {
-    fusion = await checkFusion(temp, result.report.quantizedNodes, config.scheme);
-    const unfused = fusion.outcomes.filter((outcome) => !outcome.fused);
-    if (unfused.length > 0 && !config.allowUnfused) {
-      const list = unfused.slice(0, 5).map((outcome) => `${outcome.name} (${outcome.opType} → ${outcome.became ?? 'removed'})`);
-      throw new KilnError(
-        'KILN_QUANTIZE_NOT_FUSED',
-        `${unfused.length} of ${fusion.outcomes.length} quantized nodes did not become integer kernels in onnxruntime: ${list.join(', ')}${unfused.length > 5 ? ', …' : ''}; exclude them (--exclude-nodes) or pass --allow-unfused`,
-        { details: { unfused } },
-      );
-    }
-    commitTempFiles([[temp, config.output]]);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
-  if (config.saveRangesPath) saveRanges(config.saveRangesPath, config.calibration.method, result.report.ranges);
-
-  const sqnr = source && config.sqnrSamples > 0 ? await measureSqnr(input, config.output, source, config.sqnrSamples, config.scheme) : undefined;
-  const summary = summarize(input, config, result.report, fusion, sqnr);
-  if (config.json) io.out(JSON.stringify(summary, null, 2));
-  else io.out(formatSummary(summary));
-  const unfused = summary.fusion.unfused.length;
-  if (unfused > 0) io.err(`kiln: warning: ${unfused} quantized nodes did not fuse (kept with --allow-unfused)`);
+  const { report } = result;
+  return {
+    model: result.model,
+    calibration: report.calibration ? { method: report.calibration.config.method, samples: report.calibration.samples } : { replayed: config.rangesPath ?? '' },
+    quantizedNodes: report.quantizedNodes,
+    absorbed: report.absorbed,
+    weightSqnr: report.weightSqnr,
+    report,
+  };
 }
 
 /** Streams the first `limit` calibration samples through both models and accumulates SQNR per output. */
@@ -157,7 +202,7 @@ async function measureSqnr(
 function summarize(
   input: string,
   config: QuantizeCommandConfig,
-  report: QuantizeReport,
+  report: Quantized,
   fusion: FusionReport,
   sqnr: Record<string, number> | undefined,
 ): QuantizeSummary {
@@ -169,9 +214,7 @@ function summarize(
     input: { path: input, bytes: inputBytes },
     output: { path: config.output, bytes: outputBytes },
     sizeRatio: outputBytes / inputBytes,
-    calibration: report.calibration
-      ? { method: report.calibration.config.method, samples: report.calibration.samples }
-      : { replayed: config.rangesPath ?? '' },
+    calibration: report.calibration,
     quantizedNodes: report.quantizedNodes.length,
     byOp,
     absorbed: report.absorbed,
@@ -196,9 +239,11 @@ function worstWeight(sqnr: ReadonlyMap<string, number>): QuantizeSummary['worstW
 function formatSummary(summary: QuantizeSummary): string {
   const percent = (part: number, whole: number) => (whole === 0 ? '–' : `${((100 * part) / whole).toFixed(1)}%`);
   const calibration =
-    'replayed' in summary.calibration
-      ? `ranges replayed from ${summary.calibration.replayed}`
-      : `${summary.calibration.method}, ${summary.calibration.samples} samples`;
+    'dynamic' in summary.calibration
+      ? 'none: dynamic INT8 (activations quantized at run time; MatMul/Gemm weights int8)'
+      : 'replayed' in summary.calibration
+        ? `ranges replayed from ${summary.calibration.replayed}`
+        : `${summary.calibration.method}, ${summary.calibration.samples} samples`;
   const lines = [
     `model        ${summary.input.path} (${formatBytes(summary.input.bytes)})`,
     `quantized    ${summary.output.path} (${formatBytes(summary.output.bytes)}, ${summary.sizeRatio.toFixed(3)}× the size)`,

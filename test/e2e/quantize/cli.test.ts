@@ -176,3 +176,32 @@ describe('kiln quantize', () => {
     });
   });
 });
+
+describe('kiln quantize --mode dynamic', () => {
+  const REC = PP_OCR.find((model) => model.path.includes('rec'))!.path;
+
+  it('quantizes the PP-OCR recognizer\'s MatMuls without calibration data, fused to DynamicQuantizeMatMul', () => {
+    const output = join(dir, 'rec.dynamic.onnx');
+    const run = kiln('quantize', REC, '-o', output, '--mode', 'dynamic', '--json');
+    assert.equal(run.status, 0, run.stderr);
+    const summary = JSON.parse(run.stdout);
+    assert.deepEqual(summary.calibration, { dynamic: true });
+    assert.deepEqual(summary.byOp, { MatMul: 9 });
+    assert.deepEqual(summary.fusion.compute, { asked: 9, fused: 9 });
+    assert.deepEqual(summary.fusion.integerKernels, { DynamicQuantizeMatMul: 9 });
+    assert.ok(summary.sizeRatio > 0.6 && summary.sizeRatio < 0.8, String(summary.sizeRatio));
+    assert.ok(summary.worstWeight.sqnrDb > 35, JSON.stringify(summary.worstWeight));
+    const text = kiln('quantize', REC, '-o', output, '--mode', 'dynamic');
+    assert.match(text.stdout, /^calibration {2}none: dynamic INT8/m);
+  });
+
+  it('refuses static-only flags, and a model with no MatMul or Gemm weight, in one line', () => {
+    const output = join(dir, 'dynamic-refused.onnx');
+    const withRanges = kiln('quantize', CLS, '-o', output, '--mode', 'dynamic', '--ranges', 'r.json');
+    assert.equal(withRanges.status, 2, withRanges.stderr);
+    assert.match(withRanges.stderr, /^kiln: --ranges applies to static quantization, not --mode dynamic\n$/);
+    const relu = join(dir, 'relu-only.onnx');
+    writeFileSync(relu, encodeModel(makeModel({ name: 'r', nodes: [makeNode('Relu', ['x'], ['y'])], inputs: [makeValueInfo('x', DataType.FLOAT, [1, 4])], outputs: [makeValueInfo('y', DataType.FLOAT, [1, 4])] })));
+    assertFailed(kiln('quantize', relu, '-o', output, '--mode', 'dynamic'), /found no MatMul or Gemm with a constant float weight/, output);
+  });
+});
