@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatBytes, formatCount, formatMs, table } from '../format.js';
 import type { CliIO } from '../io.js';
@@ -13,6 +13,9 @@ import { runQuantize } from './quantize.js';
 import { parseModelConfig } from '../../archive/model-config.js';
 import { imageToTensor, ImageTransformSchema, type ImageTransform } from '../../handlers/image.js';
 import { calibrationConfig } from '../../quantize/calibrate/index.js';
+import { quantizeDynamic } from '../../quantize/dynamic.js';
+import { checkFusion } from '../../quantize/fusion-check.js';
+import { encodeModel, readModel } from '../../onnx/model-io.js';
 import { parseImagePreprocess } from '../../quantize/data/index.js';
 import { silentLogger } from '../../core/log.js';
 import { createServerMetrics } from '../../metrics/registry.js';
@@ -80,10 +83,11 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   io.out(`cpu: ${cpu}`);
   io.out(table(['model', 'input shape', 'p50 ms', 'p99 ms', 'samples/s'], rows));
 
-  io.out('\nstep 3/6  quantize: static INT8 (QDQ) of the orientation classifier, calibrated on rendered text lines');
+  io.out('\nstep 3/6  quantize: static INT8 (QDQ) of the orientation classifier, calibrated on rendered text lines; dynamic INT8 of the recognizer');
   const clsPath = join(ppOcrAssetsDir(), 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
   const int8Path = join(out, 'ppocr-cls.int8.onnx');
   await quantizeDemo(clsPath, int8Path, out, options.iterations ?? 20, io);
+  await dynamicDemo(join(ppOcrAssetsDir(), 'ch_PP-OCRv4_rec_infer.onnx'), join(out, 'ppocr-rec.dynamic.onnx'), io);
 
   io.out('\nstep 4/6  archive: package models and handlers as TorchServe-style .mar files');
   const assets = ppOcrAssetsDir();
@@ -199,6 +203,19 @@ const CALIBRATION_WORDS = [
   'kiln', 'quantize', 'invoice 2026', 'total 1,250.40', 'serve models', 'ONNX Runtime', 'batch 8', 'INT8 weights',
   'per channel', 'calibration', 'TorchServe', 'archive.mar', 'predict', 'latency p99', 'MobileNetV2', 'order #4471',
 ];
+
+/** Dynamic INT8 of the recognizer's MatMuls (no data needed), with the fusion check. */
+async function dynamicDemo(recPath: string, outPath: string, io: CliIO): Promise<void> {
+  const { model, report } = quantizeDynamic(readModel(recPath).model);
+  writeFileSync(outPath, encodeModel(model));
+  const fusion = await checkFusion(outPath, report.quantizedNodes);
+  const [before, after] = [statSync(recPath).size, statSync(outPath).size];
+  const kernels = Object.entries(fusion.integerKernels).map(([op, count]) => `${count} ${op}`).join(', ');
+  io.out(
+    `dynamic      recognizer, no calibration: ${fusion.compute.fused}/${fusion.compute.asked} MatMul fused (${kernels}), ` +
+      `${formatBytes(before)} → ${formatBytes(after)} (${(after / before).toFixed(3)}×); accuracy and speed: npm run bench:dynamic`,
+  );
+}
 
 /**
  * Quantizes the classifier on 16 rendered line crops (half upside down, as it sees in service), then
