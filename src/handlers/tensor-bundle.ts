@@ -10,6 +10,7 @@
  * (counted from the start of the data section).
  */
 import { KilnError } from '../core/errors.js';
+import { arrayConstructor, DTYPES } from '../onnx/dtype.js';
 import type { HostTensor, HostTensorType } from '../runtime/tensors.js';
 
 /** The media type of a bundle, set on the handler's response. */
@@ -21,22 +22,12 @@ type HeaderEntry =
   | { readonly name: string; readonly type: HostTensorType; readonly dims: readonly number[]; readonly offset: number; readonly bytes: number }
   | { readonly name: string; readonly type: 'string'; readonly dims: readonly number[]; readonly strings: readonly string[] };
 
-const ARRAYS: Partial<Record<HostTensorType, { new (buffer: ArrayBuffer, offset: number, length: number): NumericData; BYTES_PER_ELEMENT: number }>> = {
-  float32: Float32Array,
-  float64: Float64Array,
-  float16: Uint16Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  int4: Uint8Array,
-  uint4: Uint8Array,
-};
+/** The typed array each onnxruntime element type is stored in (kiln's one dtype table). */
+const ARRAYS = new Map(
+  [...DTYPES.values()].filter((info) => info.ortType !== undefined && info.array !== 'string').map((info) => [info.ortType!, arrayConstructor(info) as NumericConstructor]),
+);
+
+type NumericConstructor = { new (buffer: ArrayBuffer, offset: number, length: number): NumericData; readonly BYTES_PER_ELEMENT: number };
 
 const align8 = (value: number): number => Math.ceil(value / 8) * 8;
 
@@ -93,7 +84,7 @@ export function decodeTensorBundle(bytes: Uint8Array): Record<string, HostTensor
       tensors[entry.name] = { type: 'string', dims: entry.dims, data: [...entry.strings] };
       continue;
     }
-    const Typed = ARRAYS[entry.type];
+    const Typed = ARRAYS.get(entry.type);
     if (!Typed) throw corrupt(`tensor '${entry.name}' has type ${entry.type}`);
     if (entry.offset + entry.bytes > data.length) throw corrupt(`tensor '${entry.name}' runs past the end`);
     let slice = data.subarray(entry.offset, entry.offset + entry.bytes);
