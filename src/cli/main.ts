@@ -138,10 +138,14 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
 
   program
     .command('quantize')
-    .description('INT8 quantization, static (QDQ, calibrated) or dynamic, with a check that onnxruntime fuses it to integer kernels')
+    .description('INT8 quantization, static (QDQ, calibrated) or dynamic, with a check that onnxruntime fuses it to integer kernels; or FP16 conversion')
     .argument('<model>', 'the float ONNX model')
     .requiredOption('-o, --output <path>', 'where to write the quantized model')
-    .addOption(new Option('--mode <mode>', 'static: calibrated QDQ; dynamic: MatMul/Gemm weights int8, activations quantized at run time (no --calib needed)').choices(['static', 'dynamic']).default('static'))
+    .addOption(
+      new Option('--mode <mode>', 'static: calibrated QDQ; dynamic: MatMul/Gemm weights int8, activations quantized at run time; fp16: float16 weights and activations (no --calib needed for dynamic or fp16)')
+        .choices(['static', 'dynamic', 'fp16'])
+        .default('static'),
+    )
     .option('--calib <data>', 'calibration data: a folder of images, a folder of .npy files (or one subfolder per input), or a .js/.ts module')
     .option('--preprocess <spec>', 'image preprocessing, e.g. resize=stretch:192x48,mean=0.5,0.5,0.5,std=0.5,0.5,0.5')
     .option('--input <name>', 'model input the images or .npy files feed (default: the only input)')
@@ -153,7 +157,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .option('--per-tensor', 'one weight scale per tensor instead of per output channel')
     .option('--reduce-range', '7-bit weights, for CPUs without VNNI')
     .option('--exclude-nodes <names>', 'comma-separated node names to keep in float')
-    .option('--exclude-ops <ops>', 'comma-separated op types to keep in float (e.g. Softmax)')
+    .option('--exclude-ops <ops>', 'comma-separated op types to keep in float (e.g. Softmax); with --mode fp16, added to its block list')
     .option('--op-types <ops>', 'quantize only these op types (comma-separated)')
     .option('--ranges <file>', 'replay saved activation ranges instead of calibrating')
     .option('--save-ranges <file>', 'write the activation ranges as JSON')

@@ -175,6 +175,7 @@ test('kiln demo walks inspect → bench → quantize → archive → predict →
   assert.match(run.stdout, /^fused +\d+\/\d+ nodes \(100\.0%\); Conv\/MatMul\/Gemm 54\/54 \(100\.0%\)$/m);
   assert.match(run.stdout, /^speed +FP32 p50 [\d.]+ ms, INT8 p50 [\d.]+ ms: [\d.]+× \(batch 1, interleaved runs\)$/m);
   assert.match(run.stdout, /^dynamic +recognizer, no calibration: 9\/9 MatMul fused \(9 DynamicQuantizeMatMul\), /m);
+  assert.match(run.stdout, /^fp16 +detector, no calibration: \d+ weights float16 \(0 nodes kept float32\), .*\(0\.5\d\d×\)/m);
   assert.match(run.stdout, /wrote .*ppocr-cls\.mar .*handler image_classifier/);
   assert.match(run.stdout, /wrote .*ocr\.mar .*handler ocr/);
   // The page says these three lines; the OCR archive must read them back.

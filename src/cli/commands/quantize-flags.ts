@@ -24,12 +24,13 @@ export function quantizeCommandConfig(flags: Readonly<Record<string, unknown>>):
   const percentile = number('--percentile', flags['percentile']);
   const bins = flags['bins'] === undefined ? undefined : parsePositiveInt('--bins', String(flags['bins']));
   const limit = flags['limit'] === undefined ? undefined : parsePositiveInt('--limit', String(flags['limit']));
-  const mode = flags['mode'] === 'dynamic' ? 'dynamic' : 'static';
-  if (mode === 'dynamic') {
-    for (const [flag, key] of [['--ranges', 'ranges'], ['--save-ranges', 'saveRanges'], ['--reduce-range', 'reduceRange'], ['--op-types', 'opTypes'], ['--exclude-ops', 'excludeOps']] as const) {
-      if (flags[key] !== undefined && flags[key] !== false) throw new KilnError('KILN_CLI_USAGE', `${flag} applies to static quantization, not --mode dynamic`);
+  const mode = flags['mode'] === 'dynamic' || flags['mode'] === 'fp16' ? flags['mode'] : 'static';
+  if (mode !== 'static') {
+    const staticOnly = [['--ranges', 'ranges'], ['--save-ranges', 'saveRanges'], ['--reduce-range', 'reduceRange'], ['--op-types', 'opTypes']] as const;
+    for (const [flag, key] of [...staticOnly, ...(mode === 'dynamic' ? ([['--exclude-ops', 'excludeOps']] as const) : [])]) {
+      if (flags[key] !== undefined && flags[key] !== false) throw new KilnError('KILN_CLI_USAGE', `${flag} applies to static quantization, not --mode ${mode}`);
     }
-    if (flags['scheme'] === 'S8S8') throw new KilnError('KILN_CLI_USAGE', '--scheme S8S8 applies to static quantization: dynamic INT8 uses uint8 activations and int8 weights');
+    if (flags['scheme'] === 'S8S8') throw new KilnError('KILN_CLI_USAGE', `--scheme S8S8 applies to static quantization, not --mode ${mode}`);
   }
   return {
     output: String(flags['output']),

@@ -14,6 +14,7 @@ import type { CalibrationSource } from '../../quantize/data/types.js';
 import { checkFusion, sessionConfigFor, type FusionReport } from '../../quantize/fusion-check.js';
 import type { QuantScheme } from '../../quantize/options.js';
 import { quantizeDynamic } from '../../quantize/dynamic.js';
+import { convertToFloat16, type Float16Report } from '../../quantize/fp16.js';
 import { quantizeModel, type QuantizedNode, type QuantizeReport, type QuantizeRunOptions } from '../../quantize/quantize-model.js';
 import { formatBytes, table } from '../format.js';
 import type { CliIO } from '../io.js';
@@ -21,8 +22,11 @@ import type { CliIO } from '../io.js';
 /** Flags of `kiln quantize`, resolved. */
 export interface QuantizeCommandConfig {
   readonly output: string;
-  /** `static` (calibrated QDQ) or `dynamic` (MatMul/Gemm weights int8, activations at run time). */
-  readonly mode: 'static' | 'dynamic';
+  /**
+   * `static` (calibrated QDQ), `dynamic` (MatMul/Gemm weights int8, activations at run time) or
+   * `fp16` (float16 weights and activations, float32 graph inputs and outputs).
+   */
+  readonly mode: 'static' | 'dynamic' | 'fp16';
   /** Calibration data: a folder of images or .npy files, or a module; not needed with `ranges`. */
   readonly calibrationPath: string | undefined;
   readonly source: CalibrationSourceOptions;
@@ -48,7 +52,9 @@ export interface QuantizeSummary {
   readonly input: { readonly path: string; readonly bytes: number };
   readonly output: { readonly path: string; readonly bytes: number };
   readonly sizeRatio: number;
-  readonly calibration: { readonly method: string; readonly samples: number } | { readonly replayed: string } | { readonly dynamic: true };
+  readonly calibration: { readonly method: string; readonly samples: number } | { readonly replayed: string } | { readonly dynamic: true } | { readonly fp16: true };
+  /** FP16 mode: what the conversion did. */
+  readonly fp16?: Omit<Float16Report, 'blockedNodes'> & { readonly blockedNodes: number };
   readonly quantizedNodes: number;
   readonly byOp: Readonly<Record<string, number>>;
   readonly absorbed: number;
@@ -74,11 +80,13 @@ interface Quantized {
   readonly weightSqnr: ReadonlyMap<string, number>;
   /** Static mode: the ranges, for --save-ranges. */
   readonly report?: QuantizeReport;
+  readonly fp16?: Float16Report;
 }
 
 /**
  * `kiln quantize IN -o OUT --calib DATA`: static INT8 QDQ quantization with a fusion check, or
- * with `--mode dynamic` dynamic INT8 (no calibration; `--calib` then only feeds the SQNR line).
+ * with `--mode dynamic` dynamic INT8, or with `--mode fp16` float16 (neither needs calibration;
+ * `--calib` then only feeds the SQNR line).
  */
 export async function runQuantize(input: string, config: QuantizeCommandConfig, io: CliIO): Promise<void> {
   checkReadableFile(input, 'model');
@@ -90,7 +98,8 @@ export async function runQuantize(input: string, config: QuantizeCommandConfig, 
     throw new KilnError('KILN_CLI_USAGE', 'kiln quantize needs --calib DATA (images, .npy files or a module) or --ranges FILE (or --mode dynamic, which needs neither)');
   }
   const source = config.calibrationPath ? openCalibrationSource(config.calibrationPath, withDefaultInput(config.source, model)) : undefined;
-  const result = config.mode === 'dynamic' ? dynamicQuantize(model, config) : await staticQuantize(model, config, source, ranges, io);
+  const result =
+    config.mode === 'dynamic' ? dynamicQuantize(model, config) : config.mode === 'fp16' ? await float16(model, config) : await staticQuantize(model, config, source, ranges, io);
   const bytes = encodeModel(result.model);
   const temp = writeTempSibling(config.output, [bytes]);
   let fusion: FusionReport;
@@ -127,6 +136,11 @@ function dynamicQuantize(model: ModelProto, config: QuantizeCommandConfig): Quan
     throw new KilnError('KILN_CORE_INVALID_ARGUMENT', `dynamic quantization found no MatMul or Gemm with a constant float weight to quantize${why.length ? ` (${why.join('; ')})` : ''}`);
   }
   return { model: quantized, calibration: { dynamic: true }, quantizedNodes: report.quantizedNodes, absorbed: 0, weightSqnr: report.weightSqnr };
+}
+
+async function float16(model: ModelProto, config: QuantizeCommandConfig): Promise<Quantized> {
+  const { model: converted, report } = await convertToFloat16(model, { blockNodes: config.excludeNodes, blockOps: config.excludeOpTypes });
+  return { model: converted, calibration: { fp16: true }, quantizedNodes: [], absorbed: 0, weightSqnr: new Map(), fp16: report };
 }
 
 async function staticQuantize(
@@ -227,6 +241,7 @@ function summarize(
       integerKernels: fusion.integerKernels,
     },
     sqnr,
+    ...(report.fp16 ? { fp16: { ...report.fp16, blockedNodes: report.fp16.blockedNodes.length } } : {}),
   };
 }
 
@@ -238,8 +253,11 @@ function worstWeight(sqnr: ReadonlyMap<string, number>): QuantizeSummary['worstW
 
 function formatSummary(summary: QuantizeSummary): string {
   const percent = (part: number, whole: number) => (whole === 0 ? '–' : `${((100 * part) / whole).toFixed(1)}%`);
+  if (summary.fp16) return formatFloat16(summary, summary.fp16);
   const calibration =
-    'dynamic' in summary.calibration
+    'fp16' in summary.calibration
+      ? 'none: FP16'
+      : 'dynamic' in summary.calibration
       ? 'none: dynamic INT8 (activations quantized at run time; MatMul/Gemm weights int8)'
       : 'replayed' in summary.calibration
         ? `ranges replayed from ${summary.calibration.replayed}`
@@ -259,6 +277,20 @@ function formatSummary(summary: QuantizeSummary): string {
   lines.push('', table(['op', 'quantized'], Object.entries(summary.byOp).sort().map(([op, count]) => [op, String(count)])));
   const kernels = Object.entries(summary.fusion.integerKernels).sort();
   if (kernels.length > 0) lines.push('', table(['integer kernel', 'count'], kernels.map(([op, count]) => [op, String(count)])));
+  return lines.join('\n');
+}
+
+function formatFloat16(summary: QuantizeSummary, fp16: NonNullable<QuantizeSummary['fp16']>): string {
+  const lines = [
+    `model        ${summary.input.path} (${formatBytes(summary.input.bytes)})`,
+    `float16      ${summary.output.path} (${formatBytes(summary.output.bytes)}, ${summary.sizeRatio.toFixed(3)}× the size)`,
+    `converted    ${fp16.convertedInitializers} weights; ${fp16.clampedValues} values clamped into float16's range; graph inputs and outputs stay float32`,
+    `float32      ${fp16.floatNodes} nodes kept (block list), ${fp16.castsInserted} Casts inserted`,
+  ];
+  if (summary.sqnr) {
+    for (const [name, db] of Object.entries(summary.sqnr)) lines.push(`SQNR         ${name}: ${db.toFixed(1)} dB (FP16 vs FP32 on calibration samples)`);
+  }
+  lines.push('             on the CPU provider float16 runs through inserted casts and is usually slower than FP32: the gain is size, and speed on GPUs');
   return lines.join('\n');
 }
 

@@ -205,3 +205,21 @@ describe('kiln quantize --mode dynamic', () => {
     assertFailed(kiln('quantize', relu, '-o', output, '--mode', 'dynamic'), /found no MatMul or Gemm with a constant float weight/, output);
   });
 });
+
+describe('kiln quantize --mode fp16', () => {
+  it('converts the PP-OCR classifier to float16 at half the size, inputs and outputs still float32', async () => {
+    const output = join(dir, 'cls.fp16.onnx');
+    const run = kiln('quantize', CLS, '-o', output, '--mode', 'fp16', '--json');
+    assert.equal(run.status, 0, run.stderr);
+    const summary = JSON.parse(run.stdout);
+    assert.deepEqual(summary.calibration, { fp16: true });
+    assert.ok(summary.sizeRatio > 0.45 && summary.sizeRatio < 0.55, String(summary.sizeRatio));
+    assert.ok(summary.fp16.convertedInitializers > 100, JSON.stringify(summary.fp16));
+    assert.equal(summary.fp16.blockedNodes, 0);
+    const text = kiln('quantize', CLS, '-o', output, '--mode', 'fp16');
+    assert.match(text.stdout, /^float16 +.*0\.4\d\d× the size\)$/m);
+    const refused = kiln('quantize', CLS, '-o', output, '--mode', 'fp16', '--save-ranges', 'r.json');
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /^kiln: --save-ranges applies to static quantization, not --mode fp16\n$/);
+  });
+});
