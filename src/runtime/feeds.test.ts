@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KilnError, type ErrorCode } from '../core/errors.js';
+import type { KilnError } from '../core/errors.js';
 import { float16ToFloat32 } from '../onnx/index.js';
 import { concreteShape, makeFeeds, type TensorSignature } from './feeds.js';
+import { rejectsWith } from '../../test/fixtures/errors.js';
 
-function rejectsWith(code: ErrorCode, ...patterns: RegExp[]): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof KilnError, `expected a KilnError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    for (const pattern of patterns) assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 const SIGNATURES: readonly TensorSignature[] = [
   { name: 'image', type: 'float32', shape: ['batch', 4, 8] },

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { KilnError, type ErrorCode } from '../../core/errors.js';
 import type { TensorSignature } from '../../runtime/feeds.js';
 import { checkSampleAgainst, openCalibrationSource, parseImagePreprocess, type Feeds } from './index.js';
+import { rejectsWith } from '../../../test/fixtures/errors.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'kiln-calib-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -20,14 +20,6 @@ function npy(values: readonly number[]): Buffer {
   return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(Float32Array.from(values).buffer)]);
 }
 
-function rejectsWith(code: ErrorCode, pattern: RegExp): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof KilnError, String(error));
-    assert.equal(error.code, code, error.message);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 const dir = (name: string): string => join(scratch, name);
 const IMAGE = parseImagePreprocess('resize=stretch:4x4');

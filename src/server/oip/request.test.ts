@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KilnError } from '../../core/errors.js';
 import { decodeInferRequest, type ModelSignature } from './request.js';
+import { rejectsWith } from '../../../test/fixtures/errors.js';
 
-function rejects(pattern: RegExp): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof KilnError, `expected a KilnError, got ${String(error)}`);
-    assert.equal(error.code, 'KILN_OIP_REQUEST_INVALID');
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
+const rejects = (pattern: RegExp) => rejectsWith('KILN_OIP_REQUEST_INVALID', pattern);
 
 const SIGNATURE: ModelSignature = {
   inputs: [

@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KilnError } from '../../core/errors.js';
 import type { HostTensor } from '../../runtime/tensors.js';
 import type { RequestedOutput } from './request.js';
 import { encodeInferResponse, type EncodedResponse } from './response.js';
+import { rejectsWith } from '../../../test/fixtures/errors.js';
 
-function rejects(pattern: RegExp): (error: unknown) => boolean {
-  return (error) => {
-    assert.ok(error instanceof KilnError, `expected a KilnError, got ${String(error)}`);
-    assert.equal(error.code, 'KILN_OIP_REQUEST_INVALID');
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
+const rejects = (pattern: RegExp) => rejectsWith('KILN_OIP_REQUEST_INVALID', pattern);
 
 const RESULTS: Readonly<Record<string, HostTensor>> = {
   y: { type: 'float32', dims: [1, 3], data: Float32Array.of(0.5, -1.25, 2) },
