@@ -5,6 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { cpus } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { KilnError } from '../core/errors.js';
+import { MAX_WORKERS } from '../core/serving-limits.js';
 import type { Logger } from '../core/log.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import { ModelRegistry } from '../serving/registry.js';
@@ -124,7 +125,7 @@ export class KilnServer {
   /** Loads the startup models (snapshot or load_models) and starts listening. */
   static async start(init: KilnServerInit): Promise<KilnServer> {
     const server = new KilnServer(init, []);
-    const startupWorkers = init.config.defaultWorkersPerModel === 0 ? cpus().length : init.config.defaultWorkersPerModel;
+    const startupWorkers = init.config.defaultWorkersPerModel === 0 ? Math.min(cpus().length, MAX_WORKERS) : init.config.defaultWorkersPerModel;
     const names = await loadStartupModels(server.registry, init.config, startupWorkers, init.logger);
     server.#settings = { ...server.#settings, startupModels: names };
     server.#snapshots = true;
