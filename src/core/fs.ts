@@ -98,6 +98,7 @@ export function ioReason(error: unknown): string {
       EPERM: 'operation not permitted',
       EISDIR: 'is a directory',
       ENOTDIR: 'a path component is not a directory',
+      EEXIST: 'a file is in the way',
       ENOSPC: 'no space left on device',
       EROFS: 'read-only file system',
     };
