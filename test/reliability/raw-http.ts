@@ -94,7 +94,10 @@ export function rawExchange(base: string, head: Buffer | string, options: RawOpt
 }
 
 /** Splits bytes into status, headers and body; `complete` once the body has its declared length. */
-function parseResponse(bytes: Buffer, closed: boolean): Omit<RawReply, 'socketError'> {
+function parseResponse(all: Buffer, closed: boolean): Omit<RawReply, 'socketError'> {
+  // Interim 1xx answers (100 Continue) come before the response itself.
+  let bytes = all;
+  while (/^HTTP\/1\.[01] 1\d\d /.test(bytes.subarray(0, 13).toString('latin1')) && bytes.indexOf('\r\n\r\n') >= 0) bytes = bytes.subarray(bytes.indexOf('\r\n\r\n') + 4);
   const split = bytes.indexOf('\r\n\r\n');
   if (split < 0) return { status: 0, headers: {}, body: Buffer.alloc(0), complete: false };
   const lines = bytes.subarray(0, split).toString('latin1').split('\r\n');

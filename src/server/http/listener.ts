@@ -52,6 +52,10 @@ export function createListener(handler: (req: IncomingMessage, res: ServerRespon
   // No route tunnels; without this listener Node would close the socket without a word.
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => writeRawError(socket, methodNotAllowed(), options.context()));
   server.on('clientError', (error: Error, socket: Duplex) => answerClientError(error, socket, options.context));
+  // A client may half-close its side once its request is sent (`nc -N`, some HTTP/1.0 clients);
+  // by default Node then aborts a request still being served and closes without an answer.
+  // With this, the answer is sent first and the connection closed after it.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.maxConnections = MAX_CONNECTIONS;

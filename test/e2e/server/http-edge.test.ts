@@ -89,6 +89,12 @@ describe('the HTTP edge of kiln serve', () => {
     assertJsonError(oip, 404, 'oip');
     assert.equal((await call(`${server.inference}/ping`)).status, 200);
   });
+  test('a client that half-closes after sending its request still gets the answer', async () => {
+    const reply = await rawExchange(server.inference, Buffer.concat([Buffer.from(request('POST', '/predictions/noop', { 'Content-Length': 1 })), Buffer.from('x')]), { halfClose: true });
+    assert.equal(reply.status, 200, reply.body.toString());
+    assert.ok(reply.complete);
+  });
+
   // Last: on the old code it ends the server.
   test('a multipart body that stops mid-part → 400 BadRequestException; the server lives on', async () => {
     const body = Buffer.from('--X\r\nContent-Disposition: form-data; name="data"; filename="a.jpg"\r\n\r\nabc');
