@@ -15,7 +15,7 @@ import type { ApiSettings, RequestContext } from './context.js';
 import { createListener, requireHost } from './http/listener.js';
 import { discardBody } from './http/request-body.js';
 import { sendBody, sendError, type ResponseContext } from './http/response.js';
-import type { Router } from './http/router.js';
+import { routedPath, type Router } from './http/router.js';
 import { TokenAuth, type KeyKind } from './auth.js';
 import { inferenceRouter } from './inference-api.js';
 import { managementRouter } from './management-api.js';
@@ -250,7 +250,8 @@ export class KilnServer {
       await discardBody(req, this.#settings.maxRequestSize);
       // A parser error in the body was answered on the socket itself (clientError); nobody reads more.
       if (!req.socket.writable) return;
-      if (api === 'inference' && isOipPath((req.url ?? '/').split('?')[0]!)) sendOipError(res, error, ctx);
+      // By the routed path, so `/%762/…` and `http://host/v2/…` get the OIP body too.
+      if (api === 'inference' && isOipPath(routedPath(req.url ?? '/'))) sendOipError(res, error, ctx);
       else sendError(res, error, ctx);
     }
   }

@@ -53,7 +53,7 @@ const methods = fc.oneof(
 /** Path segments; management targets never name a served model (DELETE or PUT could change it). */
 function segment(api: Api): fc.Arbitrary<string> {
   const known = ['ping', 'predictions', 'explanations', 'v2', 'v1', 'models', 'infer', 'ready', 'health', 'live', 'versions', '1.0', 'metrics', 'api-description', 'invocations', 'wfpredict', 'workflows', 'token', 'set-default', 'all', 'predict', 'invoke', 'm:predict'];
-  return fc.oneof(fc.constantFrom(...known, ...(api === 'management' ? [] : SERVED)), oddName, ghostName, fc.constant(''));
+  return fc.oneof(fc.constantFrom(...known, ...(api === 'management' ? [] : [...SERVED, '%762', '%6D'])), oddName, ghostName, fc.constant(''));
 }
 
 function target(api: Api): fc.Arbitrary<string> {
@@ -62,7 +62,7 @@ function target(api: Api): fc.Arbitrary<string> {
   const origin = fc.tuple(path, fc.option(query)).map(([p, q]) => (q ? `${p}?${q.map(([k, v]) => `${k}=${v}`).join('&')}` : p));
   return fc.oneof(
     { weight: 8, arbitrary: origin },
-    { weight: 1, arbitrary: fc.constantFrom('*', '', 'ping', '//', '/../../etc/passwd', '/\u00e9', '/%', 'http://127.0.0.1/ping', 'http://[::1/', 'https://x:99999/v2', 'mailto:x', `/${'a'.repeat(9000)}`) },
+    { weight: 1, arbitrary: fc.constantFrom('*', '', 'ping', '//', '/../../etc/passwd', '/\u00e9', '/%', 'http://127.0.0.1/ping', 'http://127.0.0.1/v2/models/ghost', 'http://127.0.0.1/v2/models/m/infer', 'http://[::1/', 'https://x:99999/v2', 'mailto:x', `/${'a'.repeat(9000)}`) },
   );
 }
 

@@ -39,8 +39,8 @@ const ALLOWED: Readonly<Record<Family, ReadonlySet<number>>> = {
   management: new Set([200, 400, 404, 405, 409, 413]),
 };
 
-/** Refusals written before any route saw the request: TorchServe's shape on every path. */
-const EDGE_MESSAGES = /^(The request is not valid HTTP\/1\.1 \(.*\)\.|The request headers are larger than the server accepts\.|The request did not arrive in time\.|The chunk extensions of the request body are too large\.|Requested method is not allowed, please refer to API document\.)$/;
+/** Refusals the listener writes before routing (parser errors, CONNECT, Expect): TorchServe's shape on every path. */
+const EDGE_MESSAGES = /^(The request is not valid HTTP\/1\.1 \(.*\)\.|The request headers are larger than the server accepts\.|The request did not arrive in time\.|The chunk extensions of the request body are too large\.|Requested method is not allowed, please refer to API document\.|Expectation ".*" is not supported; only 100-continue is\.|Request body is larger than the limit of \d+ bytes \(max_request_size\)\.)$/;
 
 /** OIP routes answer `{"error"}`: decided by the path as the router decodes it. */
 function isOipTarget(item: FuzzCase): boolean {

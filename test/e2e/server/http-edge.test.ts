@@ -73,6 +73,10 @@ describe('the HTTP edge of kiln serve', () => {
     assert.deepEqual(assertJsonError(await rawExchange(server.metrics, request('POST', '/metrics', { 'Content-Length': 0 })), 405), NOT_ALLOWED);
     assert.deepEqual(assertJsonError(await rawExchange(server.inference, request('GET', '/v2/no/such')), 404, 'oip'), { error: NOT_FOUND.message });
     assert.match(String(assertJsonError(await rawExchange(server.inference, request('DELETE', '/v2/models/noop/infer')), 405, 'oip')['error']), /not allowed/);
+    // The body follows the route, however the target spells its path.
+    for (const target of ['/%762/models/nope', 'http://127.0.0.1/v2/models/nope', '/v2/models/nope/']) {
+      assert.deepEqual(assertJsonError(await rawExchange(server.inference, request('GET', target)), 404, 'oip'), { error: 'Model not found: nope' }, target);
+    }
   });
 
   test('a refused request is answered after its body is read, so a client still sending gets the JSON, not EPIPE', async () => {
