@@ -315,6 +315,18 @@ export const ERROR_CATALOGUE = {
     wireType: 'InternalServerException',
     summary: 'A management change could not be written to the config snapshot (a full or read-only disk), so it was undone and not acknowledged; the message says why.',
   },
+  KILN_SERVE_HEADERS_TOO_LARGE: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    httpStatus: 431,
+    summary: "The request's header section is larger than Node's limit (16 KiB by default, --max-http-header-size).",
+  },
+  KILN_SERVE_EXPECTATION_FAILED: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    httpStatus: 417,
+    summary: 'The request carries an Expect header other than 100-continue.',
+  },
   KILN_OIP_REQUEST_INVALID: {
     kind: 'invalid_arg',
     wireType: 'BadRequestException',

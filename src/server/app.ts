@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { cpus } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { KilnError } from '../core/errors.js';
@@ -14,8 +13,10 @@ import { takeSnapshot, writeSnapshot, type SnapshotKind } from '../serving/snaps
 import { WorkflowRegistry } from '../serving/workflow-registry.js';
 import { isModelApiEnabled, isTokenAuthRequired, type ListenAddress, type ServerConfig } from './config.js';
 import type { ApiSettings, RequestContext } from './context.js';
-import { sendBody, sendError } from './http/response.js';
-import type { Router } from './http/router.js';
+import { createListener, requireHost } from './http/listener.js';
+import { discardBody } from './http/request-body.js';
+import { sendBody, sendError, type ResponseContext } from './http/response.js';
+import { routedPath, type Router } from './http/router.js';
 import { TokenAuth, type KeyKind } from './auth.js';
 import { inferenceRouter } from './inference-api.js';
 import { managementRouter } from './management-api.js';
@@ -37,11 +38,6 @@ export interface KilnServerInit {
 }
 
 type Api = 'inference' | 'management' | 'metrics';
-
-/** Slow clients: headers within 30 s, a whole request within 120 s. */
-const HEADERS_TIMEOUT_MS = 30_000;
-const REQUEST_TIMEOUT_MS = 120_000;
-const MAX_CONNECTIONS = 4096;
 
 /**
  * kiln's model server: three listeners (inference, management, metrics) in front of one
@@ -194,21 +190,11 @@ export class KilnServer {
 
   async #listen(api: Api, address: ListenAddress, router: Router<RequestContext>): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(api, router, req, res);
-    const server = address.protocol === 'https' ? createHttpsServer(this.#tlsOptions(), handler) : createHttpServer(handler);
-    // `Expect: 100-continue` (curl's default for large bodies): refuse an oversize body before
-    // the client sends it, instead of letting Node say "continue" first.
-    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-      const length = Number(req.headers['content-length'] ?? 0);
-      if (length > this.#settings.maxRequestSize) {
-        sendError(res, new KilnError('KILN_SERVE_PAYLOAD_TOO_LARGE', `Request body is larger than the limit of ${this.#settings.maxRequestSize} bytes (max_request_size).`), { requestId: randomUUID() });
-        return;
-      }
-      res.writeContinue();
-      handler(req, res);
+    const server = createListener(handler, {
+      ...(address.protocol === 'https' ? { tls: this.#tlsOptions() } : {}),
+      maxRequestSize: () => this.#settings.maxRequestSize,
+      context: () => this.#responseContext(),
     });
-    server.headersTimeout = HEADERS_TIMEOUT_MS;
-    server.requestTimeout = REQUEST_TIMEOUT_MS;
-    server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error) =>
         reject(new KilnError('KILN_SERVE_CONFIG_INVALID', `cannot listen on ${describeAddress(address)} for the ${api} API: ${error.message}`, { cause: error })),
@@ -218,6 +204,12 @@ export class KilnServer {
     });
     this.#servers.set(api, server);
     this.#init.logger.info({ api, address: this.addresses()[api] }, 'listening');
+  }
+
+  /** A fresh request id and the configured CORS headers, for answers written outside a route. */
+  #responseContext(): ResponseContext {
+    const cors = this.#settings.cors;
+    return { requestId: randomUUID(), ...(cors && Object.keys(cors).length ? { cors } : {}) };
   }
 
   #tlsOptions(): { key?: Buffer; cert?: Buffer; pfx?: Buffer; passphrase?: string } {
@@ -250,6 +242,7 @@ export class KilnServer {
       if (--this.#inFlight === 0) this.#drained?.();
     });
     try {
+      requireHost(req);
       if (this.#stopping) throw new KilnError('KILN_SERVE_NO_WORKER', 'The server is shutting down.');
       if (this.#auth && api !== 'metrics') {
         const path = (req.url ?? '/').split('?')[0]!;
@@ -266,7 +259,11 @@ export class KilnServer {
       if (!(error instanceof KilnError) || error.kind === 'internal' || error.kind === 'unknown') {
         this.#init.logger.error({ err: error, requestId: ctx.requestId }, 'request failed');
       }
-      if (api === 'inference' && isOipPath((req.url ?? '/').split('?')[0]!)) sendOipError(res, error, ctx);
+      await discardBody(req, this.#settings.maxRequestSize);
+      // A parser error in the body was answered on the socket itself (clientError); nobody reads more.
+      if (!req.socket.writable) return;
+      // By the routed path, so `/%762/…` and `http://host/v2/…` get the OIP body too.
+      if (api === 'inference' && isOipPath(routedPath(req.url ?? '/'))) sendOipError(res, error, ctx);
       else sendError(res, error, ctx);
     }
   }

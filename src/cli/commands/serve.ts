@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { KilnError } from '../../core/errors.js';
+import { describeError, KilnError } from '../../core/errors.js';
 import { readFileChecked } from '../../core/fs.js';
 import { createLogger } from '../../core/log.js';
 import { parseProperties } from '../../core/properties.js';
 import { createServerMetrics } from '../../metrics/registry.js';
 import { KilnServer } from '../../server/app.js';
-import { DEFAULT_SERVER_CONFIG, findConfigFile, resolveServerConfig, type ListenAddress } from '../../server/config.js';
+import { DEFAULT_SERVER_CONFIG, findConfigFile, resolveServerConfig } from '../../server/config.js';
 import type { CliIO } from '../io.js';
 
 /** Flags of `kiln serve`, TorchServe's names. */
@@ -56,7 +54,14 @@ export function loadServeConfig(flags: ServeFlags) {
 export async function runServeForeground(flags: ServeFlags, io: CliIO): Promise<void> {
   const { config, properties, file } = loadServeConfig(flags);
   const logger = createLogger({ base: { component: 'kiln-serve' } });
-  const server = await KilnServer.start({ config, properties, logger, metrics: createServerMetrics({ metricsMode: config.metricsMode }) });
+  let server: KilnServer;
+  try {
+    server = await KilnServer.start({ config, properties, logger, metrics: createServerMetrics({ metricsMode: config.metricsMode }) });
+  } catch (error) {
+    await tellParent({ kind: 'failed', message: describeError(error) });
+    throw error;
+  }
+  await tellParent({ kind: 'listening' });
   const addresses = server.addresses();
   io.out(`kiln serving${file ? ` (config ${file})` : ''}: inference ${addresses.inference}, management ${addresses.management}${addresses.metrics ? `, metrics ${addresses.metrics}` : ''}${addresses.grpc ? `, grpc ${addresses.grpc}` : ''}${server.keyFile ? `; tokens in ${server.keyFile}` : ''}`);
   await new Promise<void>((done) => {
@@ -75,7 +80,21 @@ export async function runServeForeground(flags: ServeFlags, io: CliIO): Promise<
   process.exit(0);
 }
 
-/** `kiln serve` without --foreground: starts a detached server, waits until it answers, and returns. */
+/** What a background server tells the `kiln serve` that started it, over the IPC channel. */
+type StartupMessage = { readonly kind: 'listening' } | { readonly kind: 'failed'; readonly message: string };
+
+/** Sends `message` to the parent when there is one (a background start), and waits until it is written. */
+function tellParent(message: StartupMessage): Promise<void> {
+  const send = process.send?.bind(process);
+  if (!send || !process.connected) return Promise.resolve();
+  return new Promise((resolveSent) => send(message, undefined, undefined, () => resolveSent()));
+}
+
+/**
+ * `kiln serve` without --foreground: starts a detached server and returns once it says it is
+ * listening. It does not ask the port: another process holding it would answer. When the server
+ * cannot start, the cause it reports (or its exit code) is the error.
+ */
 export async function runServeBackground(argv: readonly string[], flags: ServeFlags, io: CliIO): Promise<void> {
   const { config } = loadServeConfig(flags);
   if (existsSync(pidFile())) {
@@ -83,49 +102,50 @@ export async function runServeBackground(argv: readonly string[], flags: ServeFl
     if (isRunning(pid)) throw new KilnError('KILN_SERVE_CONFIG_INVALID', `kiln is already running (pid ${pid}); use kiln stop first`);
   }
   mkdirSync(config.logLocation, { recursive: true });
-  const log = openSync(join(config.logLocation, 'kiln.log'), 'a');
-  const child = spawn(process.execPath, [process.argv[1]!, 'serve', '--foreground', ...argv], { detached: true, stdio: ['ignore', log, log] });
+  const logFile = join(config.logLocation, 'kiln.log');
+  const log = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [process.argv[1]!, 'serve', '--foreground', ...argv], { detached: true, stdio: ['ignore', log, log, 'ipc'] });
   closeSync(log);
   writeFileSync(pidFile(), String(child.pid), { mode: 0o600 });
-  const started = await waitUntilServing(config.inferenceAddress, () => child.exitCode !== null, STARTUP_WAIT_MS);
+  const outcome = await startupOutcome(child, STARTUP_WAIT_MS);
+  if (child.connected) child.disconnect();
   child.unref();
-  if (!started) {
+  if (outcome.kind !== 'listening') {
     rmSync(pidFile(), { force: true });
     if (child.exitCode === null) process.kill(child.pid!, 'SIGTERM');
-    throw new KilnError('KILN_SERVE_CONFIG_INVALID', `the server did not start within ${STARTUP_WAIT_MS / 1000} s or exited; see ${join(config.logLocation, 'kiln.log')}`);
+    throw new KilnError('KILN_SERVE_CONFIG_INVALID', `the server did not start: ${outcome.message} (log: ${logFile})`);
   }
-  io.out(`kiln started (pid ${child.pid}); logs in ${join(config.logLocation, 'kiln.log')}; stop it with kiln stop`);
+  io.out(`kiln started (pid ${child.pid}); logs in ${logFile}; stop it with kiln stop`);
 }
 
-/** How long `kiln serve` waits for a background server to answer /ping. */
-const STARTUP_WAIT_MS = 180_000;
-
-/** Any HTTP answer from /ping (TLS certificate checks skipped: only liveness matters here). */
-function pingOnce(address: ListenAddress): Promise<boolean> {
-  return new Promise((resolvePing) => {
-    const options =
-      address.protocol === 'unix'
-        ? { socketPath: address.path, path: '/ping' }
-        : { host: address.host, port: address.port, path: '/ping', rejectUnauthorized: false };
-    const request = (address.protocol === 'https' ? httpsRequest : httpRequest)(options, (response) => {
-      response.resume();
-      resolvePing(true);
+/**
+ * The first thing a starting server reports: listening, or failed with its cause. Its IPC
+ * channel closes after its last message, so a server that exits is answered with what it said
+ * before, or its exit code when it said nothing.
+ */
+function startupOutcome(child: ChildProcess, timeoutMs: number): Promise<StartupMessage> {
+  return new Promise((resolveOutcome) => {
+    let failure: string | undefined;
+    const timer = setTimeout(() => resolveOutcome({ kind: 'failed', message: `not listening within ${timeoutMs / 1000} s` }), timeoutMs);
+    const settle = (outcome: StartupMessage): void => {
+      clearTimeout(timer);
+      resolveOutcome(outcome);
+    };
+    child.on('message', (message: StartupMessage) => {
+      if (message.kind === 'listening') settle(message);
+      else failure = message.message;
     });
-    request.setTimeout(1000, () => request.destroy());
-    request.on('error', () => resolvePing(false));
-    request.end();
+    child.once('disconnect', () => {
+      const exited = (): void => settle({ kind: 'failed', message: failure ?? `it exited with code ${child.exitCode ?? child.signalCode}` });
+      if (child.exitCode !== null || child.signalCode !== null) exited();
+      else child.once('exit', exited);
+    });
+    child.once('error', (error) => settle({ kind: 'failed', message: error.message }));
   });
 }
 
-async function waitUntilServing(address: ListenAddress, exited: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (exited()) return false;
-    if (await pingOnce(address)) return true;
-    await new Promise((done) => setTimeout(done, 200));
-  }
-  return false;
-}
+/** How long `kiln serve` waits for a background server to start listening. */
+const STARTUP_WAIT_MS = 180_000;
 
 function isRunning(pid: number): boolean {
   try {

@@ -4,8 +4,10 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { KilnError } from '../../core/errors.js';
+import { createListener } from './listener.js';
 import {
   Router,
+  clientErrorOf,
   decodeInferenceInput,
   parseQuery,
   readBody,
@@ -207,6 +209,16 @@ describe('HTTP layer against a real server', () => {
     assert.equal(noBoundary.status, 400);
   });
 
+  test('a multipart body that stops mid-part → 400, with no uncaught error from the file stream', async () => {
+    const truncated = '--X\r\nContent-Disposition: form-data; name="data"; filename="a.jpg"\r\n\r\nabc';
+    const response = await fetch(`${base}/predictions/noop`, { method: 'POST', body: truncated, headers: { 'content-type': 'multipart/form-data; boundary=X' } });
+    assert.equal(response.status, 400);
+    assert.match(((await response.json()) as { message: string }).message, /^Malformed multipart body/);
+    // Give an unhandled 'error' event the turn it would need to end this process.
+    await new Promise((done) => setImmediate(done));
+    assert.equal((await fetch(`${base}/ping`)).status, 200);
+  });
+
   test('Content-Length over the limit → 413 ErrorResponse at once, before the body is sent; the server still serves', async () => {
     const head = 'POST /predictions/noop HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000000\r\n\r\n';
     const reply = await rawExchange(port, head, 'abcde');
@@ -374,6 +386,34 @@ describe('server options', () => {
     } finally {
       await stopServer(server);
     }
+  });
+});
+
+describe('createListener', () => {
+  test('a request that does not arrive in time → 408 JSON from clientError, not a bare status line', async () => {
+    const server = createListener(() => assert.fail('no request reaches the handler'), { maxRequestSize: () => 1024, context: () => ({ requestId: randomUUID() }) });
+    // Short limits, checked often, so the test does not wait the real 30 s.
+    server.headersTimeout = 100;
+    server.requestTimeout = 150;
+    (server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = 50;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const reply = await rawExchange(port, 'GET /ping HTTP/1.1\r\nHost: x\r\n', '', 5000);
+      assert.equal(reply.status, 408);
+      assert.equal(reply.headers['content-type'], 'application/json');
+      assert.deepEqual(JSON.parse(reply.body), { code: 408, type: 'RequestTimeoutException', message: 'The request did not arrive in time.' });
+    } finally {
+      await stopServer(server);
+    }
+  });
+
+  test('clientErrorOf maps Node codes: 431, 408, 413, else 400 naming the reason', () => {
+    const of = (code: string, reason?: string) => clientErrorOf(Object.assign(new Error('Parse Error'), { code, ...(reason ? { reason } : {}) }));
+    assert.equal(of('HPE_HEADER_OVERFLOW').code, 'KILN_SERVE_HEADERS_TOO_LARGE');
+    assert.equal(of('ERR_HTTP_REQUEST_TIMEOUT').code, 'KILN_SERVE_REQUEST_TIMEOUT');
+    assert.equal(of('HPE_CHUNK_EXTENSIONS_OVERFLOW').code, 'KILN_SERVE_PAYLOAD_TOO_LARGE');
+    assert.equal(of('HPE_INVALID_METHOD', 'Invalid method encountered').message, 'The request is not valid HTTP/1.1 (Invalid method encountered).');
   });
 });
 

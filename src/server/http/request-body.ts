@@ -67,6 +67,39 @@ export function readBody(req: IncomingMessage, options: ReadBodyOptions): Promis
   });
 }
 
+/** How long {@link discardBody} waits for the rest of a refused body. */
+const DISCARD_TIMEOUT_MS = 30_000;
+
+/**
+ * Reads and drops a body that no route read, so that an error answered before reading it
+ * (bad token, unknown model, unknown route) reaches a client that is still sending: the error's
+ * `Connection: close` would otherwise close the socket on unread input, and the client would
+ * see EPIPE or a reset instead of the answer. Resolves at the body's end, once more than
+ * `maxBytes` have been dropped (the answer then closes the connection, as for a 413), when the
+ * client goes away, or after 30 s. A body already read, being read, or declared larger than
+ * `maxBytes` is left alone.
+ * @example await discardBody(req, settings.maxRequestSize); sendError(res, error, ctx);
+ */
+export function discardBody(req: IncomingMessage, maxBytes: number): Promise<void> {
+  const declared = declaredLength(req.headers);
+  if (req.complete || req.readableFlowing !== null || req.destroyed || (declared !== undefined && declared > maxBytes)) return Promise.resolve();
+  return new Promise((resolve) => {
+    let dropped = 0;
+    const timer = setTimeout(done, DISCARD_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      dropped += chunk.length;
+      if (dropped > maxBytes) done();
+    };
+    function done(): void {
+      clearTimeout(timer);
+      // Still flowing without a listener: whatever else arrives is dropped until the socket closes.
+      req.off('data', onData).off('end', done).off('error', done).off('close', done);
+      resolve();
+    }
+    req.on('data', onData).on('end', done).on('error', done).on('close', done);
+  });
+}
+
 function declaredLength(headers: IncomingHttpHeaders): number | undefined {
   const value = headers['content-length'];
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
@@ -187,6 +220,9 @@ function decodeMultipart(headers: IncomingHttpHeaders, body: Buffer, options: De
     parser.on('file', (name, stream, info) => {
       const order = parts++;
       const chunks: Buffer[] = [];
+      // A body that stops mid-part errors this stream as well as the parser; an 'error' with no
+      // listener would be thrown from the event loop and end the process.
+      stream.on('error', badRequest);
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         try {

@@ -133,7 +133,11 @@ export function sendError(res: ServerResponse, error: unknown, ctx: ResponseCont
   sendJson(res, code, { code, type, message }, ctx);
 }
 
-function errorBody(error: unknown, ctx: ResponseContext): { code: number; type: string; message: string } {
+/**
+ * TorchServe's error fields for any thrown value: a KilnError's status, wire type and message,
+ * or a generic 500 whose cause stays in the log.
+ */
+export function errorBody(error: unknown, ctx: ResponseContext): { code: number; type: string; message: string } {
   if (!isKilnError(error)) {
     return { code: 500, type: 'InternalServerException', message: `Internal server error; see the server log for request ${ctx.requestId}.` };
   }
@@ -143,23 +147,34 @@ function errorBody(error: unknown, ctx: ResponseContext): { code: number; type: 
 }
 
 function setWireHeaders(res: ServerResponse, status: number, length: number | undefined, ctx: ResponseContext): void {
-  res.setHeader('x-request-id', ctx.requestId);
-  res.setHeader('Pragma', 'no-cache');
-  res.setHeader('Cache-Control', 'no-cache; no-store, must-revalidate, private');
-  res.setHeader('Expires', 'Thu, 01 Jan 1970 00:00:00 UTC');
-  const cors = ctx.cors;
-  if (cors?.origin) res.setHeader('Access-Control-Allow-Origin', cors.origin);
-  if (cors?.methods) res.setHeader('Access-Control-Allow-Methods', cors.methods);
-  if (cors?.headers) res.setHeader('Access-Control-Allow-Headers', cors.headers);
-  // Without a length (a streamed response) Node frames the body with chunked encoding.
-  if (length !== undefined) res.setHeader('Content-Length', length);
-  // Node sees this header, marks the response as the connection's last and closes the socket
-  // after it is flushed, which also stops a client that is still sending a refused body.
-  if (status >= 400) res.setHeader('Connection', 'close');
+  for (const [name, value] of wireHeaders(status, length, ctx)) res.setHeader(name, value);
 }
 
-/** JSON.stringify with 2 spaces and a newline, dropping null object fields (not array items). */
-function toJson(value: unknown): string {
+/**
+ * The headers every response carries, in order: request id, the no-cache trio, the configured
+ * CORS headers, Content-Length (absent for a streamed body, which Node then frames as chunked)
+ * and, for a status of 400 or more, `Connection: close`.
+ */
+export function wireHeaders(status: number, length: number | undefined, ctx: ResponseContext): Array<[string, string | number]> {
+  const headers: Array<[string, string | number]> = [
+    ['x-request-id', ctx.requestId],
+    ['Pragma', 'no-cache'],
+    ['Cache-Control', 'no-cache; no-store, must-revalidate, private'],
+    ['Expires', 'Thu, 01 Jan 1970 00:00:00 UTC'],
+  ];
+  const cors = ctx.cors;
+  if (cors?.origin) headers.push(['Access-Control-Allow-Origin', cors.origin]);
+  if (cors?.methods) headers.push(['Access-Control-Allow-Methods', cors.methods]);
+  if (cors?.headers) headers.push(['Access-Control-Allow-Headers', cors.headers]);
+  if (length !== undefined) headers.push(['Content-Length', length]);
+  // Node sees this header, marks the response as the connection's last and closes the socket
+  // after it is flushed.
+  if (status >= 400) headers.push(['Connection', 'close']);
+  return headers;
+}
+
+/** TorchServe's JSON text: JSON.stringify with 2 spaces and a newline, dropping null object fields (not array items). */
+export function toJson(value: unknown): string {
   if (value === null || value === undefined) return 'null\n';
   return `${JSON.stringify(value, dropNullFields, 2) ?? 'null'}\n`;
 }

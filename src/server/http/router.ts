@@ -136,6 +136,20 @@ function badPattern(pattern: string, why: string): KilnError {
   return new KilnError('KILN_CORE_INVALID_ARGUMENT', `Route pattern "${pattern}": ${why}.`);
 }
 
+/**
+ * The path of a request target as the router sees it: absolute-form reduced to its path, each
+ * segment percent-decoded, trailing slashes dropped. Malformed percent-encoding leaves the raw
+ * path. Lets callers classify a request (which error body it gets) the way it was routed.
+ * @example routedPath('http://h/%762/models') // '/v2/models'
+ */
+export function routedPath(url: string): string {
+  try {
+    return `/${splitPath(url).join('/')}`;
+  } catch {
+    return url.split(/[?#]/, 1)[0]!;
+  }
+}
+
 /** The decoded path segments of a request target (origin-form, or absolute-form per RFC 9112). */
 function splitPath(url: string): string[] {
   let path = url.split(/[?#]/, 1)[0]!;
