@@ -14,6 +14,8 @@
  *                          default, as the handler uses), same graph optimization;
  *   handler pipeline       the worker's serial work without HTTP: preprocess 8 PNGs, then run;
  *   preprocess only        decode + resize + normalize 8 PNGs (Promise.all, as the handler does);
+ *   server b8 process      `cls-b8-process`, cls-b8 with `handler.isolation: process`: the same
+ *                          load, the handler in a worker process (IPC) instead of a worker thread;
  *   server tensor          a third copy, `cls-tensor`, archived with the `tensor` handler (batchSize
  *                          8, maxBatchDelay 5 ms, `handler.threads` = --threads): the 64 clients
  *                          POST a ready [1,3,48,192] float32 `.npy` (the image_classifier's
@@ -60,7 +62,7 @@ import { startServer } from './server/child.js';
 import { batchTensor, loopFor, preprocess, preprocessingBreakdown, sessionOptions } from './server/in-process.js';
 import { load, oipBinaryRequest, predictionsPath, validLabels, validTensorReply, type LoadResult, type RequestKind } from './server/load.js';
 import { buildArchives, register } from './server/models.js';
-import { BATCH, CLIENTS, IMAGES, MODEL_PATH, OIP_MODEL, PING_EVERY_MS, ROUND_MS, ROUNDS, SECONDS, TENSOR_MODEL, THREADS, TRANSFORM, WARMUP_MS } from './server/options.js';
+import { BATCH, CLIENTS, IMAGES, MODEL_PATH, OIP_MODEL, PING_EVERY_MS, PROCESS_MODEL, ROUND_MS, ROUNDS, SECONDS, TENSOR_MODEL, THREADS, TRANSFORM, WARMUP_MS } from './server/options.js';
 import { f, merge, printImageComparison, printServers, printTensorComparison, type Merged, type Totals } from './server/report.js';
 
 async function main(): Promise<void> {
@@ -76,7 +78,10 @@ async function main(): Promise<void> {
   const server = await startServer(root, store);
   try {
     console.log(`server: kiln serve child pid ${server.child.pid}`);
-    if (IMAGES) for (const batchSize of [1, BATCH]) await register(server, `cls-b${batchSize}`, batchSize);
+    if (IMAGES) {
+      for (const batchSize of [1, BATCH]) await register(server, `cls-b${batchSize}`, batchSize);
+      await register(server, PROCESS_MODEL, BATCH);
+    }
     await register(server, TENSOR_MODEL, BATCH);
     await register(server, OIP_MODEL, BATCH);
 
@@ -108,6 +113,7 @@ async function main(): Promise<void> {
     if (IMAGES) {
       await load(server, 'cls-b1', png64, WARMUP_MS);
       await load(server, `cls-b${BATCH}`, png64, WARMUP_MS);
+      await load(server, PROCESS_MODEL, png64, WARMUP_MS);
       await loopFor(WARMUP_MS / 2, () => session.run(feeds));
       await loopFor(WARMUP_MS / 2, pipelineStep);
     }
@@ -136,6 +142,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       if (IMAGES) {
         for (const batchSize of [1, BATCH]) await serve(`server b${batchSize}`, `cls-b${batchSize}`, png64);
+        await serve(`server b${BATCH} process`, PROCESS_MODEL, png64);
         await loopRound('raw ort', ROUND_MS, () => session.run(feeds));
         await loopRound('handler pipeline', ROUND_MS, pipelineStep);
         await loopRound('preprocess only', Math.min(ROUND_MS, 3000), () => preprocess(png));
@@ -155,6 +162,7 @@ async function main(): Promise<void> {
         ? ([
             ['cls-b1', 'server b1', merge(totals['server b1']!.loads)],
             [`cls-b${BATCH}`, `server b${BATCH}`, merge(totals[`server b${BATCH}`]!.loads)],
+            [PROCESS_MODEL, `server b${BATCH} process`, merge(totals[`server b${BATCH} process`]!.loads)],
           ] as [string, string, Merged][])
         : []),
       [TENSOR_MODEL, 'server tensor', tensor],

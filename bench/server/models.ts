@@ -9,11 +9,11 @@ import { runArchive } from '../../src/cli/commands/archive.js';
 import { CLS_LABELS } from '../../src/cli/demo-assets.js';
 import type { CliIO } from '../../src/cli/io.js';
 import type { Server } from './child.js';
-import { BATCH, IMAGES, imageModelConfig, MAX_BATCH_DELAY_MS, MODEL_PATH, OIP_MODEL, TENSOR_MODEL, tensorModelConfig } from './options.js';
+import { BATCH, IMAGES, imageModelConfig, MAX_BATCH_DELAY_MS, MODEL_PATH, OIP_MODEL, PROCESS_MODEL, TENSOR_MODEL, tensorModelConfig } from './options.js';
 
 /**
- * Writes one `.mar` per copy into `store`: `cls-b1` and `cls-b8` (image_classifier, unless
- * --tensor-only), and the two `tensor` handler copies, {@link TENSOR_MODEL} and {@link OIP_MODEL},
+ * Writes one `.mar` per copy into `store`: `cls-b1`, `cls-b8` and `cls-b8-process` (image_classifier,
+ * the last with its handler in a worker process; unless --tensor-only), and the two `tensor` handler copies, {@link TENSOR_MODEL} and {@link OIP_MODEL},
  * identical but for their names.
  */
 export async function buildArchives(root: string, store: string): Promise<void> {
@@ -21,6 +21,7 @@ export async function buildArchives(root: string, store: string): Promise<void> 
   writeFileSync(join(root, 'index_to_name.json'), CLS_LABELS);
   const copies = [
     ...(IMAGES ? [1, BATCH].map((batchSize) => ({ name: `cls-b${batchSize}`, handler: 'image_classifier', config: imageModelConfig(batchSize), extra: true })) : []),
+    ...(IMAGES ? [{ name: PROCESS_MODEL, handler: 'image_classifier', config: imageModelConfig(BATCH, 'process'), extra: true }] : []),
     ...[TENSOR_MODEL, OIP_MODEL].map((name) => ({ name, handler: 'tensor', config: tensorModelConfig(), extra: false })),
   ];
   for (const copy of copies) {

@@ -46,12 +46,15 @@ export const REQUEST_TIMEOUT_MS = 60_000;
 /** The classifier's labels, which an image_classifier answer must carry, each once. */
 export const LABELS = Object.values(JSON.parse(CLS_LABELS) as Record<string, string>);
 export const MODEL_PATH = join(ppOcrAssetsDir(), 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
-/** The demo's model-config.yaml, with the batch settings of each copy. */
-export const imageModelConfig = (batchSize: number) =>
+/** The batched image_classifier copy whose handler runs in a worker process instead of a thread. */
+export const PROCESS_MODEL = `cls-b${BATCH}-process`;
+/** The demo's model-config.yaml, with the batch settings of each copy (and where its handler runs). */
+export const imageModelConfig = (batchSize: number, isolation: 'thread' | 'process' = 'thread') =>
   [
     `batchSize: ${batchSize}`,
     `maxBatchDelay: ${MAX_BATCH_DELAY_MS}`,
     'handler:',
+    `  isolation: ${isolation}`,
     '  image:',
     '    size: [48, 192]',
     '    fit: pad',

@@ -112,6 +112,7 @@ export function printImageComparison(rate: Rate, cores: Cores, totals: Record<st
   const raw = rate('raw ort');
   const what: Record<string, string> = {
     [`server b${BATCH}`]: 'HTTP + PNG decode + resize + normalize + ORT run + JSON; load generator on the same cores',
+    [`server b${BATCH} process`]: `as server b${BATCH}, with the handler in a worker process (IPC) instead of a worker thread`,
     'handler pipeline': 'preprocess 8 PNGs, then ORT run, one after the other as the worker does; no HTTP',
     'raw ort': 'session.run on a ready [8,3,48,192] tensor, nothing else',
     'preprocess only': 'sharp decode + resize + normalize of 8 PNGs (Promise.all)',
@@ -120,6 +121,8 @@ export function printImageComparison(rate: Rate, cores: Cores, totals: Record<st
   console.log('(CPU cores: the server child for the server row, this process otherwise; others: every other process on the machine; loop max: the worst event-loop delay of that process)');
   const ratio = rate(`server b${BATCH}`) / raw;
   console.log(`server(image)/raw throughput: ${ratio.toFixed(3)} (acceptance: >= 0.9)${ratio < 0.9 ? ' — BELOW 0.9' : ''}`);
+  const isolation = rate(`server b${BATCH} process`) / rate(`server b${BATCH}`);
+  console.log(`process isolation: server b${BATCH} process / server b${BATCH} (thread) throughput: ${isolation.toFixed(3)}`);
   const rawMs = (BATCH * 1000) / raw;
   const preMs = (BATCH * 1000) / rate('preprocess only');
   console.log(

@@ -4,7 +4,7 @@ import { createManifest } from '../archive/manifest.js';
 import { KilnError } from '../core/errors.js';
 import { silentLogger } from '../core/log.js';
 import type { ModelContextInit } from './context.js';
-import { runBatch, type BatchRequest } from './run.js';
+import { isFailure, runBatch, type BatchRequest, type HandlerResponse, type RequestOutcome } from './run.js';
 import { PredictionError, type Handler, type HandlerContext, type RequestInput } from './types.js';
 
 const model: ModelContextInit = {
@@ -35,6 +35,19 @@ function expectError(code: string, check: (error: KilnError) => void) {
   };
 }
 
+/** Every request of the batch failed with the same error, which passes `check`. */
+async function failsWhole(outcomes: Promise<RequestOutcome[]>, check: (error: unknown) => boolean): Promise<void> {
+  const settled = await outcomes;
+  assert.equal(settled.length, requests.length);
+  assert.ok(settled.every((outcome) => outcome === settled[0]), 'the requests did not share one error');
+  check(settled[0]);
+}
+
+function ok(outcome: RequestOutcome | undefined): HandlerResponse {
+  assert.ok(outcome && !isFailure(outcome), `request failed: ${outcome instanceof Error ? outcome.message : outcome}`);
+  return outcome;
+}
+
 test('results are encoded per request: bytes as is, strings as UTF-8, values as JSON, with handler-set status and headers', async () => {
   const responses = await runBatch(
     handler((_, context) => {
@@ -48,19 +61,20 @@ test('results are encoded per request: bytes as is, strings as UTF-8, values as 
     model,
     requests,
   );
-  assert.deepEqual([...responses[0]!.body], [9, 9]);
-  assert.equal(responses[0]!.json, false);
-  assert.equal(responses[0]!.settings.contentType, 'application/octet-stream');
-  assert.equal(new TextDecoder().decode(responses[1]!.body), 'héllo');
-  assert.equal(responses[1]!.settings.status, 201);
-  assert.equal(responses[1]!.settings.phrase, 'Created');
-  assert.deepEqual(JSON.parse(new TextDecoder().decode(responses[2]!.body)), { top: [1, 2], score: [0.5] });
-  assert.equal(responses[2]!.json, true);
-  assert.deepEqual(responses[2]!.settings.headers, { 'x-model': 'm' });
+  const [first, second, third] = responses.map(ok);
+  assert.deepEqual([...first!.body], [9, 9]);
+  assert.equal(first!.json, false);
+  assert.equal(first!.settings.contentType, 'application/octet-stream');
+  assert.equal(new TextDecoder().decode(second!.body), 'héllo');
+  assert.equal(second!.settings.status, 201);
+  assert.equal(second!.settings.phrase, 'Created');
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(third!.body)), { top: [1, 2], score: [0.5] });
+  assert.equal(third!.json, true);
+  assert.deepEqual(third!.settings.headers, { 'x-model': 'm' });
 });
 
 test('a handler that throws → KILN_HANDLER_FAILED naming every request of the batch', async () => {
-  await assert.rejects(
+  await failsWhole(
     runBatch(handler(() => { throw new TypeError('boom'); }), model, requests),
     expectError('KILN_HANDLER_FAILED', (error) => {
       assert.equal(error.message, "Prediction failed");
@@ -72,7 +86,7 @@ test('a handler that throws → KILN_HANDLER_FAILED naming every request of the 
 });
 
 test('a PredictionError keeps its message and status', async () => {
-  await assert.rejects(
+  await failsWhole(
     runBatch(handler(() => { throw new PredictionError('quota exceeded', 429); }), model, requests),
     expectError('KILN_HANDLER_PREDICTION_ERROR', (error) => {
       assert.equal(error.message, 'quota exceeded');
@@ -81,15 +95,43 @@ test('a PredictionError keeps its message and status', async () => {
   );
 });
 
-test('a KilnError from the handler (e.g. bad input of request 1) passes through with its index', async () => {
-  await assert.rejects(
-    runBatch(handler(() => { throw new KilnError('KILN_HANDLER_INPUT_INVALID', 'request 1: not an image', { details: { requestIndex: 1 } }); }), model, requests),
-    expectError('KILN_HANDLER_INPUT_INVALID', (error) => assert.equal(error.details['requestIndex'], 1)),
+test('a throw that names one request (bad input of request 1) fails it alone; the others run again without it', async () => {
+  const seen: number[][] = [];
+  const outcomes = await runBatch(
+    handler((inputs) => {
+      seen.push(inputs.map((input) => (input['body'] as Uint8Array)[0]!));
+      if (inputs.length === 3) throw new KilnError('KILN_HANDLER_INPUT_INVALID', 'request 1: not an image', { details: { requestIndex: 1 } });
+      return inputs.map((input) => `ok ${(input['body'] as Uint8Array)[0]}`);
+    }),
+    model,
+    requests,
   );
+  assert.deepEqual(seen, [[1, 2, 3], [1, 3]]);
+  assert.equal(new TextDecoder().decode(ok(outcomes[0]).body), 'ok 1');
+  assert.ok(expectError('KILN_HANDLER_INPUT_INVALID', (error) => assert.equal(error.details['requestIndex'], 1))(outcomes[1]));
+  assert.equal(new TextDecoder().decode(ok(outcomes[2]).body), 'ok 3');
+});
+
+test('an Error returned as a result fails that request alone, with its status', async () => {
+  const outcomes = await runBatch(
+    handler(() => ['a', new PredictionError('no face found', 422), new TypeError('bad pixel')]),
+    model,
+    requests,
+  );
+  assert.equal(new TextDecoder().decode(ok(outcomes[0]).body), 'a');
+  assert.ok(expectError('KILN_HANDLER_PREDICTION_ERROR', (error) => {
+    assert.equal(error.message, 'no face found');
+    assert.equal(error.details['status'], 422);
+    assert.equal(error.details['requestIndex'], 1);
+  })(outcomes[1]));
+  assert.ok(expectError('KILN_HANDLER_FAILED', (error) => {
+    assert.equal(error.details['reason'], 'bad pixel');
+    assert.equal(error.details['requestIndex'], 2);
+  })(outcomes[2]));
 });
 
 test('a non-array result → KILN_HANDLER_OUTPUT_INVALID', async () => {
-  await assert.rejects(
+  await failsWhole(
     runBatch(handler(() => ({ label: 'cat' })), model, requests),
     expectError('KILN_HANDLER_OUTPUT_INVALID', (error) => assert.match(error.message, /^Invalid model predict output: the handler returned Object/)),
   );
@@ -97,7 +139,7 @@ test('a non-array result → KILN_HANDLER_OUTPUT_INVALID', async () => {
 
 for (const count of [2, 4]) {
   test(`${count} results for 3 requests → KILN_HANDLER_BATCH_MISMATCH`, async () => {
-    await assert.rejects(
+    await failsWhole(
       runBatch(handler(() => Array(count).fill('x')), model, requests),
       expectError('KILN_HANDLER_BATCH_MISMATCH', (error) => {
         assert.match(error.message, /^number of batch response mismatched: 3 requests, \d results/);
@@ -117,33 +159,33 @@ for (const [name, value] of [
   ['undefined', undefined],
   ['a symbol in an object', { s: Symbol('x') }],
 ] as const) {
-  test(`a result holding ${name} → KILN_HANDLER_OUTPUT_UNSERIALIZABLE with its request index`, async () => {
-    await assert.rejects(
-      runBatch(handler(() => ['ok', value, 'ok']), model, requests),
-      expectError('KILN_HANDLER_OUTPUT_UNSERIALIZABLE', (error) => {
-        assert.equal(error.details['requestIndex'], 1);
-        assert.match(error.message, /^Unsupported model output data type\. \(request 1: /);
-      }),
-    );
+  test(`a result holding ${name} → KILN_HANDLER_OUTPUT_UNSERIALIZABLE for that request alone`, async () => {
+    const outcomes = await runBatch(handler(() => ['ok', value, 'ok']), model, requests);
+    ok(outcomes[0]);
+    ok(outcomes[2]);
+    assert.ok(expectError('KILN_HANDLER_OUTPUT_UNSERIALIZABLE', (error) => {
+      assert.equal(error.details['requestIndex'], 1);
+      assert.match(error.message, /^Unsupported model output data type\. \(request 1: /);
+    })(outcomes[1]));
   });
 }
 
 test('per-request setters refuse an index outside the batch', async () => {
-  await assert.rejects(
+  await failsWhole(
     runBatch(handler((_, context) => { context.setResponseStatus(3, 200); return ['a', 'b', 'c']; }), model, requests),
     expectError('KILN_HANDLER_FAILED', (error) => assert.match(String(error.details['reason']), /request index 3 is outside this batch of 3/)),
   );
 });
 
 test('a KilnError without a request index gets every index of the batch; one with an index keeps it', async () => {
-  await assert.rejects(
+  await failsWhole(
     runBatch(handler(() => { throw new KilnError('KILN_RUNTIME_RUN_FAILED', 'm: inference failed'); }), model, requests),
     expectError('KILN_RUNTIME_RUN_FAILED', (error) => assert.deepEqual(error.details['requestIndices'], [0, 1, 2])),
   );
 });
 
 test('a PredictionError status outside 400-599 becomes 500', async () => {
-  await assert.rejects(
+  await failsWhole(
     runBatch(handler(() => { throw new PredictionError('odd', 99); }), model, requests),
     expectError('KILN_HANDLER_PREDICTION_ERROR', (error) => assert.equal(error.details['status'], 500)),
   );

@@ -28,24 +28,49 @@ function isPredictionError(error: unknown): error is Error & { status: number } 
   return error instanceof Error && error.name === 'PredictionError' && typeof (error as { status?: unknown }).status === 'number';
 }
 
+/** One request's outcome: its response, or the error that request alone fails with. */
+export type RequestOutcome = HandlerResponse | KilnError;
+
+/** True when an outcome is a failure. */
+export function isFailure(outcome: RequestOutcome): outcome is KilnError {
+  return outcome instanceof KilnError;
+}
+
 /**
- * Runs one batch through a handler and checks the contract at the worker boundary: the
- * handler returns an array with exactly one serializable result per request. Every failure is
- * a KilnError whose `details` name the request index (or all indices of the batch), so the
- * transport can answer each request and the worker carries on.
+ * Runs one batch through a handler and checks the contract at the worker boundary, answering
+ * every request on its own: it never throws for anything the handler does.
+ * - `handle` returns one result per request; a result that is an `Error` fails that request
+ *   alone (a {@link PredictionError} with its status, a KilnError with its code, anything
+ *   else as "Prediction failed"), and so does a result that cannot be encoded.
+ * - A throw that names one request (`details.requestIndex`, as {@link forRequest} tags it)
+ *   fails that request, and the others run again without it: old-style handlers that throw on
+ *   one bad input still cost only that input.
+ * - Any other throw, a non-array or a count mismatch fails the whole batch: each request gets
+ *   the same error, naming every index.
  */
-export async function runBatch(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[]): Promise<HandlerResponse[]> {
+export async function runBatch(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[]): Promise<RequestOutcome[]> {
+  let outcomes: RequestOutcome[];
+  try {
+    outcomes = await runOnce(handler, model, requests);
+  } catch (error) {
+    const failure = handlerError(error, requests.map((_, index) => index));
+    const culprit = failure.details['requestIndex'];
+    if (typeof culprit !== 'number' || !Number.isInteger(culprit) || culprit < 0 || culprit >= requests.length || requests.length < 2) {
+      return requests.map(() => failure);
+    }
+    const others = await runBatch(handler, model, requests.filter((_, index) => index !== culprit));
+    outcomes = [...others.slice(0, culprit), failure, ...others.slice(culprit)];
+  }
+  return outcomes;
+}
+
+async function runOnce(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[]): Promise<RequestOutcome[]> {
   const context = new BatchContext(model, requests);
   const indices = requests.map((_, index) => index);
-  let results: unknown;
-  try {
-    results = await handler.handle(
-      requests.map((request) => request.input),
-      context,
-    );
-  } catch (error) {
-    throw handlerError(error, indices);
-  }
+  const results: unknown = await handler.handle(
+    requests.map((request) => request.input),
+    context,
+  );
   if (!Array.isArray(results)) {
     throw new KilnError('KILN_HANDLER_OUTPUT_INVALID', `Invalid model predict output: the handler returned ${describeValue(results)}, not an array`, {
       details: { requestIndices: indices },
@@ -58,7 +83,14 @@ export async function runBatch(handler: Handler, model: ModelContextInit, reques
       { details: { requestIndices: indices, requests: requests.length, results: results.length } },
     );
   }
-  return results.map((result, index) => ({ ...encodeResult(result, index), settings: context.responseSettings(index) }));
+  return results.map((result: unknown, index): RequestOutcome => {
+    if (result instanceof Error) return handlerError(result, [index], index);
+    try {
+      return { ...encodeResult(result, index), settings: context.responseSettings(index) };
+    } catch (error) {
+      return handlerError(error, [index], index);
+    }
+  });
 }
 
 /** HTTP statuses a PredictionError may set; anything else becomes 500, as a bad code cannot be sent. */
@@ -71,21 +103,20 @@ function predictionStatus(status: number): number {
  * error that already names its request (bad input in request 2) keeps that, others get every
  * index of the batch. The wire message stays TorchServe's; the reason goes to details and cause.
  */
-function handlerError(error: unknown, indices: readonly number[]): KilnError {
+function handlerError(error: unknown, indices: readonly number[], requestIndex?: number): KilnError {
+  const where = requestIndex === undefined ? { requestIndices: indices } : { requestIndex };
   if (isKilnError(error)) {
     if ('requestIndex' in error.details || 'requestIndices' in error.details) return error;
-    return new KilnError(error.code, error.message, { cause: error, details: { ...error.details, requestIndices: indices } });
+    return new KilnError(error.code, error.message, { cause: error, details: { ...error.details, ...where } });
   }
   if (isPredictionError(error)) {
     return new KilnError('KILN_HANDLER_PREDICTION_ERROR', error.message, {
       cause: error,
-      details: { status: predictionStatus(error.status), requestIndices: indices },
+      details: { status: predictionStatus(error.status), ...where },
     });
   }
   return new KilnError('KILN_HANDLER_FAILED', 'Prediction failed', {
     cause: error,
-    details: { reason: (error as Error)?.message ?? String(error), requestIndices: indices },
+    details: { reason: (error as Error)?.message ?? String(error), ...where },
   });
 }
-
-

@@ -94,6 +94,7 @@ export class KilnServer {
         jobQueueSize: config.jobQueueSize,
       },
       configured: config.models,
+      isolation: { mode: config.workerIsolation, maxMemoryMiB: config.workerMaxMemoryMiB },
       logger: init.logger,
       observer: {
         batch: (model, version, batch) => {

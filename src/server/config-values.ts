@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { ModelVersionSettings } from '../serving/snapshot.js';
+import { MAX_WORKER_MEMORY_MIB, MIN_WORKER_MEMORY_MIB } from '../serving/isolation.js';
 
 /** Where a listener binds: a TCP host and port (`http://`, `https://`) or a unix socket (`unix:/path`). */
 export type ListenAddress =
@@ -183,6 +184,8 @@ export const PropertiesSchema = z.object({
   load_models: loadModels,
   default_workers_per_model: wholeNumber(0),
   job_queue_size: wholeNumber(1),
+  worker_isolation: z.enum(['auto', 'process', 'thread'], { message: 'must be auto, process or thread' }),
+  worker_max_memory_mib: wholeNumber(1).pipe(z.number().min(MIN_WORKER_MEMORY_MIB, `must be at least ${MIN_WORKER_MEMORY_MIB} (MiB)`).max(MAX_WORKER_MEMORY_MIB, `must be at most ${MAX_WORKER_MEMORY_MIB} (MiB)`)),
   max_request_size: wholeNumber(1),
   max_response_size: wholeNumber(1),
   default_response_timeout: wholeNumber(1),

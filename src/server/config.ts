@@ -8,6 +8,7 @@ import { BlockList } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { KilnError } from '../core/errors.js';
+import { DEFAULT_WORKER_MEMORY_MIB } from '../serving/isolation.js';
 import type { ListenAddress, LoadModels, MetricsMode, ModelSettings, ModelSnapshot } from './config-values.js';
 import { bool, PropertiesSchema, type PropertyKey } from './config-values.js';
 
@@ -49,6 +50,14 @@ export interface ServerConfig {
   readonly maxBatchDelay: number;
   /** `job_queue_size`, per model. @defaultValue 100 */
   readonly jobQueueSize: number;
+  /**
+   * `worker_isolation`: where handlers run unless an archive's `handler.isolation` says
+   * otherwise. `auto` runs user handler files in a process each and built-in handlers in
+   * threads. @defaultValue 'auto'
+   */
+  readonly workerIsolation: 'auto' | 'process' | 'thread';
+  /** `worker_max_memory_mib`: a worker process's memory ceiling, unless `handler.maxMemoryMiB` says otherwise. @defaultValue 4096 */
+  readonly workerMaxMemoryMiB: number;
   /** `max_request_size` in bytes (larger → 413). @defaultValue 6553500 */
   readonly maxRequestSize: number;
   /** `max_response_size` in bytes. @defaultValue 6553500 */
@@ -133,6 +142,8 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = deepFreeze({
   batchSize: 1,
   maxBatchDelay: 100,
   jobQueueSize: 100,
+  workerIsolation: 'auto',
+  workerMaxMemoryMiB: DEFAULT_WORKER_MEMORY_MIB,
   maxRequestSize: 6553500,
   maxResponseSize: 6553500,
   defaultResponseTimeout: 120,
@@ -259,6 +270,8 @@ export function resolveServerConfig(options: ServerConfigOptions = {}): ServerCo
     batchSize: d.batchSize,
     maxBatchDelay: d.maxBatchDelay,
     jobQueueSize: p.job_queue_size ?? d.jobQueueSize,
+    workerIsolation: p.worker_isolation ?? d.workerIsolation,
+    workerMaxMemoryMiB: p.worker_max_memory_mib ?? d.workerMaxMemoryMiB,
     maxRequestSize: p.max_request_size ?? d.maxRequestSize,
     maxResponseSize: p.max_response_size ?? d.maxResponseSize,
     defaultResponseTimeout: p.default_response_timeout ?? d.defaultResponseTimeout,

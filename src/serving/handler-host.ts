@@ -1,12 +1,13 @@
 import type { OpenedArchive } from '../archive/read.js';
 import type { Logger } from '../core/log.js';
 import { initializeArchiveHandler, type ReadyHandler } from '../handlers/from-archive.js';
-import { runBatch, type BatchRequest, type HandlerResponse } from '../handlers/run.js';
+import { runBatch, type BatchRequest, type RequestOutcome } from '../handlers/run.js';
 import type { RequestInput } from '../handlers/types.js';
 
 /**
  * Where a worker's handler runs. The worker only loads it, sends it batches, and closes or
- * kills it; whether that is this thread or a worker thread is the host's business.
+ * kills it; whether that is this thread, a worker thread or a worker process is the host's
+ * business.
  */
 export interface HandlerHost {
   /**
@@ -30,16 +31,21 @@ export interface HandlerHost {
   close(): Promise<void>;
   /** Stops a handler that does not answer; the host cannot be used afterwards. */
   kill(): Promise<void>;
-  /** Called once if the host dies on its own after loading (a crashed worker thread). */
+  /** Called once if the host dies on its own after loading (a crashed thread or process). */
   onDeath?: (error: unknown) => void;
+  /** The process the handler runs in, when it is not the server's. */
+  readonly pid?: number | undefined;
+  /** That process's resident memory in bytes, when it has its own. */
+  rss?(): number | undefined;
 }
 
 /**
- * A batch's responses and the time the handler itself took (without any thread hop), or word
- * that the batch was recalled before it started (see {@link HandlerHost.recall}).
+ * A batch's outcomes (one per request: a response or that request's error) and the time the
+ * handler itself took (without any thread hop), or word that the batch was recalled before it
+ * started (see {@link HandlerHost.recall}).
  */
 export type HostResult =
-  | { readonly responses: HandlerResponse[]; readonly handlerMs: number }
+  | { readonly outcomes: RequestOutcome[]; readonly handlerMs: number }
   | { readonly recalled: true; readonly inputs: readonly RequestInput[] };
 
 /** What a host needs to load a handler. */
@@ -70,8 +76,8 @@ export class InProcessHost implements HandlerHost {
 
   async run(requests: readonly BatchRequest[]): Promise<HostResult> {
     const started = performance.now();
-    const responses = await runBatch(this.#ready!.handler, this.#ready!.model, requests);
-    return { responses, handlerMs: performance.now() - started };
+    const outcomes = await runBatch(this.#ready!.handler, this.#ready!.model, requests);
+    return { outcomes, handlerMs: performance.now() - started };
   }
 
   async close(): Promise<void> {

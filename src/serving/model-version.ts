@@ -128,9 +128,11 @@ export class ModelVersion {
       this.#failures = 0;
       if (this.liveWorkers >= this.#settings.minWorkers) this.#unhealthySince = undefined;
     } catch (error) {
-      throw new KilnError('KILN_SERVE_WORKERS_FAILED', `Failed to start workers for model ${this.name} version: ${this.version}`, {
+      // The cause's first line goes in the message: the client, not only the log, learns why.
+      const reason = firstLine(error instanceof Error ? error.message : String(error));
+      throw new KilnError('KILN_SERVE_WORKERS_FAILED', `Failed to start workers for model ${this.name} version: ${this.version}: ${reason}`, {
         cause: error,
-        details: { reason: (error as Error).message },
+        details: { reason },
       });
     }
   }
@@ -178,4 +180,10 @@ export class ModelVersion {
     this.queue.drain(this.#noWorker());
     await this.archive.remove();
   }
+}
+
+/** The first line of a message, bounded: enough to say why, never a stack or a page of output. */
+function firstLine(message: string): string {
+  const line = message.split('\n', 1)[0]!.trim();
+  return line.length > 500 ? `${line.slice(0, 500)}…` : line;
 }

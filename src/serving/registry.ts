@@ -5,9 +5,11 @@ import { KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { BatchRequest } from '../handlers/run.js';
 import type { ServedResponse } from './batch-queue.js';
-import { InProcessHost } from './handler-host.js';
+import { InProcessHost, type HandlerHost, type HostInit } from './handler-host.js';
 import { ModelVersion } from './model-version.js';
 import { ThreadHost } from './thread-host.js';
+import { ProcessHost } from './process-host.js';
+import { DEFAULT_WORKER_MEMORY_MIB, resolveIsolation, type IsolationPolicy, type VersionIsolation } from './isolation.js';
 import { resolveArchiveUrl, type ModelStoreConfig } from './model-store.js';
 import { resolveSettings, type ServingDefaults, type SettingsOverrides } from './settings.js';
 import { describeVersion, type VersionDescription } from './describe.js';
@@ -54,10 +56,11 @@ export interface RegistryInit {
   readonly logger: Logger;
   readonly observer?: RegistryObserver;
   /**
-   * Where workers run handlers: `thread` (a worker thread each, keeping the event loop free of
-   * onnxruntime's synchronous run and handler JavaScript) or `in-process`. @defaultValue 'thread'
+   * Where workers run handlers (see {@link resolveIsolation}): a process each, a worker thread
+   * each (keeping the event loop free of onnxruntime's synchronous run and handler JavaScript),
+   * or `in-process` (tests). @defaultValue auto: a process for user handlers, a thread for built-ins, 4096 MiB
    */
-  readonly workerMode?: 'thread' | 'in-process';
+  readonly isolation?: IsolationPolicy;
 }
 
 /** One row of `GET /models`. */
@@ -133,6 +136,7 @@ export class ModelRegistry {
     }
     this.#pending.add(key);
     try {
+      const isolation = resolveIsolation(archive, this.#init.isolation ?? { mode: 'auto', maxMemoryMiB: DEFAULT_WORKER_MEMORY_MIB });
       const settings = resolveSettings(this.#init.defaults, archive.modelConfig.server, options, this.#init.configured?.[name]?.[versionName]);
       const version = new ModelVersion({
         name,
@@ -147,7 +151,7 @@ export class ModelRegistry {
           batch: (batch) => this.#init.observer?.batch?.(name, versionName, batch),
           loaded: (worker, loadMs) => this.#init.observer?.workerLoaded?.(name, versionName, worker, loadMs),
         },
-        createHost: (init) => ((this.#init.workerMode ?? 'thread') === 'thread' ? new ThreadHost(init) : new InProcessHost(init)),
+        createHost: (init) => createHost(init, isolation),
       });
       if (downloaded) this.#downloaded.set(version, downloaded);
       if (options.loadedAtStartup) this.#loadedAtStartup.add(version);
@@ -270,4 +274,9 @@ export class ModelRegistry {
   async close(): Promise<void> {
     await Promise.all([...this.entries()].map(({ name, version }) => this.#remove(name, version.version)));
   }
+}
+
+function createHost(init: HostInit, isolation: VersionIsolation): HandlerHost {
+  if (isolation.mode === 'process') return new ProcessHost(init, { maxMemoryMiB: isolation.maxMemoryMiB });
+  return isolation.mode === 'thread' ? new ThreadHost(init) : new InProcessHost(init);
 }

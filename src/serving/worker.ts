@@ -1,6 +1,7 @@
 import { KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { OpenedArchive } from '../archive/read.js';
+import { isFailure } from '../handlers/run.js';
 import type { HandlerHost, HostInit } from './handler-host.js';
 import type { BatchQueue, Job } from './batch-queue.js';
 import type { VersionSettings } from './settings.js';
@@ -156,10 +157,15 @@ export class Worker {
         queue.requeue(jobs.map((job, index) => ({ ...job, request: { ...job.request, input: result.inputs[index]! } })));
         return;
       }
-      const { responses, handlerMs: ran } = result;
+      const { outcomes, handlerMs: ran } = result;
       const inferenceMs = performance.now() - started;
       handlerMs = ran;
-      jobs.forEach((job, index) => job.resolve({ ...responses[index]!, queueMs: started - job.enqueuedAt, inferenceMs, batchSize: jobs.length }));
+      // Each request gets its own outcome: one that failed does not fail the others.
+      jobs.forEach((job, index) => {
+        const outcome = outcomes[index]!;
+        if (isFailure(outcome)) job.reject(outcome);
+        else job.resolve({ ...outcome, queueMs: started - job.enqueuedAt, inferenceMs, batchSize: jobs.length });
+      });
     } catch (error) {
       jobs.forEach((job) => job.reject(error));
       if (error instanceof KilnError && error.code === 'KILN_SERVE_WORKER_DIED') {
@@ -212,8 +218,8 @@ export class Worker {
       id: this.id,
       startTime: this.startTime.toISOString(),
       status,
-      memoryUsage: process.memoryUsage().rss,
-      pid: process.pid,
+      memoryUsage: this.#host?.rss?.() ?? process.memoryUsage().rss,
+      pid: this.#host?.pid ?? process.pid,
       gpu: false,
       gpuUsage: 'N/A',
     };

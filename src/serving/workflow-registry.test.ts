@@ -30,7 +30,7 @@ const models = new ModelRegistry({
   store: { modelStore: store, allowedUrls: [] },
   defaults: { ...SERVING_DEFAULTS, workers: 0 },
   logger: silentLogger(),
-  workerMode: 'in-process',
+  isolation: { mode: 'in-process', maxMemoryMiB: 4096 },
 });
 const workflows = new WorkflowRegistry({ models, store: { modelStore: store, allowedUrls: [] }, logger: silentLogger() });
 

@@ -8,7 +8,7 @@ import { ZipFile } from 'yazl';
 import { openArchive } from '../../src/archive/read.js';
 import { silentLogger } from '../../src/core/log.js';
 import { withArchiveHandler } from '../../src/handlers/from-archive.js';
-import { runBatch } from '../../src/handlers/run.js';
+import { isFailure, runBatch } from '../../src/handlers/run.js';
 import { ppOcrAssetsDir } from '../../src/cli/default-models.js';
 import { seededRandom } from '../../src/core/random.js';
 import { DataType, encodeModel, makeModel, makeNode, makeValueInfo, writeModel } from '../../src/onnx/index.js';
@@ -39,8 +39,11 @@ function writeReluModel(path: string, external = false): void {
 
 async function predict(archivePath: string, bodies: Uint8Array[]): Promise<{ text: string; json: boolean; status?: number }[]> {
   return withArchiveHandler(archivePath, { logger: silentLogger() }, async (ready) => {
-    const responses = await runBatch(ready.handler, ready.model, bodies.map((body) => ({ input: { body } })));
-    return responses.map((r) => ({ text: new TextDecoder().decode(r.body), json: r.json, ...(r.settings.status ? { status: r.settings.status } : {}) }));
+    const outcomes = await runBatch(ready.handler, ready.model, bodies.map((body) => ({ input: { body } })));
+    return outcomes.map((r) => {
+      if (isFailure(r)) throw r;
+      return { text: new TextDecoder().decode(r.body), json: r.json, ...(r.settings.status ? { status: r.settings.status } : {}) };
+    });
   });
 }
 

@@ -1,6 +1,6 @@
 import { silentLogger } from '../../core/log.js';
 import { withArchiveHandler } from '../../handlers/from-archive.js';
-import { runBatch } from '../../handlers/run.js';
+import { isFailure, runBatch } from '../../handlers/run.js';
 import { readFileChecked } from '../../core/fs.js';
 import type { CliIO } from '../io.js';
 
@@ -10,9 +10,10 @@ import type { CliIO } from '../io.js';
  */
 export async function predictArchive(archivePath: string, bodies: readonly Uint8Array[]): Promise<unknown[]> {
   return withArchiveHandler(archivePath, { logger: silentLogger(), batchSize: bodies.length }, async (ready) => {
-    const responses = await runBatch(ready.handler, ready.model, bodies.map((body) => ({ input: { body } })));
+    const outcomes = await runBatch(ready.handler, ready.model, bodies.map((body) => ({ input: { body } })));
     const decoder = new TextDecoder();
-    return responses.map((response) => {
+    return outcomes.map((response) => {
+      if (isFailure(response)) throw response;
       const text = decoder.decode(response.body);
       return response.json ? JSON.parse(text) : text;
     });

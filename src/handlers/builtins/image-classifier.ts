@@ -5,6 +5,7 @@ import { KilnError } from '../../core/errors.js';
 import { Engine } from '../../runtime/engine.js';
 import type { HostTensor } from '../../runtime/tensors.js';
 import { ImageTransformSchema, imageToTensor, requestBytes, type ImageTransform } from '../image.js';
+import { settleEach, succeeded } from '../request-errors.js';
 import { defineHandler, type Handler, type HandlerContext } from '../types.js';
 
 const ConfigSchema = z.object({
@@ -39,6 +40,12 @@ export function topK(row: Float32Array, k: number, labels: ReadonlyMap<number, s
   return Object.fromEntries(order.slice(0, k).map((index) => [labels.get(index) ?? String(index), row[index]!]));
 }
 
+/** The decoded images of a batch (or each one's error) and the tensor of those that decoded. */
+interface PreparedBatch {
+  readonly images: (Float32Array | Error)[];
+  readonly tensor: HostTensor | undefined;
+}
+
 /**
  * `image_classifier`: any image sharp decodes → resize/crop/normalize as `handler.image` in
  * model-config.yaml says (default: the model's input size, ImageNet mean/std) → one batched
@@ -49,7 +56,7 @@ export function imageClassifier(): Handler {
   let transform: ImageTransform;
   let config: z.infer<typeof ConfigSchema>;
   let labels: Map<number, string>;
-  return defineHandler<HostTensor, Float32Array[]>({
+  return defineHandler<PreparedBatch, (Float32Array | Error)[]>({
     async initialize(context: HandlerContext) {
       const parsed = ConfigSchema.safeParse(context.modelYamlConfig['handler'] ?? {});
       if (!parsed.success) {
@@ -68,22 +75,27 @@ export function imageClassifier(): Handler {
       labels = loadLabels(context.modelDir);
     },
     async preprocess(requests) {
+      // Each image decodes on its own: one that is not an image fails alone, not its batch.
+      const images = await settleEach(requests, (request, index) => imageToTensor(requestBytes(request, index), transform, index));
+      const decoded = succeeded(images);
+      if (decoded.length === 0) return { images, tensor: undefined };
       const [height, width] = transform.size;
-      const tensors = await Promise.all(requests.map((request, index) => imageToTensor(requestBytes(request, index), transform, index)));
-      const data = new Float32Array(tensors.length * 3 * height * width);
-      tensors.forEach((tensor, index) => data.set(tensor, index * tensor.length));
-      const dims = transform.layout === 'NCHW' ? [tensors.length, 3, height, width] : [tensors.length, height, width, 3];
-      return { type: 'float32', dims, data };
+      const data = new Float32Array(decoded.length * 3 * height * width);
+      decoded.forEach(({ value }, row) => data.set(value, row * value.length));
+      const dims = transform.layout === 'NCHW' ? [decoded.length, 3, height, width] : [decoded.length, height, width, 3];
+      return { images, tensor: { type: 'float32', dims, data } };
     },
-    async inference(batch) {
-      const outputs = await engine.run({ [engine.inputs[0]!.name]: batch });
+    async inference({ images, tensor }) {
+      if (!tensor) return images as Error[];
+      const outputs = await engine.run({ [engine.inputs[0]!.name]: tensor });
       const scores = outputs[engine.outputs[0]!.name]!;
       const classes = scores.dims[scores.dims.length - 1]!;
       const data = scores.data as Float32Array;
-      return Array.from({ length: batch.dims[0]! }, (_, row) => data.slice(row * classes, (row + 1) * classes));
+      let row = 0;
+      return images.map((image) => (image instanceof Error ? image : data.slice(row * classes, ++row * classes)));
     },
     postprocess(rows) {
-      return rows.map((row) => topK(probabilities(row, config.softmax), config.topk, labels));
+      return rows.map((row) => (row instanceof Error ? row : topK(probabilities(row, config.softmax), config.topk, labels)));
     },
     async close() {
       await engine?.release();

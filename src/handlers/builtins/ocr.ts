@@ -4,7 +4,7 @@ import { resolveInside } from '../../core/fs.js';
 import { requestBytes } from '../image.js';
 import { loadOcrPipeline } from '../ocr/pipeline.js';
 import type { OcrLine, OcrPipeline } from '../ocr/types.js';
-import { forRequest } from '../request-errors.js';
+import { forRequest, settleEach } from '../request-errors.js';
 import { defineHandler, type Handler } from '../types.js';
 
 /**
@@ -23,6 +23,10 @@ const ConfigSchema = z
   })
   .loose();
 
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /** One request's answer: the text in reading order, and each line with its box and score. */
 export interface OcrResponse {
   readonly text: string;
@@ -35,7 +39,7 @@ export interface OcrResponse {
  */
 export function ocrHandler(): Handler {
   let pipeline: OcrPipeline;
-  return defineHandler<Uint8Array[], OcrLine[][]>({
+  return defineHandler<(Uint8Array | Error)[], (OcrLine[] | Error)[]>({
     async initialize(context) {
       const parsed = ConfigSchema.safeParse(context.modelYamlConfig['handler'] ?? {});
       if (!parsed.success) {
@@ -61,15 +65,18 @@ export function ocrHandler(): Handler {
       });
     },
     preprocess(requests) {
-      return requests.map((request, index) => requestBytes(request, index));
+      return settleEach(requests, (request, index) => requestBytes(request, index));
     },
     async inference(images) {
-      const results: OcrLine[][] = [];
-      for (const [index, image] of images.entries()) results.push(await forRequest(index, () => pipeline.recognize(image)));
+      // One page at a time, each failing alone (a page that is not an image, a model error).
+      const results: (OcrLine[] | Error)[] = [];
+      for (const [index, image] of images.entries()) {
+        results.push(image instanceof Error ? image : await forRequest(index, () => pipeline.recognize(image)).catch((error: unknown) => asError(error)));
+      }
       return results;
     },
     postprocess(results) {
-      return results.map((lines): OcrResponse => ({ text: lines.map((line) => line.text).join('\n'), lines }));
+      return results.map((lines): OcrResponse | Error => (lines instanceof Error ? lines : { text: lines.map((line) => line.text).join('\n'), lines }));
     },
     async close() {
       await pipeline?.close();

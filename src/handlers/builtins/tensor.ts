@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { KilnError } from '../../core/errors.js';
 import { Engine } from '../../runtime/engine.js';
 import type { HostTensor } from '../../runtime/tensors.js';
-import { forRequest } from '../request-errors.js';
+import { forRequest, settleEach } from '../request-errors.js';
 import { encodeTensorBundle, TENSOR_BUNDLE_TYPE } from '../tensor-bundle.js';
 import { DECODED_TENSORS, decodeTensorRequest, type TensorFeeds } from '../tensor-request.js';
 import { groupStackable, hasBatchAxis, rowsOf, splitRows, stackFeeds, type StackScratch } from '../tensor-stack.js';
@@ -37,7 +37,7 @@ export function tensorHandler(): Handler {
   const scratch: StackScratch = new Map();
   /** The batch's requests that came as decoded tensors (a handler runs one batch at a time). */
   let bundled = new Set<number>();
-  return defineHandler<TensorFeeds[], TensorFeeds[]>({
+  return defineHandler<(TensorFeeds | Error)[], (TensorFeeds | Error)[]>({
     async initialize(context) {
       const parsed = ConfigSchema.safeParse(context.modelYamlConfig['handler'] ?? {});
       if (!parsed.success) {
@@ -49,21 +49,26 @@ export function tensorHandler(): Handler {
     },
     preprocess(requests, context) {
       bundled = new Set(requests.flatMap((request, index) => (request[DECODED_TENSORS] === undefined ? [] : [index])));
-      return requests.map((request, index) => decodeTensorRequest(request, index, engine.inputs, context.getRequestHeader(index, 'content-type')));
+      return settleEach(requests, (request, index) => decodeTensorRequest(request, index, engine.inputs, context.getRequestHeader(index, 'content-type')));
     },
     async inference(batch) {
-      const results: TensorFeeds[] = new Array(batch.length);
+      // Requests that did not decode keep their error; each of the others fails alone.
+      const results: (TensorFeeds | Error)[] = [...batch];
       const runAlone = async (index: number) => {
-        results[index] = await forRequest(index, () => engine.run(batch[index]!));
+        results[index] = await forRequest(index, () => engine.run(batch[index] as TensorFeeds)).catch((error: unknown) =>
+          error instanceof Error ? error : new Error(String(error)),
+        );
       };
-      const groups = stack ? groupStackable(batch) : batch.map((_, index) => [index]);
+      const decoded = batch.flatMap((feeds, index) => (feeds instanceof Error ? [] : [index]));
+      const groups = stack ? groupStackable(decoded.map((index) => batch[index] as TensorFeeds)).map((group) => group.map((position) => decoded[position]!)) : decoded.map((index) => [index]);
       for (const group of groups) {
         if (group.length === 1) {
           await runAlone(group[0]!);
           continue;
         }
-        const members = group.map((index) => batch[index]!);
-        const split = splitRows(await engine.run(stackFeeds(members, scratch)), members.map(rowsOf));
+        const members = group.map((index) => batch[index] as TensorFeeds);
+        // A stacked run that fails is retried request by request, so only the culprit fails.
+        const split = await engine.run(stackFeeds(members, scratch)).then((outputs) => splitRows(outputs, members.map(rowsOf)), () => undefined);
         if (split) group.forEach((index, position) => (results[index] = split[position]!));
         else for (const index of group) await runAlone(index);
       }
@@ -72,6 +77,7 @@ export function tensorHandler(): Handler {
     postprocess(outputs, context) {
       // Tensors a transport handed over decoded go back as a bundle: exact, and no JSON to build.
       return outputs.map((output, index) => {
+        if (output instanceof Error) return output;
         if (!bundled.has(index)) return { outputs: Object.fromEntries(Object.entries(output).map(([name, tensor]) => [name, toJson(tensor)])) };
         context.setResponseContentType(index, TENSOR_BUNDLE_TYPE);
         return encodeTensorBundle(output);
