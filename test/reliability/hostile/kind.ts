@@ -48,7 +48,7 @@ export interface HostileKind {
    * `bounds`: only safe once model-config.yaml values are bounded (it would start 300 workers).
    */
   readonly requires?: 'isolation' | 'bounds';
-  /** Why today's main fails this kind (outside process isolation); the test runs it as a todo. */
+  /** Why main fails this kind today (a known defect, reported); the test runs it as a todo until fixed. */
   readonly todo?: string;
 }
 

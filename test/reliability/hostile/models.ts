@@ -5,7 +5,6 @@
 import { DataType, encodeModel, makeModel, makeNode, makeValueInfo } from '../../../src/onnx/index.js';
 import { manifest, writeMar, type Expectation, type HostileKind } from './kind.js';
 
-const CAUSE_TODO = 'answers 500 "Failed to start workers for model X" today; the cause is only in the log (issue 11, "Errors that say too little")';
 
 const unary = (op: string, options: { opset?: number; input?: string } = {}) =>
   encodeModel(
@@ -38,11 +37,11 @@ const startFails = (cause: RegExp): Expectation => ({ outcome: 'start-fails', ca
 export const MODEL_KINDS: readonly HostileKind[] = [
   model('model-not-onnx', () => new TextEncoder().encode('this is not a protobuf'), { outcome: 'refused' }),
   model('model-pickle', () => Uint8Array.from([0x80, 0x04, 0x95, 0x00]), { outcome: 'refused' }),
-  model('model-garbage-protobuf', () => Uint8Array.from([0x08, 0x07, 0x12, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]), startFails(/protobuf|pars/i), { todo: CAUSE_TODO }),
-  model('model-truncated', () => unary('Neg').subarray(0, 40), startFails(/protobuf|pars|load/i), { todo: CAUSE_TODO }),
-  model('model-opset-999', () => unary('Neg', { opset: 999 }), startFails(/opset|999/i), { todo: CAUSE_TODO }),
-  model('model-unknown-op', () => unary('KilnHostileOp'), startFails(/KilnHostileOp/), { todo: CAUSE_TODO }),
-  model('model-dangling-input', () => unary('Neg', { input: 'ghost' }), startFails(/ghost/), { todo: CAUSE_TODO }),
+  model('model-garbage-protobuf', () => Uint8Array.from([0x08, 0x07, 0x12, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]), startFails(/protobuf|pars/i)),
+  model('model-truncated', () => unary('Neg').subarray(0, 40), startFails(/protobuf|pars|load/i)),
+  model('model-opset-999', () => unary('Neg', { opset: 999 }), startFails(/opset|999/i)),
+  model('model-unknown-op', () => unary('KilnHostileOp'), startFails(/KilnHostileOp/)),
+  model('model-dangling-input', () => unary('Neg', { input: 'ghost' }), startFails(/ghost/)),
   model(
     'model-dynamic-image',
     () =>
@@ -55,6 +54,6 @@ export const MODEL_KINDS: readonly HostileKind[] = [
         }),
       ),
     startFails(/size/i),
-    { handler: 'image_classifier', todo: CAUSE_TODO },
+    { handler: 'image_classifier' },
   ),
 ];
