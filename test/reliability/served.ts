@@ -77,5 +77,7 @@ export async function assertControlAnswers(server: ServerUnderTest, context: str
   });
   assert.equal(reply.status, 200, `${context}: control answered ${reply.status} ${reply.text.slice(0, 300)}`);
   const y = (reply.body as { outputs: { y: { data: number[] } } }).outputs.y.data;
-  assert.deepEqual(y.map((value) => Math.round(value * 1e5) / 1e5), x.map((value) => Math.round(-value * 1e5) / 1e5), `${context}: control's answer`);
+  // float32 on the wire: equal to -x within float32 rounding.
+  const right = y.length === 3 && y.every((value, index) => Math.abs(value + x[index]!) <= 1e-6);
+  assert.ok(right, `${context}: control answered ${JSON.stringify(y)} for x = ${JSON.stringify(x)}`);
 }
