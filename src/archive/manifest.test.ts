@@ -37,7 +37,11 @@ for (const [name, text, pattern] of [
   ['not JSON', '{"runtime": ', /MANIFEST\.json is not valid JSON/],
   ['no model', '{"runtime": "python"}', /model: /],
   ['modelName a number', JSON.stringify({ runtime: 'x', model: { modelName: 5, modelVersion: '1', handler: 'h' } }), /model\.modelName: /],
-  ['bad model name', JSON.stringify({ runtime: 'x', model: { modelName: '../x', modelVersion: '1', handler: 'h' } }), /model\.modelName: must match/],
+  ['bad model name', JSON.stringify({ runtime: 'x', model: { modelName: '../x', modelVersion: '1', handler: 'h' } }), /model\.modelName: model name '\.\.\/x' is not allowed/],
+  ['a 200-character model name', JSON.stringify({ runtime: 'x', model: { modelName: 'a'.repeat(200), modelVersion: '1', handler: 'h' } }), /model\.modelName: model name is 200 characters long; the limit is 128/],
+  ['a path as version', JSON.stringify({ runtime: 'x', model: { modelName: 'a', modelVersion: '../../../tmp/x', handler: 'h' } }), /model\.modelVersion: model version '\.\.\/\.\.\/\.\.\/tmp\/x' is not allowed/],
+  ['a 100,000-character version', JSON.stringify({ runtime: 'x', model: { modelName: 'a', modelVersion: '1'.repeat(100_000), handler: 'h' } }), /model\.modelVersion: model version is 100000 characters long; the limit is 64$/],
+  ['an empty version', JSON.stringify({ runtime: 'x', model: { modelName: 'a', modelVersion: '', handler: 'h' } }), /model\.modelVersion: model version '' is not allowed/],
   ['handler missing', JSON.stringify({ runtime: 'x', model: { modelName: 'a', modelVersion: '1' } }), /model\.handler: /],
 ] as const) {
   test(`parseManifest refuses ${name} with KILN_ARCHIVE_MANIFEST_INVALID`, () => {

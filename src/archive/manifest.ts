@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
+import { NAME_PATTERN, nameProblem, type NameKind } from '../core/names.js';
 import { KILN_VERSION } from '../core/version.js';
 
 /** Folder and file of the manifest inside an archive (TorchServe's layout). */
@@ -15,13 +16,20 @@ export const KILN_RUNTIME = 'typescript';
 /** The archiver version kiln writes in manifests. */
 export const ARCHIVER_VERSION = KILN_VERSION;
 
-/** Model names TorchServe's archiver accepts. */
-export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_\-.]*$/;
+/** Model names TorchServe's archiver accepts (length is bounded too: see core/names). */
+export const MODEL_NAME_PATTERN = NAME_PATTERN;
+
+/** A zod string that must be an allowed name of `kind` (pattern and length). */
+export const nameSchema = (kind: NameKind) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = nameProblem(kind, value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.length > 200 ? `${problem.slice(0, 197)}...` : problem });
+  });
 
 const ModelSection = z
   .object({
-    modelName: z.string().regex(MODEL_NAME_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_\\-.]*$'),
-    modelVersion: z.string().min(1),
+    modelName: nameSchema('model name'),
+    modelVersion: nameSchema('model version'),
     handler: z.string().min(1),
     serializedFile: z.string().min(1).optional(),
     modelFile: z.string().min(1).optional(),
@@ -82,24 +90,29 @@ export function createManifest(init: ManifestInit): Manifest {
   });
 }
 
-/** Checks a model name against TorchServe's pattern. */
-export function checkModelName(name: string): void {
-  if (!MODEL_NAME_PATTERN.test(name)) {
-    throw new KilnError(
-      'KILN_ARCHIVE_NAME_INVALID',
-      `model name '${name}' is not allowed: it must start with a letter or digit and contain only letters, digits, '_', '-' and '.'`,
-    );
+/**
+ * Checks a name of `kind` (TorchServe's pattern, kiln's length limit); `source` prefixes the
+ * message (`Parameter model_name`). @throws KilnError `KILN_ARCHIVE_NAME_INVALID`
+ */
+export function checkName(kind: NameKind, value: string, source?: string): void {
+  const problem = nameProblem(kind, value);
+  if (problem) {
+    const shown = problem.length > 300 ? `${problem.slice(0, 297)}...` : problem;
+    throw new KilnError('KILN_ARCHIVE_NAME_INVALID', source ? `${source}: ${shown}` : shown, { details: { kind } });
   }
 }
 
-/** Versions kiln writes: what TorchServe users use (`1.0`, `2.1.3`, `2024-07-a`), nothing path-like. */
-export const MODEL_VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_\-.]*$/;
+/** Checks a model name against TorchServe's pattern and kiln's length limit. */
+export function checkModelName(name: string): void {
+  checkName('model name', name);
+}
 
-/** Checks a model version: non-empty, letters, digits, `_`, `-` and `.`, as it appears in URLs. */
+/** Versions kiln writes: what TorchServe users use (`1.0`, `2.1.3`, `2024-07-a`), nothing path-like. */
+export const MODEL_VERSION_PATTERN = NAME_PATTERN;
+
+/** Checks a model version: letters, digits, `_`, `-` and `.`, as it appears in URLs; bounded length. */
 export function checkModelVersion(version: string): void {
-  if (!MODEL_VERSION_PATTERN.test(version)) {
-    throw new KilnError('KILN_ARCHIVE_NAME_INVALID', `model version '${version}' is not allowed: it must start with a letter or digit and contain only letters, digits, '_', '-' and '.'`);
-  }
+  checkName('model version', version);
 }
 
 /** Serializes a manifest the way TorchServe's archiver does (2-space JSON). */

@@ -9,6 +9,12 @@ test('server keys are validated and the rest goes to the handler', () => {
   assert.ok(Object.isFrozen(config.server));
 });
 
+test('values at the bounds are accepted', () => {
+  const config = parseModelConfig('minWorkers: 64\nmaxWorkers: 64\nbatchSize: 4096\nmaxBatchDelay: 10000\njobQueueSize: 10000\nresponseTimeout: 2147483\n');
+  assert.equal(config.server.minWorkers, 64);
+  assert.equal(config.server.jobQueueSize, 10000);
+});
+
 test('an empty file is an empty config', () => {
   assert.deepEqual(parseModelConfig(''), { server: {}, handler: {} });
 });
@@ -23,6 +29,14 @@ for (const [name, text, pattern] of [
   ['duplicate keys', 'a: 1\na: 2\n', /not plain YAML data/],
   ['a list at the top', '- 1\n- 2\n', /top level must be a mapping/],
   ['a syntax error', 'a: [1, 2\n', /not plain YAML data/],
+  // The shared bounds (core/serving-limits): each once started hundreds of threads or hung requests.
+  ['300 workers', 'minWorkers: 300\n', /minWorkers: must be at most 64 .*got 300$/],
+  ['300 max workers', 'maxWorkers: 300\n', /maxWorkers: must be at most 64 /],
+  ['a batch of 1e8', 'batchSize: 1e8\n', /batchSize: must be at most 4096 .*got 100000000$/],
+  ['a queue of 1e15', 'jobQueueSize: 1e15\n', /jobQueueSize: must be at most 10000 .*got 1000000000000000$/],
+  ['a 3e9 ms batch delay', 'maxBatchDelay: 3e9\n', /maxBatchDelay: must be at most 10000 ms .*responseTimeout.*got 3000000000$/],
+  ['a response timeout past what timers honour', 'responseTimeout: 2147484\n', /responseTimeout: must be at most 2147483 s/],
+  ['a fractional startup timeout', 'startupTimeout: 1.5\n', /startupTimeout: must be a whole number/],
 ] as const) {
   test(`parseModelConfig refuses ${name}`, () => {
     assert.throws(() => parseModelConfig(text, 'cfg.yaml'), (error: Error & { code?: string }) => {

@@ -1,6 +1,7 @@
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
+import { boundedInt } from '../core/serving-limits.js';
 
 /** Server settings TorchServe reads from model-config.yaml, with its defaults where it has one. */
 export const MODEL_CONFIG_DEFAULTS = Object.freeze({
@@ -15,19 +16,20 @@ const positive = z.number().int().positive();
 
 const ServerKeys = z
   .strictObject({
-    minWorkers: count,
-    maxWorkers: count,
-    batchSize: positive,
-    maxBatchDelay: count,
-    responseTimeout: positive,
-    startupTimeout: positive,
-    maxRetryTimeoutInSec: count,
-    clientTimeoutInMills: count,
+    // Worker, batch, queue and timeout settings: the bounds every source shares (core/serving-limits).
+    minWorkers: boundedInt('minWorkers'),
+    maxWorkers: boundedInt('maxWorkers'),
+    batchSize: boundedInt('batchSize'),
+    maxBatchDelay: boundedInt('maxBatchDelay'),
+    responseTimeout: boundedInt('responseTimeout'),
+    startupTimeout: boundedInt('startupTimeout'),
+    maxRetryTimeoutInSec: boundedInt('maxRetryTimeoutInSec'),
+    clientTimeoutInMills: boundedInt('clientTimeoutInMills'),
     deviceType: z.enum(['cpu', 'gpu', 'neuron']),
     deviceIds: z.array(count),
     parallelType: z.string(),
     parallelLevel: positive,
-    jobQueueSize: positive,
+    jobQueueSize: boundedInt('jobQueueSize'),
     useJobTicket: z.boolean(),
     sequenceBatching: z.boolean(),
     sequenceMaxIdleMSec: count,

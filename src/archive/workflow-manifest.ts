@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
-import { ARCHIVER_VERSION, formatCreatedOn, KILN_RUNTIME, MODEL_NAME_PATTERN } from './manifest.js';
+import { ARCHIVER_VERSION, checkName, formatCreatedOn, KILN_RUNTIME, MODEL_NAME_PATTERN, nameSchema } from './manifest.js';
 
 /**
  * Folder and file of a workflow archive's manifest. torch-workflow-archiver writes `WAR-INF`
@@ -14,7 +14,7 @@ export const WORKFLOW_NAME_PATTERN = MODEL_NAME_PATTERN;
 
 const WorkflowSection = z
   .object({
-    workflowName: z.string().regex(WORKFLOW_NAME_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_\\-.]*$'),
+    workflowName: nameSchema('workflow name'),
     specFile: z.string().min(1),
     handler: z.string().min(1),
   })
@@ -47,14 +47,9 @@ export interface WorkflowManifestInit {
   readonly createdOn?: Date;
 }
 
-/** Checks a workflow name against torch-workflow-archiver's pattern. */
-export function checkWorkflowName(name: string): void {
-  if (!WORKFLOW_NAME_PATTERN.test(name)) {
-    throw new KilnError(
-      'KILN_ARCHIVE_NAME_INVALID',
-      `workflow name '${name}' is not allowed: it must start with a letter or digit and contain only letters, digits, '_', '-' and '.'`,
-    );
-  }
+/** Checks a workflow name against torch-workflow-archiver's pattern and kiln's length limit. */
+export function checkWorkflowName(name: string, source?: string): void {
+  checkName('workflow name', name, source);
 }
 
 /** Builds a workflow manifest as kiln writes it (torch-workflow-archiver's fields plus `runtime`). */

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
+import { boundedInt } from '../core/serving-limits.js';
 import { loadPlainYaml } from './model-config.js';
 
 /** Settings of one workflow node (TorchServe's spec keys, camelCased). */
@@ -68,10 +69,11 @@ export interface WorkflowSpec {
 export const WORKFLOW_NODE_PATTERN = /^(?!__proto__$)[A-Za-z0-9_][A-Za-z0-9_\-.]*$/;
 
 const SETTINGS = {
-  'min-workers': ['minWorkers', z.number().int().min(0).max(256)],
-  'max-workers': ['maxWorkers', z.number().int().min(1).max(256)],
-  'batch-size': ['batchSize', z.number().int().min(1).max(4096)],
-  'max-batch-delay': ['maxBatchDelay', z.number().int().min(0).max(2_147_483_647)],
+  // Worker and batch settings obey the bounds every source shares (core/serving-limits).
+  'min-workers': ['minWorkers', boundedInt('minWorkers')],
+  'max-workers': ['maxWorkers', boundedInt('maxWorkers').pipe(z.number().min(1))],
+  'batch-size': ['batchSize', boundedInt('batchSize')],
+  'max-batch-delay': ['maxBatchDelay', boundedInt('maxBatchDelay')],
   'retry-attempts': ['retryAttempts', z.number().int().min(0).max(100)],
   'timeout-ms': ['timeoutMs', z.number().int().min(1).max(2_147_483_647)],
 } as const;

@@ -310,6 +310,11 @@ export const ERROR_CATALOGUE = {
     wireType: 'InternalServerException',
     summary: 'A workflow node failed or timed out on every attempt (timeout-ms, retry-attempts) during /wfpredict ("Error executing N …").',
   },
+  KILN_SERVE_SNAPSHOT_FAILED: {
+    kind: 'internal',
+    wireType: 'InternalServerException',
+    summary: 'A management change could not be written to the config snapshot (a full or read-only disk), so it was undone and not acknowledged; the message says why.',
+  },
   KILN_OIP_REQUEST_INVALID: {
     kind: 'invalid_arg',
     wireType: 'BadRequestException',

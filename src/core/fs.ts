@@ -10,7 +10,8 @@ export function tempSiblingPath(path: string): string {
 
 /**
  * Writes a file so that readers see either the old content or the whole new one, never a
- * prefix: the bytes go to a sibling temp file, are fsynced, then renamed over `path`.
+ * prefix: the bytes go to a sibling temp file, are fsynced, then renamed over `path`, and the
+ * directory is fsynced so the new name survives a crash.
  * On failure the temp file is removed and a `KILN_IO_WRITE_FAILED` error is thrown.
  */
 export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>, options: { mode?: number } = {}): void {
@@ -40,7 +41,10 @@ export function writeTempSibling(path: string, chunks: Iterable<Uint8Array>, opt
   }
 }
 
-/** Renames each temp file over its target, in order; on failure removes the temps left. */
+/**
+ * Renames each temp file over its target, in order, then fsyncs each target's directory so the
+ * renames themselves survive a crash; on failure removes the temps left.
+ */
 export function commitTempFiles(moves: readonly (readonly [temp: string, target: string])[]): void {
   let done = 0;
   try {
@@ -51,6 +55,24 @@ export function commitTempFiles(moves: readonly (readonly [temp: string, target:
   } catch (error) {
     for (const [temp] of moves.slice(done)) rmSync(temp, { force: true });
     throw writeFailed(moves[done]![1], error);
+  }
+  for (const dir of new Set(moves.map(([, target]) => dirname(target)))) {
+    try {
+      fsyncDirectory(dir);
+    } catch (error) {
+      throw writeFailed(dir, error);
+    }
+  }
+}
+
+/** fsyncs a directory (its entries: a rename, a new file). Windows cannot open one, and needs not. */
+export function fsyncDirectory(dir: string): void {
+  if (process.platform === 'win32') return;
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -76,6 +98,7 @@ export function ioReason(error: unknown): string {
       EPERM: 'operation not permitted',
       EISDIR: 'is a directory',
       ENOTDIR: 'a path component is not a directory',
+      EEXIST: 'a file is in the way',
       ENOSPC: 'no space left on device',
       EROFS: 'read-only file system',
     };

@@ -5,6 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { cpus } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { KilnError } from '../core/errors.js';
+import { MAX_WORKERS } from '../core/serving-limits.js';
 import type { Logger } from '../core/log.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import { ModelRegistry } from '../serving/registry.js';
@@ -44,7 +45,8 @@ const MAX_CONNECTIONS = 4096;
 
 /**
  * kiln's model server: three listeners (inference, management, metrics) in front of one
- * transport-free ModelRegistry. Every management change writes a snapshot; SIGTERM-style
+ * transport-free ModelRegistry. Every management change writes a snapshot before it is
+ * acknowledged (a change that cannot be written is undone and answered 500); SIGTERM-style
  * {@link KilnServer.stop} drains in-flight requests, writes a shutdown snapshot, and frees workers.
  */
 export class KilnServer {
@@ -96,6 +98,8 @@ export class KilnServer {
       configured: config.models,
       isolation: { mode: config.workerIsolation, maxMemoryMiB: config.workerMaxMemoryMiB },
       logger: init.logger,
+      // Every management change is on disk before it is acknowledged, or undone (it throws).
+      persist: () => this.#persist(),
       observer: {
         batch: (model, version, batch) => {
           init.metrics.recordBatch({ model, version, size: batch.size, workerThreadMs: batch.inferenceMs });
@@ -109,7 +113,6 @@ export class KilnServer {
           this.#updateGauges(model, version);
         },
         changed: () => {
-          this.#snapshot('snapshot');
           for (const { name, version } of this.registry.entries()) this.#updateGauges(name, version.version);
         },
         removed: (model, version) => init.metrics.removeModel(model, version),
@@ -125,7 +128,7 @@ export class KilnServer {
   /** Loads the startup models (snapshot or load_models) and starts listening. */
   static async start(init: KilnServerInit): Promise<KilnServer> {
     const server = new KilnServer(init, []);
-    const startupWorkers = init.config.defaultWorkersPerModel === 0 ? cpus().length : init.config.defaultWorkersPerModel;
+    const startupWorkers = init.config.defaultWorkersPerModel === 0 ? Math.min(cpus().length, MAX_WORKERS) : init.config.defaultWorkersPerModel;
     const names = await loadStartupModels(server.registry, init.config, startupWorkers, init.logger);
     server.#settings = { ...server.#settings, startupModels: names };
     server.#snapshots = true;
@@ -171,6 +174,14 @@ export class KilnServer {
     this.#init.metrics.setWorkers(model, version, entry.readyWorkers, entry.liveWorkers - entry.readyWorkers);
   }
 
+  /** Writes the snapshot of a management change; throws when it cannot (the registry undoes the change). */
+  #persist(): void {
+    const { config, properties } = this.#init;
+    if (!config.configSnapshots || !this.#snapshots) return;
+    writeSnapshot(config.snapshotDir, 'snapshot', properties, takeSnapshot(this.registry, 'snapshot'));
+  }
+
+  /** The startup and shutdown snapshots acknowledge nothing: a failure is logged. */
   #snapshot(kind: SnapshotKind): void {
     const { config, logger, properties } = this.#init;
     if (!config.configSnapshots || !this.#snapshots) return;

@@ -5,6 +5,8 @@
  * the sources, applies the defaults and reports the first invalid value.
  */
 import { z } from 'zod';
+import { nameProblem } from '../core/names.js';
+import { boundedInt, type BoundedSetting } from '../core/serving-limits.js';
 import type { ModelVersionSettings } from '../serving/snapshot.js';
 import { MAX_WORKER_MEMORY_MIB, MIN_WORKER_MEMORY_MIB } from '../serving/isolation.js';
 
@@ -41,6 +43,14 @@ const wholeNumber = (min: 0 | 1) =>
         .min(min, min === 0 ? 'must not be negative' : 'must be at least 1')
         .max(Number.MAX_SAFE_INTEGER, 'is too large'),
     );
+
+/** A whole number within the shared bound of `setting` (core/serving-limits). */
+const boundedWhole = (setting: BoundedSetting) =>
+  z
+    .string()
+    .regex(/^[+-]?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(boundedInt(setting));
 
 const positiveDecimal = z
   .string()
@@ -104,6 +114,11 @@ const loadModels = z.string().transform((text, ctx): LoadModels => {
       ctx.addIssue({ code: 'custom', message: `empty model name in ${JSON.stringify(entry)}` });
       return z.NEVER;
     }
+    const problem = name === undefined ? undefined : nameProblem('model name', name);
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
     entries.push(name === undefined ? { url } : { name, url });
   }
   return entries;
@@ -115,16 +130,15 @@ const metricsMode = z
   .pipe(z.enum(['prometheus', 'log', 'legacy'], 'must be prometheus, log or legacy'));
 
 const count = z.number().int('must be a whole number').nonnegative('must not be negative');
-const positive = z.number().int('must be a whole number').positive('must be at least 1');
 const VersionSettings = z.object({
   defaultVersion: z.boolean().optional(),
   marName: z.string().min(1).optional(),
-  minWorkers: count.optional(),
-  maxWorkers: count.optional(),
-  batchSize: positive.optional(),
-  maxBatchDelay: count.optional(),
-  responseTimeout: positive.optional(),
-  startupTimeout: positive.optional(),
+  minWorkers: boundedInt('minWorkers').optional(),
+  maxWorkers: boundedInt('maxWorkers').optional(),
+  batchSize: boundedInt('batchSize').optional(),
+  maxBatchDelay: boundedInt('maxBatchDelay').optional(),
+  responseTimeout: boundedInt('responseTimeout').optional(),
+  startupTimeout: boundedInt('startupTimeout').optional(),
   runtimeType: z.string().optional(),
 });
 const minNotAboveMax = (settings: ModelVersionSettings): boolean =>
@@ -137,26 +151,31 @@ const dropNulls = (value: unknown): unknown =>
     ? Object.fromEntries(Object.entries(value).filter(([, field]) => field !== null))
     : value;
 
-const ModelSettingsSchema = z.record(z.string(), z.record(z.string(), VersionSettings.refine(minNotAboveMax, MIN_ABOVE_MAX)));
+/** Model name → version → settings, with every name and version checked as REST checks them. */
+const byNameAndVersion = <T extends z.ZodType>(settings: T) =>
+  z.record(z.string(), z.record(z.string(), settings)).superRefine((models, ctx) => {
+    for (const [name, versions] of Object.entries(models)) {
+      const problem = nameProblem('model name', name) ?? Object.keys(versions).map((version) => nameProblem('model version', version)).find(Boolean);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [name] });
+    }
+  });
+
+const ModelSettingsSchema = byNameAndVersion(VersionSettings.refine(minNotAboveMax, MIN_ABOVE_MAX));
 
 const SnapshotSchema = z.object({
   name: z.string(),
   modelCount: count,
-  models: z.record(
-    z.string(),
-    z.record(
-      z.string(),
-      z.preprocess(
-        dropNulls,
-        VersionSettings.required({
-          defaultVersion: true,
-          marName: true,
-          minWorkers: true,
-          maxWorkers: true,
-          batchSize: true,
-          maxBatchDelay: true,
-        }).refine(minNotAboveMax, MIN_ABOVE_MAX),
-      ),
+  models: byNameAndVersion(
+    z.preprocess(
+      dropNulls,
+      VersionSettings.required({
+        defaultVersion: true,
+        marName: true,
+        minWorkers: true,
+        maxWorkers: true,
+        batchSize: true,
+        maxBatchDelay: true,
+      }).refine(minNotAboveMax, MIN_ABOVE_MAX),
     ),
   ),
 });
@@ -182,14 +201,15 @@ export const PropertiesSchema = z.object({
   grpc_inference_port: wholeNumber(0).pipe(z.number().max(65535, 'must be a port number (0-65535)')),
   model_store: z.string(),
   load_models: loadModels,
-  default_workers_per_model: wholeNumber(0),
-  job_queue_size: wholeNumber(1),
+  // 0 means one worker per CPU (capped at the same bound).
+  default_workers_per_model: boundedWhole('minWorkers'),
+  job_queue_size: boundedWhole('jobQueueSize'),
   worker_isolation: z.enum(['auto', 'process', 'thread'], { message: 'must be auto, process or thread' }),
   worker_max_memory_mib: wholeNumber(1).pipe(z.number().min(MIN_WORKER_MEMORY_MIB, `must be at least ${MIN_WORKER_MEMORY_MIB} (MiB)`).max(MAX_WORKER_MEMORY_MIB, `must be at most ${MAX_WORKER_MEMORY_MIB} (MiB)`)),
   max_request_size: wholeNumber(1),
   max_response_size: wholeNumber(1),
-  default_response_timeout: wholeNumber(1),
-  default_startup_timeout: wholeNumber(1),
+  default_response_timeout: boundedWhole('responseTimeout'),
+  default_startup_timeout: boundedWhole('startupTimeout'),
   unregister_model_timeout: wholeNumber(0),
   allowed_urls: allowedUrls,
   enable_model_api: bool,

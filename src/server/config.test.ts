@@ -100,6 +100,8 @@ test('grpc_inference_port turns the OIP gRPC service on (off by default, unlike 
 
 test('default_workers_per_model=0 means one worker per CPU, as TorchServe without GPUs', () => {
   assert.ok(fromText('default_workers_per_model=0').defaultWorkersPerModel >= 1);
+  assert.ok(fromText('default_workers_per_model=0').defaultWorkersPerModel <= 64);
+  assert.equal(fromText('default_workers_per_model=64').defaultWorkersPerModel, 64);
 });
 
 test('flags override the file', () => {
@@ -208,6 +210,20 @@ for (const [name, text, ...patterns] of [
   ['models= with min > max', 'models={"m":{"1.0":{"minWorkers":4,"maxWorkers":1}}}', /m\.1\.0\.minWorkers: minWorkers is greater than maxWorkers/],
   ['a snapshot without marName', 'model_snapshot={"name":"s","modelCount":1,"models":{"m":{"1.0":{"defaultVersion":true,"minWorkers":1,"maxWorkers":1,"batchSize":1,"maxBatchDelay":100}}}}', /model_snapshot=.*m\.1\.0\.marName/],
   ['a bad enable_envvars_config', 'enable_envvars_config=1', /enable_envvars_config="1": must be true or false/],
+  // The shared bounds of core/serving-limits, from every config source.
+  ['300 default workers', 'default_workers_per_model=300', /^default_workers_per_model="300": must be at most 64 \(.*\), got 300 \(from config file\)$/],
+  ['a queue of 1e15', 'job_queue_size=1000000000000000', /job_queue_size="1000000000000000": must be at most 10000 /],
+  ['a response timeout past what timers honour', 'default_response_timeout=2147484', /default_response_timeout="2147484": must be at most 2147483 s/],
+  ['a startup timeout past what timers honour', 'default_startup_timeout=99999999', /default_startup_timeout="99999999": must be at most 2147483 s/],
+  ['models= with 300 workers', 'models={"m":{"1.0":{"minWorkers":300,"maxWorkers":300}}}', /models=.*: m\.1\.0\.minWorkers: must be at most 64 .*got 300/],
+  ['models= with a batch of 1e8', 'models={"m":{"1.0":{"batchSize":100000000}}}', /m\.1\.0\.batchSize: must be at most 4096 .*got 100000000/],
+  ['models= with a 3e9 ms delay', 'models={"m":{"1.0":{"maxBatchDelay":3000000000}}}', /m\.1\.0\.maxBatchDelay: must be at most 10000 ms/],
+  ['models= with a path as name', 'models={"../x":{"1.0":{"batchSize":1}}}', /models=.*: \.\.\/x: model name '\.\.\/x' is not allowed/],
+  ['models= with a path as version', 'models={"m":{"../../tmp/x":{"batchSize":1}}}', /models=.*: m: model version '\.\.\/\.\.\/tmp\/x' is not allowed/],
+  ['a snapshot with 300 workers', 'model_snapshot={"name":"s","modelCount":1,"models":{"m":{"1.0":{"defaultVersion":true,"marName":"m.mar","minWorkers":300,"maxWorkers":300,"batchSize":1,"maxBatchDelay":100}}}}', /model_snapshot=.*m\.1\.0\.minWorkers: must be at most 64/],
+  ['a snapshot with a name a/b', 'model_snapshot={"name":"s","modelCount":1,"models":{"a/b":{"1.0":{"defaultVersion":true,"marName":"m.mar","minWorkers":1,"maxWorkers":1,"batchSize":1,"maxBatchDelay":100}}}}', /model_snapshot=.*a\/b: model name 'a\/b' is not allowed/],
+  ['a snapshot with a 100,000-character version', `model_snapshot={"name":"s","modelCount":1,"models":{"m":{"${'1'.repeat(100_000)}":{"defaultVersion":true,"marName":"m.mar","minWorkers":1,"maxWorkers":1,"batchSize":1,"maxBatchDelay":100}}}}`, /m: model version is 100000 characters long; the limit is 64/],
+  ['a load_models name that is a path', 'load_models=../x=a.mar', /load_models="\.\.\/x=a\.mar": model name '\.\.\/x' is not allowed/],
 ] as const) {
   test(`refuses ${name}`, () => assertInvalid(() => fromText(text), ...patterns));
 }

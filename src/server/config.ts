@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { KilnError } from '../core/errors.js';
 import { DEFAULT_WORKER_MEMORY_MIB } from '../serving/isolation.js';
+import { MAX_WORKERS } from '../core/serving-limits.js';
 import type { ListenAddress, LoadModels, MetricsMode, ModelSettings, ModelSnapshot } from './config-values.js';
 import { bool, PropertiesSchema, type PropertyKey } from './config-values.js';
 
@@ -266,7 +267,7 @@ export function resolveServerConfig(options: ServerConfigOptions = {}): ServerCo
     grpcInferencePort: p.grpc_inference_port ?? d.grpcInferencePort,
     modelStore: p.model_store ?? d.modelStore,
     loadModels: p.load_models ?? d.loadModels,
-    defaultWorkersPerModel: p.default_workers_per_model === 0 ? availableParallelism() : (p.default_workers_per_model ?? d.defaultWorkersPerModel),
+    defaultWorkersPerModel: p.default_workers_per_model === 0 ? Math.min(availableParallelism(), MAX_WORKERS) : (p.default_workers_per_model ?? d.defaultWorkersPerModel),
     batchSize: d.batchSize,
     maxBatchDelay: d.maxBatchDelay,
     jobQueueSize: p.job_queue_size ?? d.jobQueueSize,

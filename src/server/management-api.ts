@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkName } from '../archive/manifest.js';
 import { KilnError } from '../core/errors.js';
+import { boundProblem, SETTING_BOUNDS, type BoundedSetting } from '../core/serving-limits.js';
 import type { RegisterOptions } from '../serving/registry.js';
 import type { RequestContext } from './context.js';
 import { parseQuery, readBody } from './http/request-body.js';
@@ -13,26 +15,36 @@ function badRequest(message: string): KilnError {
   return new KilnError('KILN_SERVE_BAD_REQUEST', message);
 }
 
-/** Upper bounds that keep one request from exhausting the host (threads) or overflowing timers. */
-const LIMITS: Readonly<Record<string, number>> = {
-  min_worker: 256,
-  max_worker: 256,
-  initial_workers: 256,
-  batch_size: 4096,
-  max_batch_delay: 2_147_483_647,
-  response_timeout: 2_147_483,
-  startup_timeout: 2_147_483,
+/** REST parameter → the setting whose shared bound it obeys (core/serving-limits). */
+const BOUNDED_PARAMS: Readonly<Record<string, BoundedSetting>> = {
+  min_worker: 'minWorkers',
+  max_worker: 'maxWorkers',
+  initial_workers: 'minWorkers',
+  batch_size: 'batchSize',
+  max_batch_delay: 'maxBatchDelay',
+  response_timeout: 'responseTimeout',
+  startup_timeout: 'startupTimeout',
 };
 
-/** An integer parameter; TorchServe silently falls back on garbage, kiln answers 400. */
-function intParam(params: Params, name: string, { min = 0 } = {}): number | undefined {
+/** An integer parameter within its bound; TorchServe silently falls back on garbage, kiln answers 400. */
+function intParam(params: Params, name: string): number | undefined {
   const text = params[name];
   if (text === undefined || text === '') return undefined;
-  const max = LIMITS[name] ?? Number.MAX_SAFE_INTEGER;
-  if (!/^-?\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw badRequest(`Parameter ${name} must be an integer from ${min} to ${max}, got '${text}'.`);
+  const setting = BOUNDED_PARAMS[name]!;
+  const { min, max, unit } = SETTING_BOUNDS[setting];
+  if (!/^-?\d+$/.test(text) || boundProblem(setting, Number(text)) !== undefined) {
+    const shown = text.length > 40 ? `${text.slice(0, 37)}...` : text;
+    throw badRequest(`Parameter ${name} must be an integer from ${min} to ${max}${unit ? ` (${unit})` : ''}, got '${shown}'.`);
   }
   return Number(text);
+}
+
+/** A model or workflow name parameter, checked against TorchServe's rule before anything is fetched. */
+function nameParam(params: Params, name: 'model_name' | 'workflow_name'): string | undefined {
+  const value = params[name];
+  if (!value) return undefined;
+  checkName(name === 'model_name' ? 'model name' : 'workflow name', value, `Parameter ${name}`);
+  return value;
 }
 
 function boolParam(params: Params, name: string): boolean | undefined {
@@ -69,12 +81,12 @@ async function register(req: IncomingMessage, res: ServerResponse, ctx: RequestC
   if (!url) throw badRequest('Parameter url is required.');
   const options: RegisterOptions = {
     url,
-    ...(params['model_name'] ? { modelName: params['model_name'] } : {}),
-    ...definedInt(params, 'batch_size', 'batchSize', 1),
-    ...definedInt(params, 'max_batch_delay', 'maxBatchDelay', 0),
-    ...definedInt(params, 'initial_workers', 'initialWorkers', 0),
-    ...definedInt(params, 'response_timeout', 'responseTimeout', 1),
-    ...definedInt(params, 'startup_timeout', 'startupTimeout', 1),
+    ...optional('modelName', nameParam(params, 'model_name')),
+    ...definedInt(params, 'batch_size', 'batchSize'),
+    ...definedInt(params, 'max_batch_delay', 'maxBatchDelay'),
+    ...definedInt(params, 'initial_workers', 'initialWorkers'),
+    ...definedInt(params, 'response_timeout', 'responseTimeout'),
+    ...definedInt(params, 'startup_timeout', 'startupTimeout'),
     synchronous: boolParam(params, 'synchronous') ?? true,
   };
   const outcome = await ctx.registry.register(options);
@@ -87,8 +99,11 @@ async function register(req: IncomingMessage, res: ServerResponse, ctx: RequestC
   }
 }
 
-function definedInt(params: Params, name: string, key: string, min: number): Record<string, number> {
-  const value = intParam(params, name, { min });
+function definedInt(params: Params, name: string, key: string): Record<string, number> {
+  return optional(key, intParam(params, name));
+}
+
+function optional<T>(key: string, value: T | undefined): Record<string, T> {
   return value === undefined ? {} : { [key]: value };
 }
 
@@ -121,9 +136,9 @@ async function registerWorkflow(req: IncomingMessage, res: ServerResponse, ctx: 
   if (!url) throw badRequest('Parameter url is required.');
   const name = await ctx.workflows.register({
     url,
-    ...(params['workflow_name'] ? { workflowName: params['workflow_name'] } : {}),
-    ...definedInt(params, 'response_timeout', 'responseTimeout', 1),
-    ...definedInt(params, 'startup_timeout', 'startupTimeout', 1),
+    ...optional('workflowName', nameParam(params, 'workflow_name')),
+    ...definedInt(params, 'response_timeout', 'responseTimeout'),
+    ...definedInt(params, 'startup_timeout', 'startupTimeout'),
   });
   sendStatus(res, 200, `Workflow ${name} has been registered and scaled successfully.`, ctx);
 }

@@ -11,7 +11,8 @@ import { ThreadHost } from './thread-host.js';
 import { ProcessHost } from './process-host.js';
 import { DEFAULT_WORKER_MEMORY_MIB, resolveIsolation, type IsolationPolicy, type VersionIsolation } from './isolation.js';
 import { resolveArchiveUrl, type ModelStoreConfig } from './model-store.js';
-import { resolveSettings, type ServingDefaults, type SettingsOverrides } from './settings.js';
+import { resolveSettings, type ServingDefaults, type SettingsOverrides, type VersionSettings } from './settings.js';
+import { DurableView, snapshotFailed, type PendingChange } from './durable-view.js';
 import { describeVersion, type VersionDescription } from './describe.js';
 
 /** A model: its versions and which one answers when a request names none. */
@@ -56,6 +57,13 @@ export interface RegistryInit {
   readonly logger: Logger;
   readonly observer?: RegistryObserver;
   /**
+   * Makes {@link ModelRegistry.durableEntries} durable (the server writes a snapshot), synchronously,
+   * and throws when it cannot. Every register, scale, set-default and unregister calls it before
+   * it is acknowledged; when it throws, the change is undone and the caller gets
+   * `KILN_SERVE_SNAPSHOT_FAILED`. Synchronous so that no other change can slip in between.
+   */
+  readonly persist?: () => void;
+  /**
    * Where workers run handlers (see {@link resolveIsolation}): a process each, a worker thread
    * each (keeping the event loop free of onnxruntime's synchronous run and handler JavaScript),
    * or `in-process` (tests). @defaultValue auto: a process for user handlers, a thread for built-ins, 4096 MiB
@@ -80,6 +88,7 @@ export class ModelRegistry {
   readonly #downloaded = new Map<ModelVersion, string>();
   readonly #init: RegistryInit;
   readonly #loadedAtStartup = new WeakSet<ModelVersion>();
+  readonly #durable = new DurableView();
 
   constructor(init: RegistryInit) {
     this.#init = init;
@@ -157,6 +166,7 @@ export class ModelRegistry {
       if (options.loadedAtStartup) this.#loadedAtStartup.add(version);
       const model = this.#models.get(name) ?? { versions: new Map(), defaultVersion: versionName };
       model.versions.set(versionName, version);
+      this.#durable.unsettled.add(version);
       if (options.makeDefault) model.defaultVersion = versionName;
       this.#models.set(name, model);
       const workers = settings.minWorkers;
@@ -166,10 +176,10 @@ export class ModelRegistry {
           this.#init.logger.error({ err: error, model: name, version: versionName }, 'workers failed to start; unregistering');
           // Only this registration: the name may have been unregistered and registered again meanwhile.
           if (this.#models.get(name)?.versions.get(versionName) === version) {
-            void this.#remove(name, versionName).then(() => this.#init.observer?.changed?.());
+            void this.#remove(name, versionName).then(() => this.#persistQuietly());
           }
         });
-        this.#init.observer?.changed?.();
+        await this.#settle(name, version);
         return { status: 'accepted', name, version: versionName };
       }
       try {
@@ -178,7 +188,7 @@ export class ModelRegistry {
         await this.#remove(name, versionName);
         throw error;
       }
-      this.#init.observer?.changed?.();
+      await this.#settle(name, version);
       return { status: 'registered', name, version: versionName, workers };
     } finally {
       this.#pending.delete(key);
@@ -188,6 +198,8 @@ export class ModelRegistry {
   /** Sets a version's worker count (`PUT /models/{m}[/{v}]`). */
   async scale(name: string, version: string | undefined, min: number, max: number, synchronous: boolean): Promise<'done' | 'accepted'> {
     const target = this.version(name, version);
+    // The new counts go to disk first: if they cannot, no worker has changed.
+    this.#persist(target, 'the workers were not scaled', { scaled: { version: target, min, max: Math.max(min, max) } });
     const scaling = target.scale(min, max);
     this.#init.observer?.changed?.();
     if (!synchronous) {
@@ -205,6 +217,8 @@ export class ModelRegistry {
     if (target.version === model.defaultVersion && model.versions.size > 1) {
       throw new KilnError('KILN_SERVE_DEFAULT_VERSION', `Cannot remove default version for model ${name}`);
     }
+    // A snapshot without the version first: if it cannot be written, nothing is removed.
+    this.#persist(target, 'nothing was unregistered', { leaving: target });
     await this.#remove(name, target.version);
     this.#init.observer?.changed?.();
   }
@@ -225,8 +239,15 @@ export class ModelRegistry {
   /** `PUT /models/{m}/{v}/set-default`. */
   setDefault(name: string, version: string): void {
     const model = this.#model(name);
-    this.version(name, version);
+    const target = this.version(name, version);
+    const previous = model.defaultVersion;
     model.defaultVersion = version;
+    try {
+      this.#persist(target, 'the default version was not changed');
+    } catch (error) {
+      model.defaultVersion = previous;
+      throw error;
+    }
     this.#init.observer?.changed?.();
   }
 
@@ -263,6 +284,58 @@ export class ModelRegistry {
     for (const [name, model] of this.#models) {
       for (const version of model.versions.values()) yield { name, version, isDefault: version.version === model.defaultVersion };
     }
+  }
+
+  /**
+   * What a snapshot holds: acknowledged versions only (a registration still starting its workers
+   * is left out), as the change being persisted will leave them.
+   */
+  *durableEntries(): Generator<{ name: string; version: ModelVersion; isDefault: boolean; settings: VersionSettings }> {
+    for (const entry of this.entries()) {
+      const settings = this.#durable.settingsOf(entry.version);
+      if (settings) yield { ...entry, settings };
+    }
+  }
+
+  // ---- durability: each change is persisted before it is acknowledged, or undone ----------
+
+  /**
+   * Persists the durable view, with `pending` applied, for a change to `target`; a version of a
+   * workflow is never in snapshots, so its changes need nothing written.
+   * @throws KilnError `KILN_SERVE_SNAPSHOT_FAILED` saying `undone` (what happened instead).
+   */
+  #persist(target: ModelVersion, undone: string, pending: PendingChange = {}): void {
+    if (!this.#init.persist || target.workflow !== undefined) return;
+    this.#durable.pending = pending;
+    try {
+      this.#init.persist();
+    } catch (error) {
+      throw snapshotFailed(error, undone);
+    } finally {
+      this.#durable.pending = {};
+    }
+  }
+
+  /** Acknowledges a registration: into the durable view and onto disk, or removed again. */
+  async #settle(name: string, version: ModelVersion): Promise<void> {
+    this.#durable.unsettled.delete(version);
+    try {
+      this.#persist(version, 'the registration was rolled back');
+    } catch (error) {
+      await this.#remove(name, version.version);
+      throw error;
+    }
+    this.#init.observer?.changed?.();
+  }
+
+  /** After a change nobody waits for (a 202 registration whose workers failed): log a failure. */
+  #persistQuietly(): void {
+    try {
+      this.#init.persist?.();
+    } catch (error) {
+      this.#init.logger.error({ err: error }, 'could not write the config snapshot');
+    }
+    this.#init.observer?.changed?.();
   }
 
   /** Kills every worker's handler at once (shutdown past its deadline). */

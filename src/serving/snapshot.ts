@@ -38,18 +38,21 @@ export interface ModelSnapshot {
 /** Why a snapshot is written: TorchServe's file suffixes. */
 export type SnapshotKind = 'startup' | 'snapshot' | 'shutdown';
 
-/** The registry's state as a snapshot; models of workflows are left out. */
+/**
+ * The registry's acknowledged state as a snapshot (see `ModelRegistry.durableEntries`); models of
+ * workflows are left out.
+ */
 export function takeSnapshot(registry: ModelRegistry, kind: SnapshotKind): ModelSnapshot {
   const models: Record<string, Record<string, SnapshotModelVersion>> = {};
   let modelCount = 0;
-  for (const { name, version, isDefault } of registry.entries()) {
+  for (const { name, version, isDefault, settings } of registry.durableEntries()) {
     // Workflows are not restored from snapshots, so neither are their models (TorchServe's rule).
     if (version.workflow !== undefined) continue;
     modelCount++;
     (models[name] ??= {})[version.version] = {
       defaultVersion: isDefault,
       marName: version.url,
-      ...reportedSettings(version.settings),
+      ...reportedSettings(settings),
       runtimeType: version.archive.manifest.runtime,
     };
   }
@@ -63,8 +66,9 @@ function timestamp(date: Date): string {
 
 /**
  * Writes `<dir>/<yyyyMMddHHmmssSSS>-<kind>.cfg`: the server's config properties plus
- * `model_snapshot`, atomically (temp file, fsync, rename), so a crash never leaves a torn
- * snapshot for the next start to read. Returns the path.
+ * `model_snapshot`, atomically and durably (temp file, fsync, rename, fsync of the directory),
+ * so a crash never leaves a torn snapshot for the next start to read, nor loses one that was
+ * acknowledged. Returns the path; throws `KILN_IO_WRITE_FAILED` when it cannot.
  */
 export function writeSnapshot(dir: string, kind: SnapshotKind, config: ReadonlyMap<string, string>, snapshot: ModelSnapshot, now = new Date()): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
