@@ -24,7 +24,6 @@ const startFails = (cause: RegExp): Expectation => ({ outcome: 'start-fails', ca
 
 /** Found by this corpus: src/archive/read.ts checkOnnxFile calls readSync on a folder, whose EISDIR is no KilnError. */
 const FOLDER_TODO = 'answers 500 "Internal server error" today: the EISDIR of reading a folder as the model is not wrapped in a KilnError (src/archive/read.ts checkOnnxFile)';
-const NAME_BOUND_TODO = 'registers today: names and versions are not bounded in length or checked as paths (issue 11, "Names are not checked"); a 100,000-character name can then not be unregistered (431)';
 
 export const MANIFEST_KINDS: readonly HostileKind[] = [
   {
@@ -58,9 +57,9 @@ export const MANIFEST_KINDS: readonly HostileKind[] = [
   lie('manifest-runtime-python', manifest('manifest-runtime-python', { handler: 'handler.py' }, { runtime: 'python' })),
   lie('manifest-name-dot-dot', manifest('../escape')),
   lie('manifest-name-slash', manifest('a/b')),
-  lie('manifest-name-huge', manifest(HUGE), refused, [], NAME_BOUND_TODO),
-  lie('manifest-version-dot-dot', manifest('manifest-version-dot-dot', { modelVersion: '../../../tmp/x' }), refused, [], NAME_BOUND_TODO),
-  lie('manifest-version-huge', manifest('manifest-version-huge', { modelVersion: HUGE }), refused, [], NAME_BOUND_TODO),
+  lie('manifest-name-huge', manifest(HUGE)),
+  lie('manifest-version-dot-dot', manifest('manifest-version-dot-dot', { modelVersion: '../../../tmp/x' })),
+  lie('manifest-version-huge', manifest('manifest-version-huge', { modelVersion: HUGE })),
   lie('manifest-config-escape', manifest('manifest-config-escape', { configFile: '../../../../../../etc/hostname' })),
   lie('manifest-config-missing', manifest('manifest-config-missing', { configFile: 'gone.yaml' })),
 ];
