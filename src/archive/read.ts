@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { KilnError, type ErrorCode } from '../core/errors.js';
 import { resolveInside } from '../core/fs.js';
@@ -117,6 +117,9 @@ function refuseUnsupported(source: string, manifest: Manifest): void {
 function checkOnnxFile(source: string, name: string, path: string): void {
   if (!existsSync(path)) {
     throw new KilnError('KILN_ARCHIVE_MODEL_INVALID', `${source}: the manifest names serialized file '${name}', which is not in the archive`);
+  }
+  if (!statSync(path).isFile()) {
+    throw new KilnError('KILN_ARCHIVE_MODEL_INVALID', `${source}: the manifest names serialized file '${name}', which is not a file in the archive`);
   }
   const head = new Uint8Array(4);
   const fd = openSync(path, 'r');

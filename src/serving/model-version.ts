@@ -140,15 +140,25 @@ export class ModelVersion {
   #onExit(worker: Worker): void {
     this.#workers.delete(worker);
     if (this.#closed || worker.state !== 'failed') return;
-    this.#drainIfNoWorker();
     // A worker died: keep minWorkers alive, backing off while restarts keep failing.
     this.#unhealthySince ??= Date.now();
     const delay = RESTART_BACKOFF_S[Math.min(this.#failures, RESTART_BACKOFF_S.length - 1)]! * 1000;
     this.#failures++;
-    this.#restartTimer = setTimeout(() => {
+    const restart = () => {
       if (this.#closed || this.liveWorkers >= this.#settings.minWorkers) return;
-      this.#startWorker().catch((error: unknown) => this.#logger.error({ err: error }, 'worker restart failed'));
-    }, delay);
+      this.#startWorker().catch((error: unknown) => {
+        this.#logger.error({ err: error }, 'worker restart failed');
+        this.#drainIfNoWorker();
+      });
+    };
+    if (delay === 0 && this.liveWorkers < this.#settings.minWorkers) {
+      // The first death since the last good start: the replacement starts now, and the requests
+      // waiting behind the dead worker's batch wait for it instead of getting a 503.
+      restart();
+      return;
+    }
+    this.#drainIfNoWorker();
+    this.#restartTimer = setTimeout(restart, delay);
     this.#restartTimer.unref();
   }
 

@@ -4,6 +4,7 @@ import { KilnError } from '../core/errors.js';
 import { forkModule } from '../core/ts-process.js';
 import type { HostInit } from './handler-host.js';
 import type { HostMessage } from './host-protocol.js';
+import { descendantsOf, killIdentified, type ProcessIdentity } from './process-tree.js';
 import { RemoteHost, type ChannelOpener } from './remote-host.js';
 
 /** How a worker process is bounded. */
@@ -14,6 +15,8 @@ export interface ProcessLimits {
 
 /** How often the memory watchdog reads the process's resident size. */
 const WATCHDOG_INTERVAL_MS = 100;
+/** How often the processes the handler started are listed (a pass over /proc), in watchdog ticks. */
+const TREE_EVERY_TICKS = 10;
 
 /**
  * The handler in a process of its own (TorchServe's model: one process per worker): whatever
@@ -21,7 +24,9 @@ const WATCHDOG_INTERVAL_MS = 100;
  * process, a loop that never yields — costs only this worker, which is replaced. Requests and
  * responses cross as structured clones over IPC (bytes stay bytes). The process leads its own
  * process group, and the group is killed on timeout, unregister, memory overrun and after any
- * exit, so nothing the handler spawned outlives it.
+ * exit, so nothing the handler spawned outlives it; so is every process seen descending from it
+ * (listed every second and at the kill), which catches children that left the group
+ * (`detached: true`, `setsid`).
  */
 export class ProcessHost extends RemoteHost {
   constructor(init: HostInit, limits: ProcessLimits) {
@@ -40,12 +45,24 @@ function openProcess(init: HostInit, limits: ProcessLimits): ChannelOpener {
     const pid = child.pid ?? -1;
     let killedFor: string | undefined;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    /** Every process seen descending from the worker: once it dies, its orphans cannot be found. */
+    const offspring = new Map<number, ProcessIdentity>();
+    const listOffspring = () => {
+      for (const found of descendantsOf(pid)) offspring.set(found.pid, found);
+    };
+    const killAll = () => {
+      listOffspring();
+      killGroup(child);
+      killIdentified(offspring.values());
+    };
+    let ticks = 0;
     const watchdog = setInterval(() => {
+      if (++ticks % TREE_EVERY_TICKS === 0) listOffspring();
       const rss = residentBytes(pid);
       if (rss === undefined || rss <= limits.maxMemoryMiB * 2 ** 20) return;
       killedFor = `its resident memory (${Math.round(rss / 2 ** 20)} MiB) passed the limit of ${limits.maxMemoryMiB} MiB`;
       init.logger.error({ pid, rssMiB: Math.round(rss / 2 ** 20), maxMemoryMiB: limits.maxMemoryMiB }, 'worker process over its memory limit; killing it');
-      killGroup(child);
+      killAll();
     }, WATCHDOG_INTERVAL_MS);
     watchdog.unref();
     child.on('message', (message: HostMessage) => events.message(message));
@@ -54,6 +71,7 @@ function openProcess(init: HostInit, limits: ProcessLimits): ChannelOpener {
       clearInterval(watchdog);
       // The group outlives its leader while anything the handler started still runs.
       killGroup(child);
+      killIdentified(offspring.values());
       const reason = killedFor ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
       events.exit(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { pid, exitCode: code, signal, reason } }));
     });
@@ -61,12 +79,14 @@ function openProcess(init: HostInit, limits: ProcessLimits): ChannelOpener {
     return {
       pid,
       send: (command) => {
+        // Closing: list what the handler started now, since its orphans cannot be found later.
+        if (command.type === 'close') listOffspring();
         // A process that is gone reports its exit; what was sent to it fails there.
         if (child.connected) child.send(command, (error) => error && init.logger.warn({ err: error, pid }, 'could not send to the worker process'));
       },
       rss: () => residentBytes(pid),
       kill: async () => {
-        killGroup(child);
+        killAll();
         await exited;
       },
     };

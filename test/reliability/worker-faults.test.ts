@@ -63,9 +63,9 @@ describe('worker faults mid-batch', { timeout: 180_000 }, () => {
     assert.ok(await eventually(() => !isRunning(worker.pid), 5_000), `worker process ${worker.pid} still runs`);
   });
 
-  // Found by this suite on ba784fb: ModelVersion.#onExit drains the queue with 503 "has no worker"
-  // when its only worker dies, although the replacement starts at once (back-off 0 s).
-  it('requests queued behind the dead batch are answered by the replacement', { todo: 'they get 503 "has no worker": model-version.ts #onExit drains the queue when the only worker dies' }, () => {
+  // Found by this suite on ba784fb: ModelVersion.#onExit drained the queue with 503 "has no worker"
+  // when its only worker died, although the replacement starts at once (back-off 0 s).
+  it('requests queued behind the dead batch are answered by the replacement', () => {
     assert.equal(queuedBehind.size, 2, 'both faults ran');
     for (const [model, replies] of queuedBehind) {
       for (const reply of replies) assert.equal(reply.status, 200, `${model}: a request queued behind the batch answered ${reply.status} ${reply.text.slice(0, 200)}`);
@@ -88,7 +88,7 @@ async function faultMidBatch(model: string, before: WorkerRow, bodies: readonly 
     assert.ok(reply.status === 500 || reply.status === 503, `an in-flight request answered ${reply.status} ${reply.text.slice(0, 200)}`);
     assertErrorBody(reply, 'in-flight request');
   }
-  // Checked apart (a known defect): recorded here, asserted by the last test.
+  // Recorded here, asserted by the last test.
   queuedBehind.set(model, await Promise.all(queued));
   let replacement: WorkerRow | undefined;
   await eventually(async () => ([replacement] = await workers(server, model)).length > 0 && replacement!.id !== before.id, 20_000);

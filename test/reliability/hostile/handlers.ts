@@ -100,12 +100,9 @@ export const HANDLER_KINDS: readonly HostileKind[] = [
       const spawn = `require('node:child_process').spawn('sleep', ['${marker}'], { stdio: 'ignore', detached: true }).unref();`;
       return { source: onAttack(`${spawn} await new Promise(() => {});`), written: { childMarker: marker } };
     },
-    {
-      requires: 'isolation',
-      // Found by this corpus on ba784fb: src/serving/process-host.ts kills the worker's process group,
-      // but a child spawned with `detached: true` leads a session and group of its own and survives.
-      todo: "a detached child survives the worker: only the worker's process group is killed (process-host.ts killGroup)",
-    },
+    // Found by this corpus on ba784fb (only the worker's process group was killed); the worker's
+    // descendants are now tracked through /proc and killed with it.
+    { requires: 'isolation' },
   ),
   kind('handler-write-outside', answers, () => {
     // Always /tmp, whatever TMPDIR the test gives the server.
