@@ -230,6 +230,11 @@ const oipCase: fc.Arbitrary<FuzzCase> = fc
 // ---------- images ----------
 
 function imageCase(samples: readonly Buffer[]): fc.Arbitrary<FuzzCase> {
+  return imageCaseFor(samples, '/predictions/img');
+}
+
+/** Image bytes (whole, cut, flipped, random, a lying PNG header) sent raw, multipart or as JSON to `path`. */
+export function imageCaseFor(samples: readonly Buffer[], path: string): fc.Arbitrary<FuzzCase> {
   const image = fc.oneof(
     { weight: 2, arbitrary: fc.constantFrom(...samples) },
     { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...samples), fc.nat()).map(([s, n]) => s.subarray(0, n % s.length)) },
@@ -246,7 +251,6 @@ function imageCase(samples: readonly Buffer[]): fc.Arbitrary<FuzzCase> {
     { weight: 1, arbitrary: fc.tuple(fc.nat(), fc.nat()).map(([w, h]) => Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.from([w >>> 24, w >>> 16, w >>> 8, w, h >>> 24, h >>> 16, h >>> 8, h].map((b) => b & 255)), Buffer.from('08020000000000000000', 'hex')])) },
   );
   return fc.tuple(image, fc.constantFrom('raw', 'raw', 'multipart', 'json-null', 'json-b64'), fc.constantFrom('POST', 'PUT')).map(([bytesOf, how, method]) => {
-    const path = '/predictions/img';
     if (how === 'multipart') {
       const body = Buffer.concat([Buffer.from(`--b${CRLF}Content-Disposition: form-data; name="data"; filename="x.png"${CRLF}Content-Type: image/png${CRLF}${CRLF}`), bytesOf, Buffer.from(`${CRLF}--b--${CRLF}`)]);
       return { family: 'image' as const, api: 'inference' as const, method, target: path, bytes: httpRequest(method, path, [['Content-Type', 'multipart/form-data; boundary=b']], body) };

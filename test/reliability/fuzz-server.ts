@@ -1,7 +1,8 @@
 /**
  * The server the fuzz suite attacks: one real `kiln serve --foreground` (the e2e harness) with
- * two registered models, `m` (the OIP checklist's tensor model, x FP32 [N,3,4,4]) and `img` (an
- * image_classifier over a tiny 8×8 model), one worker each, plus `spare.mar` in the store for
+ * three registered models, `m` (the OIP checklist's tensor model, x FP32 [N,3,4,4]), `img` (an
+ * image_classifier over a tiny 8×8 model) and `imgb` (the same archive, batching up to 8
+ * requests within 200 ms), one worker each, plus `spare.mar` in the store for
  * registrations the fuzzer may make and undo. Also sample images to corrupt.
  */
 import sharp from 'sharp';
@@ -10,8 +11,8 @@ import { DataType, encodeModel, encodeTensor, makeModel, makeNode, makeValueInfo
 import { writeNoopArchive, writeOipModelArchive } from '../fixtures/archives.js';
 import { call, startServer, type ServerUnderTest } from '../e2e/server/harness.js';
 
-/** The models the fuzzer may never replace or remove. */
-export const SERVED = ['m', 'img'] as const;
+/** The models the fuzzer may never replace or remove; `imgb` is `img` batching up to 8 requests. */
+export const SERVED = ['m', 'img', 'imgb'] as const;
 
 /** `<folder>/img.mar`: x [N,3,8,8] → GlobalAveragePool → Flatten → MatMul W [3,4] → y [N,4], image_classifier. */
 async function writeImageClassifierArchive(folder: string): Promise<void> {
@@ -51,8 +52,8 @@ export async function startFuzzServer(): Promise<ServerUnderTest> {
     await writeOipModelArchive(server.store, { name: 'm', version: '1.0', weights: Float32Array.from({ length: 480 }, (_, i) => Math.sin(i)) });
     await writeImageClassifierArchive(server.store);
     await writeNoopArchive(server.store, { name: 'spare' });
-    for (const name of SERVED) {
-      const registered = await call(`${server.management}/models?url=${name}.mar&initial_workers=1&synchronous=true`, { method: 'POST' });
+    for (const [name, query] of [['m', 'url=m.mar'], ['img', 'url=img.mar'], ['imgb', 'url=img.mar&model_name=imgb&batch_size=8&max_batch_delay=200']] as const) {
+      const registered = await call(`${server.management}/models?${query}&initial_workers=1&synchronous=true`, { method: 'POST' });
       if (registered.status !== 200) throw new Error(`registering ${name}: ${registered.status} ${registered.text}`);
     }
     return server;

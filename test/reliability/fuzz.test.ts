@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { call, type ServerUnderTest } from '../e2e/server/harness.js';
-import { fuzzCase, type Family, type FuzzCase } from './arbitraries.js';
+import { fuzzCase, imageCaseFor, type Family, type FuzzCase } from './arbitraries.js';
 import { sampleImages, startFuzzServer, workerIdentities } from './fuzz-server.js';
 import { rawExchange, type RawReply } from './raw-http.js';
 
@@ -142,5 +142,50 @@ test(`fuzz: ${RUNS} requests, seed ${SEED}`, async (t) => {
   t.diagnostic(`${RUNS} cases in ${seconds.toFixed(1)} s; statuses: ${table}`);
   t.diagnostic(`registrations accepted (${accepted.length}): ${accepted.slice(0, 40).join(' | ')}`);
   assert.deepEqual((await call(`${server.inference}/ping`)).body, { status: 'Healthy' });
+  assert.deepEqual(await workerIdentities(server), before, 'the served models kept their workers');
+});
+
+/** Top label and its score of an image_classifier answer. */
+function best(reply: RawReply): [string, number] {
+  return Object.entries(JSON.parse(reply.body.toString('utf8')) as Record<string, number>).sort((a, b) => b[1] - a[1])[0]!;
+}
+
+test(`fuzz: ${Math.ceil(RUNS / 40)} batches of 8 concurrent image requests, each answered as it would be alone`, async (t) => {
+  const batches = Math.ceil(RUNS / 40);
+  const before = await workerIdentities(server);
+  const statuses = new Map<number, number>();
+  const metric = async () => {
+    const text = (await call(`${server.metrics}/metrics`)).text;
+    const read = (suffix: string) => Number(new RegExp(`^kiln_batch_size_${suffix}\\{[^}]*model_name="imgb"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return { count: read('count'), sum: read('sum') };
+  };
+  const batched = await metric();
+  await fc.assert(
+    fc.asyncProperty(fc.array(imageCaseFor(samples, '/predictions/imgb'), { minLength: 8, maxLength: 8 }), async (items) => {
+      const together = await Promise.all(items.map((item) => rawExchange(server.inference, item.bytes, { timeoutMs: 15_000 })));
+      for (const [index, item] of items.entries()) {
+        const reply = together[index]!;
+        statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+        const broken = violation(item, reply);
+        assert.equal(broken, undefined, `request ${index}: ${broken}`);
+        // The same bytes alone, to the unbatched copy of the model: the same status, the same label.
+        const alone = await rawExchange(server.inference, Buffer.from(item.bytes.toString('latin1').replace('/predictions/imgb', '/predictions/img'), 'latin1'), { timeoutMs: 15_000 });
+        assert.equal(reply.status, alone.status, `request ${index} answered ${reply.status} in a batch, ${alone.status} alone: ${reply.body.toString('utf8').slice(0, 200)}`);
+        if (reply.status === 200 && item.method !== 'HEAD') {
+          const [label, score] = best(reply);
+          const [aloneLabel, aloneScore] = best(alone);
+          assert.equal(label, aloneLabel);
+          assert.ok(Math.abs(score - aloneScore) < 1e-5, `${score} vs ${aloneScore}`);
+        }
+      }
+      assert.equal(server.process.exitCode, null, 'the server process exited');
+    }),
+    { seed: SEED, numRuns: batches, endOnFailure: true },
+  );
+  const after = await metric();
+  const requests = after.sum - batched.sum;
+  const runs = after.count - batched.count;
+  t.diagnostic(`${batches} batches of 8: statuses ${[...statuses].map(([status, n]) => `${status}: ${n}`).join(', ')}; the worker ran ${requests} requests in ${runs} batches (${(requests / runs).toFixed(1)} per batch)`);
+  assert.ok(requests / runs > 2, 'the concurrent requests were batched');
   assert.deepEqual(await workerIdentities(server), before, 'the served models kept their workers');
 });
