@@ -92,6 +92,12 @@ test('file values are read, trimmed; unknown keys ignored; empty means unset', (
   assert.deepEqual(fromText('load_models=').loadModels, []);
 });
 
+test('worker_isolation and worker_max_memory_mib: auto and 4096 MiB unless set', () => {
+  assert.deepEqual([fromText('').workerIsolation, fromText('').workerMaxMemoryMiB], ['auto', 4096]);
+  const config = fromText('worker_isolation=process\nworker_max_memory_mib=512');
+  assert.deepEqual([config.workerIsolation, config.workerMaxMemoryMiB], ['process', 512]);
+});
+
 test('grpc_inference_port turns the OIP gRPC service on (off by default, unlike TorchServe)', () => {
   assert.equal(fromText('').grpcInferencePort, undefined);
   assert.equal(fromText('grpc_inference_port=7070').grpcInferencePort, 7070);
@@ -224,6 +230,9 @@ for (const [name, text, ...patterns] of [
   ['a snapshot with a name a/b', 'model_snapshot={"name":"s","modelCount":1,"models":{"a/b":{"1.0":{"defaultVersion":true,"marName":"m.mar","minWorkers":1,"maxWorkers":1,"batchSize":1,"maxBatchDelay":100}}}}', /model_snapshot=.*a\/b: model name 'a\/b' is not allowed/],
   ['a snapshot with a 100,000-character version', `model_snapshot={"name":"s","modelCount":1,"models":{"m":{"${'1'.repeat(100_000)}":{"defaultVersion":true,"marName":"m.mar","minWorkers":1,"maxWorkers":1,"batchSize":1,"maxBatchDelay":100}}}}`, /m: model version is 100000 characters long; the limit is 64/],
   ['a load_models name that is a path', 'load_models=../x=a.mar', /load_models="\.\.\/x=a\.mar": model name '\.\.\/x' is not allowed/],
+  ['an unknown isolation', 'worker_isolation=vm', /^worker_isolation="vm": must be auto, process or thread \(from config file\)$/],
+  ['a memory ceiling below 64 MiB', 'worker_max_memory_mib=32', /worker_max_memory_mib="32": must be at least 64 \(MiB\)/],
+  ['a memory ceiling in words', 'worker_max_memory_mib=4G', /worker_max_memory_mib="4G": must be a whole number/],
 ] as const) {
   test(`refuses ${name}`, () => assertInvalid(() => fromText(text), ...patterns));
 }
