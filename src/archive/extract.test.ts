@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, it, test } from 'node:test';
 import { deflateRawSync, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import yazl from 'yazl';
 import { KilnError, type ErrorCode } from '../core/errors.js';
-import { EXTRACT_TEMP_PREFIX, extractArchive, type ExtractLimits } from './extract.js';
+import { EXTRACT_TEMP_PREFIX, extractArchive, removeOrphanedExtractions, type ExtractLimits } from './extract.js';
 import { MANIFEST_FILE } from './manifest.js';
 
 // Layout: root/in holds the archives, root/tmp is os.tmpdir() for this process (so the temp
@@ -448,4 +449,19 @@ describe('extractArchive: directory', () => {
     symlinkSync('/etc/passwd', join(dir, 'passwd'));
     await expectRejected(dir, 'KILN_ARCHIVE_UNSAFE_ENTRY', { entry: 'passwd' });
   });
+});
+
+test('removeOrphanedExtractions removes the folders of processes that no longer run, and only those', async () => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'kiln-orphans-')));
+  try {
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    for (const name of [`${EXTRACT_TEMP_PREFIX}${gone}-abc`, `${EXTRACT_TEMP_PREFIX}${process.pid}-def`, `${EXTRACT_TEMP_PREFIX}${process.ppid}-ghi`, `${EXTRACT_TEMP_PREFIX}xyz`, 'other-123-x']) {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'f'), 'x');
+    }
+    assert.deepEqual(await removeOrphanedExtractions(dir), [join(dir, `${EXTRACT_TEMP_PREFIX}${gone}-abc`)]);
+    assert.deepEqual(readdirSync(dir).sort(), [`${EXTRACT_TEMP_PREFIX}${process.pid}-def`, `${EXTRACT_TEMP_PREFIX}${process.ppid}-ghi`, `${EXTRACT_TEMP_PREFIX}xyz`, 'other-123-x'].sort());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

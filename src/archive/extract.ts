@@ -24,8 +24,40 @@ export const EXTRACT_DEFAULTS: Readonly<ExtractLimits> = Object.freeze({
   maxRatio: 200,
 });
 
-/** Name prefix of the temp folders {@link extractArchive} creates under `os.tmpdir()`. */
+/**
+ * Name prefix of the temp folders {@link extractArchive} creates under `os.tmpdir()`; the
+ * creating process's id follows (`kiln-extract-<pid>-XXXXXX`), so the folders of a process that
+ * died without cleaning up (`kill -9`) can be told from live ones: see {@link removeOrphanedExtractions}.
+ */
 export const EXTRACT_TEMP_PREFIX = 'kiln-extract-';
+
+const OWNED_EXTRACTION = new RegExp(`^${EXTRACT_TEMP_PREFIX}(\\d+)-`);
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return errorCode(error) === 'EPERM';
+  }
+}
+
+/**
+ * Removes the extraction folders under `dir` left by processes that no longer run (a server
+ * killed with `kill -9` cannot remove its own), and returns their paths. Folders of running
+ * processes, and folders without a pid in their name, are left alone.
+ * @defaultValue dir: `os.tmpdir()`
+ */
+export async function removeOrphanedExtractions(dir = tmpdir()): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const orphans = names.filter((name) => {
+    const owner = OWNED_EXTRACTION.exec(name);
+    return owner !== null && Number(owner[1]) !== process.pid && !isRunning(Number(owner[1]));
+  });
+  await Promise.all(orphans.map((name) => rm(join(dir, name), { recursive: true, force: true }).catch(() => undefined)));
+  return orphans.map((name) => join(dir, name));
+}
 
 /** Options for {@link extractArchive}. */
 export interface ExtractOptions {
@@ -130,7 +162,7 @@ interface Target {
 async function prepareTarget(into: string | undefined): Promise<Target> {
   if (into === undefined) {
     // mkdtemp creates the folder with mode 0700: private to this user.
-    const dir = await mkdtemp(join(tmpdir(), EXTRACT_TEMP_PREFIX)).catch((error: unknown) => {
+    const dir = await mkdtemp(join(tmpdir(), `${EXTRACT_TEMP_PREFIX}${process.pid}-`)).catch((error: unknown) => {
       throw writeFailed(tmpdir(), error);
     });
     return { dir, remove: () => rm(dir, { recursive: true, force: true }) };

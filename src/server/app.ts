@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { cpus } from 'node:os';
 import type { AddressInfo } from 'node:net';
+import { removeOrphanedExtractions } from '../archive/extract.js';
 import { KilnError } from '../core/errors.js';
 import { MAX_WORKERS } from '../core/serving-limits.js';
 import type { Logger } from '../core/log.js';
@@ -123,6 +124,9 @@ export class KilnServer {
 
   /** Loads the startup models (snapshot or load_models) and starts listening. */
   static async start(init: KilnServerInit): Promise<KilnServer> {
+    // Archives unpacked by a server that was killed (kill -9, OOM) would stay in the temp folder.
+    const orphans = await removeOrphanedExtractions();
+    if (orphans.length > 0) init.logger.info({ removed: orphans.length }, 'removed the archive folders of servers that no longer run');
     const server = new KilnServer(init, []);
     const startupWorkers = init.config.defaultWorkersPerModel === 0 ? Math.min(cpus().length, MAX_WORKERS) : init.config.defaultWorkersPerModel;
     const names = await loadStartupModels(server.registry, init.config, startupWorkers, init.logger);
