@@ -184,6 +184,7 @@ test('kiln demo walks inspect → bench → quantize → archive → predict →
   assert.match(run.stdout, /ppocr-cls\.mar on line-upside-down\.png: \{"upside-down":(1|0\.9)/);
   assert.match(run.stdout, /ppocr-cls-int8\.mar on line-upside-down\.png: \{"upside-down":/);
   assert.match(run.stdout, /200 Model "ocr" Version: 1\.0 registered with 1 initial workers/);
+  assert.match(run.stdout, /predictions\/ppocr-cls -T truncated\.png +\(a bad request fails alone\)\n {4}400 "request 0 is not an image kiln can decode: .*"; \/ping 200 Healthy/);
   assert.match(run.stdout, /predictions\/ocr -T page\.png\n {4}200 text: "kiln takes ONNX models to production\\ninvoice 2026-11 total: 1,250\.40/);
   // The same classifier over the Open Inference Protocol, fed the image_classifier's preprocessing: upside down too.
   assert.match(run.stdout, /v2\/health\/ready\n {4}200 \{"ready":true\}/);

@@ -178,6 +178,11 @@ async function serveDemo(store: string, page: Buffer, line: Buffer, oipRequest: 
     }
     const labels = await fetch(`${inference}/predictions/ppocr-cls`, { method: 'PUT', body: line });
     io.out(`  $ curl ${inference}/predictions/ppocr-cls -T line-upside-down.png\n    ${labels.status} ${JSON.stringify(await labels.json())}`);
+    // A bad request fails alone, with the documented JSON; the server and the worker carry on.
+    const truncated = await fetch(`${inference}/predictions/ppocr-cls`, { method: 'PUT', body: line.subarray(0, 100) });
+    const refusal = (await truncated.json()) as { message: string };
+    const ping = await fetch(`${inference}/ping`);
+    io.out(`  $ curl ${inference}/predictions/ppocr-cls -T truncated.png   (a bad request fails alone)\n    ${truncated.status} ${JSON.stringify(refusal.message)}; /ping ${ping.status} ${((await ping.json()) as { status: string }).status}`);
     const quantized = await fetch(`${inference}/predictions/ppocr-cls-int8`, { method: 'PUT', body: line });
     io.out(`  $ curl ${inference}/predictions/ppocr-cls-int8 -T line-upside-down.png\n    ${quantized.status} ${JSON.stringify(await quantized.json())}`);
     const text = await fetch(`${inference}/predictions/ocr`, { method: 'PUT', body: page });
