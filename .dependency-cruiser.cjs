@@ -36,6 +36,13 @@ module.exports = {
       to: { path: '^src/(onnx|runtime|quantize|evaluate)/', dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'server-not-handlers',
+      comment: "HTTP code reaches handlers only through serving (inferTensors, predict); it may name their data types (HandlerResponse), never their internals (DECODED_TENSORS, the tensor bundle)",
+      severity: 'error',
+      from: { path: '^src/server/' },
+      to: { path: '^src/handlers/', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'only-runtime-imports-onnxruntime',
       comment: 'src/runtime is the one importer of onnxruntime-node (errors are wrapped once there)',
       severity: 'error',

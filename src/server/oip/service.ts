@@ -7,14 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError } from '../../core/errors.js';
 import { KILN_VERSION } from '../../core/version.js';
-import type { HandlerResponse } from '../../handlers/run.js';
-import { decodeTensorBundle, TENSOR_BUNDLE_TYPE } from '../../handlers/tensor-bundle.js';
-import { DECODED_TENSORS } from '../../handlers/tensor-request.js';
 import type { ServerMetrics } from '../../metrics/registry.js';
 import type { SignatureEntry } from '../../onnx/summary.js';
 import type { HostTensor } from '../../runtime/tensors.js';
 import type { ModelVersion } from '../../serving/model-version.js';
 import type { ModelRegistry } from '../../serving/registry.js';
+import { acceptsTensors, inferTensors } from '../../serving/tensor-inference.js';
 import { oipDatatypeOf } from './datatypes.js';
 import type { InferRequest } from './request.js';
 
@@ -77,7 +75,7 @@ export function modelMetadata(
 export function inferenceTarget(registry: ModelRegistry, model: string, version: string | undefined): ModelVersion {
   const served = registry.version(model, version);
   const handler = served.archive.manifest.model.handler;
-  if (handler !== 'tensor') {
+  if (!acceptsTensors(served)) {
     throw new KilnError(
       'KILN_OIP_REQUEST_INVALID',
       `Model ${model} is served by the '${handler}' handler, which takes its own request format; Open Inference Protocol requests need an archive made with --handler tensor.`,
@@ -105,26 +103,17 @@ export interface InferenceCall {
  * output the model produced.
  */
 export async function runInference(call: InferenceCall, request: InferRequest): Promise<Record<string, HostTensor>> {
-  const { registry, metrics, model, served } = call;
-  const response = await registry.predict(model, served.version, { input: { [DECODED_TENSORS]: request.inputs }, headers: {}, id: call.requestId, transferable: true });
-  const results = tensorsFromHandler(response);
+  const { metrics, model, served } = call;
+  const result = await inferTensors(served, request.inputs, call.requestId);
   metrics.recordInference({
     model,
     version: served.version,
     versionInUrl: call.versionNamed,
-    queueMs: response.queueMs,
-    inferenceMs: response.inferenceMs,
+    queueMs: result.queueMs,
+    inferenceMs: result.inferenceMs,
     totalMs: performance.now() - call.started,
   });
-  return results;
-}
-
-/** The `tensor` handler's answer to decoded tensors: a tensor bundle. */
-function tensorsFromHandler(response: HandlerResponse): Record<string, HostTensor> {
-  if (response.settings.contentType !== TENSOR_BUNDLE_TYPE) {
-    throw new KilnError('KILN_HANDLER_OUTPUT_INVALID', `The handler answered with ${response.settings.contentType ?? 'no content type'}, not tensors.`);
-  }
-  return decodeTensorBundle(response.body);
+  return result.outputs;
 }
 
 const labelFiles = new WeakMap<ModelVersion, Record<string, string> | undefined>();
