@@ -26,11 +26,37 @@ export interface HostData {
   readonly logLevel: string;
 }
 
-/** A KilnError as it crosses a thread or process boundary. */
+/** An error's cause as it crosses a boundary: enough to log it where it is received. */
+export interface SerializedCause {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly cause?: SerializedCause;
+}
+
+/** A KilnError as it crosses a thread or process boundary, with its chain of causes. */
 export interface SerializedError {
   readonly code: string;
   readonly message: string;
   readonly details: Record<string, unknown>;
+  readonly cause?: SerializedCause;
+}
+
+/** How many causes deep a chain is carried (a cycle, or a very long chain, stops there). */
+const MAX_CAUSE_DEPTH = 5;
+
+function serializeCause(cause: unknown, depth = 0): SerializedCause | undefined {
+  if (cause === undefined || cause === null || depth >= MAX_CAUSE_DEPTH) return undefined;
+  if (!(cause instanceof Error)) return { name: typeof cause, message: String(cause) };
+  const inner = serializeCause(cause.cause, depth + 1);
+  return { name: cause.name, message: cause.message, ...(cause.stack ? { stack: cause.stack } : {}), ...(inner ? { cause: inner } : {}) };
+}
+
+function deserializeCause(cause: SerializedCause): Error {
+  const error = new Error(cause.message, cause.cause ? { cause: deserializeCause(cause.cause) } : undefined);
+  error.name = cause.name;
+  if (cause.stack) error.stack = cause.stack;
+  return error;
 }
 
 /** One request's outcome on the wire: its response, or its error. */
@@ -64,24 +90,26 @@ export type HostMessage =
 
 /**
  * Any error as a KilnError's wire form: a foreign error becomes "Prediction failed" with its
- * message as the reason. Details keep only what JSON can carry, so they survive cloning.
+ * message as the reason and itself as the cause. Details keep only what JSON can carry, so they
+ * survive cloning; causes keep their name, message and stack.
  */
 export function serializeError(error: unknown): SerializedError {
   const kiln = isKilnError(error)
     ? error
-    : new KilnError('KILN_HANDLER_FAILED', 'Prediction failed', { details: { reason: (error as Error)?.message ?? String(error) } });
+    : new KilnError('KILN_HANDLER_FAILED', 'Prediction failed', { cause: error, details: { reason: (error as Error)?.message ?? String(error) } });
   let details: Record<string, unknown>;
   try {
     details = JSON.parse(JSON.stringify(kiln.details)) as Record<string, unknown>;
   } catch {
     details = {};
   }
-  return { code: kiln.code, message: kiln.message, details };
+  const cause = serializeCause(kiln.cause);
+  return { code: kiln.code, message: kiln.message, details, ...(cause ? { cause } : {}) };
 }
 
-/** A KilnError again, from its wire form. */
+/** A KilnError again, from its wire form, its causes as plain Errors with their stacks. */
 export function deserializeError(error: SerializedError): KilnError {
-  return new KilnError(error.code as ErrorCode, error.message, { details: error.details });
+  return new KilnError(error.code as ErrorCode, error.message, { details: error.details, ...(error.cause ? { cause: deserializeCause(error.cause) } : {}) });
 }
 
 export function toWire(outcomes: readonly RequestOutcome[]): WireOutcome[] {
