@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
 import { NAME_PATTERN, nameProblem, type NameKind } from '../core/names.js';
 import { KILN_VERSION } from '../core/version.js';
+import { describeIssue, issueList } from '../core/schema-errors.js';
 
 /** Folder and file of the manifest inside an archive (TorchServe's layout). */
 export const MAR_INF = 'MAR-INF';
@@ -130,10 +131,8 @@ export function parseManifest(text: string, source: string): Manifest {
   }
   const result = ManifestSchema.safeParse(json);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const where = issue.path.length ? issue.path.join('.') : 'the document';
-    throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: ${MANIFEST_FILE}: ${where}: ${issue.message}`, {
-      details: { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: ${MANIFEST_FILE}: ${describeIssue(result.error)}`, {
+      details: { issues: issueList(result.error) },
     });
   }
   return deepFreeze(result.data);

@@ -2,6 +2,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
 import { boundedInt } from '../core/serving-limits.js';
+import { parseOrThrow } from '../core/schema-errors.js';
 
 /** Server settings TorchServe reads from model-config.yaml, with its defaults where it has one. */
 export const MODEL_CONFIG_DEFAULTS = Object.freeze({
@@ -80,14 +81,10 @@ export function parseModelConfig(text: string, source = 'model-config.yaml'): Mo
   const entries = Object.entries(data as Record<string, unknown>);
   const server = Object.fromEntries(entries.filter(([key]) => SERVER_KEYS.has(key)));
   const handler = Object.fromEntries(entries.filter(([key]) => !SERVER_KEYS.has(key)));
-  const parsed = ServerKeys.safeParse(server);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw invalid(source, `${issue.path.join('.')}: ${issue.message}`);
-  }
-  const { minWorkers, maxWorkers } = parsed.data;
+  const settings = parseOrThrow(ServerKeys, server, (reason) => invalid(source, reason));
+  const { minWorkers, maxWorkers } = settings;
   if (minWorkers !== undefined && maxWorkers !== undefined && minWorkers > maxWorkers) {
     throw invalid(source, `minWorkers (${minWorkers}) is greater than maxWorkers (${maxWorkers})`);
   }
-  return Object.freeze({ server: Object.freeze(parsed.data), handler: Object.freeze(handler) });
+  return Object.freeze({ server: Object.freeze(settings), handler: Object.freeze(handler) });
 }

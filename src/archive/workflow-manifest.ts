@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
 import { ARCHIVER_VERSION, checkName, formatCreatedOn, KILN_RUNTIME, MODEL_NAME_PATTERN, nameSchema } from './manifest.js';
+import { describeIssue, issueList } from '../core/schema-errors.js';
 
 /**
  * Folder and file of a workflow archive's manifest. torch-workflow-archiver writes `WAR-INF`
@@ -78,10 +79,8 @@ export function parseWorkflowManifest(text: string, source: string): WorkflowMan
   }
   const result = WorkflowManifestSchema.safeParse(json);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const where = issue.path.length ? issue.path.join('.') : 'the document';
-    throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: ${WORKFLOW_MANIFEST_FILE}: ${where}: ${issue.message}`, {
-      details: { issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: ${WORKFLOW_MANIFEST_FILE}: ${describeIssue(result.error)}`, {
+      details: { issues: issueList(result.error) },
     });
   }
   const manifest = result.data;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
 import { boundedInt } from '../core/serving-limits.js';
 import { loadPlainYaml } from './model-config.js';
+import { describeIssue } from '../core/schema-errors.js';
 
 /** Settings of one workflow node (TorchServe's spec keys, camelCased). */
 export interface WorkflowNodeSettings {
@@ -103,9 +104,8 @@ export function invalidWorkflowSpec(reason: string, cause?: unknown): KilnError 
 
 function check<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  throw invalidWorkflowSpec(`${[where, ...issue.path].filter((part) => part !== '').join('.')}: ${issue.message}`);
+  if (!parsed.success) throw invalidWorkflowSpec(describeIssue(parsed.error, { within: where }));
+  return parsed.data;
 }
 
 function settingsFrom(entry: Readonly<Record<string, unknown>>, base: WorkflowNodeSettings, where: string): WorkflowNodeSettings {

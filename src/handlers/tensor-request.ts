@@ -9,6 +9,7 @@ import { feedProblems, type TensorSignature } from '../runtime/feeds.js';
 import { isNpy, NPY_MEDIA_TYPE, parseNpy } from '../runtime/npy.js';
 import type { HostTensor } from '../runtime/tensors.js';
 import type { RequestInput } from './types.js';
+import { describeIssue } from '../core/schema-errors.js';
 
 /** Tensors by input name: what one request feeds the model. */
 export type TensorFeeds = Record<string, HostTensor>;
@@ -104,8 +105,7 @@ function jsonFeeds(body: unknown, index: number, inputs: readonly TensorSignatur
   }
   const parsed = RequestJson.safeParse(value);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw inputInvalid(index, `expected {"inputs": {NAME: {"dims": [...], "type": "float32", "data": [...]}}}: ${issue.path.join('.')}: ${issue.message}`);
+    throw inputInvalid(index, `expected {"inputs": {NAME: {"dims": [...], "type": "float32", "data": [...]}}}: ${describeIssue(parsed.error, { root: 'the body' })}`);
   }
   const feeds: TensorFeeds = {};
   for (const [name, tensor] of Object.entries(parsed.data.inputs)) {

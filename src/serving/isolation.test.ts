@@ -36,11 +36,11 @@ test("the archive's handler.isolation and handler.maxMemoryMiB win over the serv
 });
 
 for (const [section, message] of [
-  [{ isolation: 'vm' }, /^model-config\.yaml: handler\.isolation must be process or thread$/],
-  [{ maxMemoryMiB: 10 }, /handler\.maxMemoryMiB must be at least 64/],
-  [{ maxMemoryMiB: 2 ** 21 }, /handler\.maxMemoryMiB must be at most 1048576/],
-  [{ maxMemoryMiB: 100.5 }, /handler\.maxMemoryMiB must be a whole number/],
-  [{ maxMemoryMiB: '1G' }, /handler\.maxMemoryMiB must be a number of MiB/],
+  [{ isolation: 'vm' }, /^model-config\.yaml: handler\.isolation: must be process or thread$/],
+  [{ maxMemoryMiB: 10 }, /handler\.maxMemoryMiB: must be at least 64/],
+  [{ maxMemoryMiB: 2 ** 21 }, /handler\.maxMemoryMiB: must be at most 1048576/],
+  [{ maxMemoryMiB: 100.5 }, /handler\.maxMemoryMiB: must be a whole number/],
+  [{ maxMemoryMiB: '1G' }, /handler\.maxMemoryMiB: must be a number of MiB/],
 ] as const) {
   test(`handler: ${JSON.stringify(section)} is refused`, () => {
     assert.throws(() => resolveIsolation(archive('tensor', section), auto), (error: unknown) => {

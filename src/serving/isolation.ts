@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { OpenedArchive } from '../archive/read.js';
 import { KilnError } from '../core/errors.js';
 import { isBuiltinHandler } from '../handlers/registry.js';
+import { parseOrThrow } from '../core/schema-errors.js';
 
 /** Where a worker's handler runs: a process of its own, a worker thread, or the server's thread (tests). */
 export type IsolationMode = 'process' | 'thread' | 'in-process';
@@ -46,11 +47,9 @@ const HandlerIsolationSchema = z.object({
  */
 export function resolveIsolation(archive: OpenedArchive, policy: IsolationPolicy): VersionIsolation {
   const section = archive.modelConfig.handler['handler'];
-  const parsed = HandlerIsolationSchema.safeParse(section !== null && typeof section === 'object' ? section : {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new KilnError('KILN_ARCHIVE_MODEL_CONFIG_INVALID', `model-config.yaml: handler.${issue.path.join('.')} ${issue.message}`);
-  }
-  const mode = parsed.data.isolation ?? (policy.mode === 'auto' ? (isBuiltinHandler(archive.manifest.model.handler) ? 'thread' : 'process') : policy.mode);
-  return { mode, maxMemoryMiB: parsed.data.maxMemoryMiB ?? policy.maxMemoryMiB };
+  const handler = parseOrThrow(HandlerIsolationSchema, section !== null && typeof section === 'object' ? section : {}, (reason) =>
+    new KilnError('KILN_ARCHIVE_MODEL_CONFIG_INVALID', `model-config.yaml: handler.${reason}`),
+  );
+  const mode = handler.isolation ?? (policy.mode === 'auto' ? (isBuiltinHandler(archive.manifest.model.handler) ? 'thread' : 'process') : policy.mode);
+  return { mode, maxMemoryMiB: handler.maxMemoryMiB ?? policy.maxMemoryMiB };
 }

@@ -7,6 +7,7 @@ import type { HostTensor } from '../../runtime/tensors.js';
 import { ImageTransformSchema, imageToTensor, requestBytes, type ImageTransform } from '../image.js';
 import { settleEach, succeeded } from '../request-errors.js';
 import { defineHandler, type Handler, type HandlerContext } from '../types.js';
+import { parseOrThrow } from '../../core/schema-errors.js';
 
 const ConfigSchema = z.object({
   image: ImageTransformSchema.prefault({}),
@@ -58,11 +59,7 @@ export function imageClassifier(): Handler {
   let labels: Map<number, string>;
   return defineHandler<PreparedBatch, (Float32Array | Error)[]>({
     async initialize(context: HandlerContext) {
-      const parsed = ConfigSchema.safeParse(context.modelYamlConfig['handler'] ?? {});
-      if (!parsed.success) {
-        throw new KilnError('KILN_HANDLER_LOAD_FAILED', `image_classifier: handler config: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
-      }
-      config = parsed.data;
+      config = parseOrThrow(ConfigSchema, context.modelYamlConfig['handler'] ?? {}, (reason) => new KilnError('KILN_HANDLER_LOAD_FAILED', `image_classifier: handler config: ${reason}`));
       if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'image_classifier needs a serialized ONNX model in the archive');
       engine = await Engine.load(context.modelPath, { label: context.modelName, logger: context.logger });
       const shape = engine.inputs[0]?.shape ?? [];

@@ -6,6 +6,7 @@ import { loadOcrPipeline } from '../ocr/pipeline.js';
 import type { OcrLine, OcrPipeline } from '../ocr/types.js';
 import { forRequest, settleEach } from '../request-errors.js';
 import { defineHandler, type Handler } from '../types.js';
+import { parseOrThrow } from '../../core/schema-errors.js';
 
 /**
  * Files of the `ocr` handler inside the archive, from model-config.yaml `handler:`; the
@@ -41,13 +42,8 @@ export function ocrHandler(): Handler {
   let pipeline: OcrPipeline;
   return defineHandler<(Uint8Array | Error)[], (OcrLine[] | Error)[]>({
     async initialize(context) {
-      const parsed = ConfigSchema.safeParse(context.modelYamlConfig['handler'] ?? {});
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new KilnError('KILN_HANDLER_LOAD_FAILED', `ocr: handler config: ${issue.path.join('.')}: ${issue.message}`);
-      }
+      const config = parseOrThrow(ConfigSchema, context.modelYamlConfig['handler'] ?? {}, (reason) => new KilnError('KILN_HANDLER_LOAD_FAILED', `ocr: handler config: ${reason}`));
       if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'ocr: the archive needs the detection model as its serialized file');
-      const config = parsed.data;
       const file = (key: 'classifier' | 'recognizer' | 'keys') => {
         const path = resolveInside(context.modelDir, config[key]);
         if (!path) throw new KilnError('KILN_HANDLER_LOAD_FAILED', `ocr: handler.${key} '${config[key]}' points outside the archive`);

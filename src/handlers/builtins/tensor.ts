@@ -7,6 +7,7 @@ import { encodeTensorBundle, TENSOR_BUNDLE_TYPE } from '../tensor-bundle.js';
 import { DECODED_TENSORS, decodeTensorRequest, type TensorFeeds } from '../tensor-request.js';
 import { groupStackable, hasBatchAxis, rowsOf, splitRows, stackFeeds, type StackScratch } from '../tensor-stack.js';
 import { defineHandler, type Handler } from '../types.js';
+import { parseOrThrow } from '../../core/schema-errors.js';
 
 export type { TensorJson } from '../tensor-request.js';
 
@@ -39,13 +40,10 @@ export function tensorHandler(): Handler {
   let bundled = new Set<number>();
   return defineHandler<(TensorFeeds | Error)[], (TensorFeeds | Error)[]>({
     async initialize(context) {
-      const parsed = ConfigSchema.safeParse(context.modelYamlConfig['handler'] ?? {});
-      if (!parsed.success) {
-        throw new KilnError('KILN_HANDLER_LOAD_FAILED', `tensor: handler config: ${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`);
-      }
+      const config = parseOrThrow(ConfigSchema, context.modelYamlConfig['handler'] ?? {}, (reason) => new KilnError('KILN_HANDLER_LOAD_FAILED', `tensor: handler config: ${reason}`));
       if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'tensor handler needs a serialized ONNX model in the archive');
-      engine = await Engine.load(context.modelPath, { label: context.modelName, logger: context.logger, intraOpThreads: parsed.data.threads });
-      stack = parsed.data.stack && hasBatchAxis(engine.inputs, engine.outputs);
+      engine = await Engine.load(context.modelPath, { label: context.modelName, logger: context.logger, intraOpThreads: config.threads });
+      stack = config.stack && hasBatchAxis(engine.inputs, engine.outputs);
     },
     preprocess(requests, context) {
       bundled = new Set(requests.flatMap((request, index) => (request[DECODED_TENSORS] === undefined ? [] : [index])));

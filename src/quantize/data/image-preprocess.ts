@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { KilnError } from '../../core/errors.js';
 import { roundHalfEven } from '../math.js';
+import { describeIssue } from '../../core/schema-errors.js';
 
 /**
  * The resize modes:
@@ -89,8 +90,7 @@ function invalid(message: string, details: Record<string, unknown> = {}): KilnEr
 export function resolveImagePreprocess(options: ImagePreprocessOptions): ImagePreprocess {
   const parsed = PreprocessSchema.safeParse(options);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw invalid(`${issue.path.join('.') || 'the description'}: ${issue.message}`, { path: issue.path.map(String) });
+    throw invalid(describeIssue(parsed.error, { root: 'the description' }), { path: parsed.error.issues[0]!.path.map(String) });
   }
   const { resize, mean, std, ...rest } = parsed.data;
   return Object.freeze({

@@ -40,7 +40,7 @@ for (const [name, handler, model, config, cause] of [
   ['opset999', 'tensor', relu(999), undefined, /opset|Opset|version/],
   ['unknownop', 'tensor', relu(17, 'NoSuchOp'), undefined, /NoSuchOp/],
   ['dynamicsize', 'image_classifier', relu(17, 'Relu', [1, 3, 'h', 'w']), undefined, /dynamic size; set handler\.image\.size/],
-  ['badisolation', 'tensor', relu(17), 'handler:\n  isolation: vm\n', /handler\.isolation must be process or thread/],
+  ['badisolation', 'tensor', relu(17), 'handler:\n  isolation: vm\n', /handler\.isolation: must be process or thread/],
 ] as const) {
   test(`${name}: the registration's error names the cause`, async () => {
     await archive(name, handler, model, config);
