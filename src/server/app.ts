@@ -8,6 +8,7 @@ import { KilnError } from '../core/errors.js';
 import { MAX_WORKERS } from '../core/serving-limits.js';
 import type { Logger } from '../core/log.js';
 import type { ServerMetrics } from '../metrics/registry.js';
+import type { ModelVersion } from '../serving/model-version.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { SERVING_DEFAULTS } from '../serving/settings.js';
 import { takeSnapshot, writeSnapshot, type SnapshotKind } from '../serving/snapshot.js';
@@ -98,21 +99,21 @@ export class KilnServer {
       // Every management change is on disk before it is acknowledged, or undone (it throws).
       persist: () => this.#persist(),
       observer: {
-        batch: (model, version, batch) => {
-          init.metrics.recordBatch({ model, version, size: batch.size, workerThreadMs: batch.inferenceMs });
+        batch: (version, batch) => {
+          init.metrics.recordBatch({ model: version.name, version: version.version, size: batch.size, workerThreadMs: batch.inferenceMs });
           // TorchServe measures PredictionTime around the backend's whole predict call and
           // HandlerTime around the handler: here the worker's round trip and the handler's own time.
-          init.metrics.recordHandler({ model, handlerMs: batch.handlerMs, predictionMs: batch.inferenceMs });
-          this.#updateGauges(model, version);
+          init.metrics.recordHandler({ model: version.name, handlerMs: batch.handlerMs, predictionMs: batch.inferenceMs });
+          this.#updateGauges(version);
         },
-        workerLoaded: (model, version, worker, loadMs) => {
-          init.metrics.recordWorkerLoad(model, version, loadMs, worker);
-          this.#updateGauges(model, version);
+        workerLoaded: (version, worker, loadMs) => {
+          init.metrics.recordWorkerLoad(version.name, version.version, loadMs, worker);
+          this.#updateGauges(version);
         },
         changed: () => {
-          for (const { name, version } of this.registry.entries()) this.#updateGauges(name, version.version);
+          for (const { version } of this.registry.entries()) this.#updateGauges(version);
         },
-        removed: (model, version) => init.metrics.removeModel(model, version),
+        removed: (version) => init.metrics.removeModel(version.name, version.version),
       },
     });
     this.workflows = new WorkflowRegistry({
@@ -167,12 +168,13 @@ export class KilnServer {
   }
 
   /** Worker and queue gauges of one version, refreshed as its batches complete. */
-  #updateGauges(model: string, version: string): void {
-    const entry = [...this.registry.entries()].find((e) => e.name === model && e.version.version === version)?.version;
-    if (!entry) return;
-    this.#init.metrics.setQueueDepth(model, version, entry.queue.depth);
-    this.#init.metrics.setWorkers(model, version, entry.readyWorkers, entry.liveWorkers - entry.readyWorkers);
+  #updateGauges(version: ModelVersion): void {
+    // A batch that ends after its version was removed must not bring the version's series back.
+    if (version.closed) return;
+    this.#init.metrics.setQueueDepth(version.name, version.version, version.queue.depth);
+    this.#init.metrics.setWorkers(version.name, version.version, version.readyWorkers, version.liveWorkers - version.readyWorkers);
   }
+
 
   /** Writes the snapshot of a management change; throws when it cannot (the registry undoes the change). */
   #persist(): void {

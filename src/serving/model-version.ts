@@ -66,6 +66,11 @@ export class ModelVersion {
     this.queue = new BatchQueue(init.name, init.settings.jobQueueSize);
   }
 
+  /** True once the version is being removed (its workers stop; nothing more should be reported for it). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   get settings(): VersionSettings {
     return this.#settings;
   }

@@ -39,13 +39,16 @@ export type RegisterOutcome =
   | { readonly status: 'registered'; readonly name: string; readonly version: string; readonly workers: number }
   | { readonly status: 'accepted'; readonly name: string; readonly version: string };
 
-/** Receives what happens, for metrics and snapshots. */
+/**
+ * Receives what happens, for metrics and snapshots. Each event carries the {@link ModelVersion}
+ * it concerns (its `name`, `version`, queue and workers), so an observer never looks it up.
+ */
 export interface RegistryObserver {
-  batch?(model: string, version: string, batch: { size: number; queueMs: number; inferenceMs: number; handlerMs: number }): void;
-  workerLoaded?(model: string, version: string, worker: string, loadMs: number): void;
+  batch?(version: ModelVersion, batch: { size: number; queueMs: number; inferenceMs: number; handlerMs: number }): void;
+  workerLoaded?(version: ModelVersion, worker: string, loadMs: number): void;
   /** After every register, scale, unregister and set-default. */
   changed?(): void;
-  removed?(model: string, version: string): void;
+  removed?(version: ModelVersion): void;
 }
 
 /** What the registry needs. */
@@ -157,8 +160,8 @@ export class ModelRegistry {
         workflow: options.workflow,
         logger: this.#init.logger,
         observe: {
-          batch: (batch) => this.#init.observer?.batch?.(name, versionName, batch),
-          loaded: (worker, loadMs) => this.#init.observer?.workerLoaded?.(name, versionName, worker, loadMs),
+          batch: (batch) => this.#init.observer?.batch?.(version, batch),
+          loaded: (worker, loadMs) => this.#init.observer?.workerLoaded?.(version, worker, loadMs),
         },
         createHost: (init) => createHost(init, isolation),
       });
@@ -233,7 +236,7 @@ export class ModelRegistry {
     await version.close();
     const downloaded = this.#downloaded.get(version);
     if (downloaded) rmSync(downloaded, { force: true, recursive: true });
-    this.#init.observer?.removed?.(name, versionName);
+    this.#init.observer?.removed?.(version);
   }
 
   /** `PUT /models/{m}/{v}/set-default`. */
