@@ -5,7 +5,7 @@ import { KilnError } from '../core/errors.js';
 import { resolveInside } from '../core/fs.js';
 import * as kilnApi from './api.js';
 import { HANDLER_API_MODULE, HANDLER_EXTERNALS } from './bundle.js';
-import { BUILTIN_HANDLERS } from './registry.js';
+import { BUILTIN_HANDLERS } from './builtin-handlers.js';
 import { defineHandler, type Handler, type HandlerContext, type RequestInput } from './types.js';
 
 function loadError(spec: string, message: string, cause?: unknown): KilnError {

@@ -11,5 +11,5 @@ export { quantizeDynamic, DYNAMIC_FUSED_OPS, type DynamicQuantizeOptions, type D
 export { convertToFloat16, FP16_BLOCKED_OPS, type Float16Options, type Float16Report } from './fp16.js';
 export { checkFusion, sessionConfigFor, type FusionReport, type FusionOutcome, type FusionTarget } from './fusion-check.js';
 export { computeQuantParams, quantRange, roundHalfEven, quantizeValue, dequantizeValue, type QuantParams, type QuantRange, type QuantType } from './math.js';
-export { OP_QUANTIZERS, opQuantizerFor, quantizableOpTypes } from './ops/registry.js';
+export { OP_QUANTIZERS, opQuantizerFor, quantizableOpTypes } from './ops/op-table.js';
 export type { OpQuantizer, NodePlan, PlanContext } from './ops/types.js';

@@ -4,7 +4,7 @@ import { DataType } from '../onnx/dtype.js';
 import type { GraphView } from '../onnx/graph.js';
 import type { TensorRange } from './calibrate/types.js';
 import { absorbableActivation, type Absorption } from './absorb.js';
-import { opQuantizerFor } from './ops/registry.js';
+import { opQuantizerFor } from './ops/op-table.js';
 import type { NodePlan, PlanContext } from './ops/types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
 

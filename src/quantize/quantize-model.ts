@@ -9,7 +9,7 @@ import type { CalibrationConfig, TensorRange } from './calibrate/types.js';
 import { observeCalibration } from './calibration-run.js';
 import { calibrationTargets } from './targets.js';
 import type { CalibrationSource } from './data/types.js';
-import { opQuantizerFor } from './ops/registry.js';
+import { opQuantizerFor } from './ops/op-table.js';
 import { resolveQuantizeOptions, type QuantizeOptions, type ResolvedQuantizeOptions } from './options.js';
 import { nodeLabel, planQuantization } from './plan.js';
 import { emitQdq } from './qdq.js';

@@ -1,5 +1,5 @@
 import type { GraphView } from '../onnx/graph.js';
-import { opQuantizerFor } from './ops/registry.js';
+import { opQuantizerFor } from './ops/op-table.js';
 
 /** Ops whose output range is needed although they have no table entry (absorbed into producers). */
 const ABSORBED_OPS = new Set(['Relu', 'Clip']);

@@ -9,7 +9,7 @@ import { readModel } from '../../onnx/model-io.js';
 import { isExternal } from '../../onnx/tensor.js';
 import { allTensors } from '../../onnx/walk.js';
 import { bundleHandler, BUNDLED_HANDLER_FILE } from '../../handlers/bundle.js';
-import { isBuiltinHandler } from '../../handlers/registry.js';
+import { isBuiltinHandler } from '../../handlers/builtin-handlers.js';
 import { formatBytes, table } from '../format.js';
 import type { CliIO } from '../io.js';
 

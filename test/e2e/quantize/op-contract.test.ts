@@ -14,7 +14,7 @@ import { encodeModel, writeModel, type proto } from '../../../src/onnx/index.js'
 import { Engine, makeFeeds } from '../../../src/runtime/index.js';
 import type { CalibrationSource } from '../../../src/quantize/data/types.js';
 import { checkFusion } from '../../../src/quantize/fusion-check.js';
-import { OP_QUANTIZERS } from '../../../src/quantize/ops/registry.js';
+import { OP_QUANTIZERS } from '../../../src/quantize/ops/op-table.js';
 import { quantizeModel } from '../../../src/quantize/quantize-model.js';
 import { OP_FIXTURES } from '../../fixtures/ops.js';
 import { CONTRACT_FIXTURES } from '../../fixtures/quantize-ops.js';
