@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { writeNoopArchive } from '../../fixtures/archives.js';
+import { DESCRIBING_HANDLER_FILE, writeNoopArchive, writeTwoHandlerArchive } from '../../fixtures/archives.js';
 import { call, startServer, type ServerUnderTest } from './harness.js';
 
 /** Why kiln answers differently, keyed by the title docs/server.md uses for the same row. */
@@ -321,5 +321,141 @@ describe("TorchServe's postman management cases", () => {
     const rows = [...section.matchAll(/^\| \*\*(.+?)\*\* \|/gm)].map((match) => match[1]);
     assert.deepEqual(rows.sort(), Object.keys(DELIBERATE_DIFFERENCES).sort());
     assert.equal(tally.matched + tally.different, CASES.length);
+  });
+});
+
+describe('management features and differences beyond the postman cases', () => {
+  let server: ServerUnderTest;
+  const post = (query: string) => call(`${server.management}/models?${query}`, { method: 'POST' });
+  const remove = (model: string) => call(`${server.management}/models/${model}`, { method: 'DELETE' });
+  const predict = (model: string, body: string) => call(`${server.inference}/predictions/${model}`, { method: 'POST', body: new TextEncoder().encode(body) });
+
+  before(async () => {
+    server = await startServer({ properties: ['enable_model_api=true', 'worker_isolation=thread', 'unregister_model_timeout=1'] });
+    await writeNoopArchive(server.store);
+    await writeTwoHandlerArchive(server.store, { name: 'two' });
+    await writeTwoHandlerArchive(server.store, { name: 'listy', config: 'handler:\n  describe: list\n' });
+    await writeTwoHandlerArchive(server.store, { name: 'throwy', config: 'handler:\n  describe: throw\n' });
+    // Batches of 2 without delay: a lone request runs at once, and the next waits in the queue.
+    await writeNoopArchive(server.store, { name: 'patient', config: 'batchSize: 2\nmaxBatchDelay: 0\nclientTimeoutInMills: 300\n' });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('handler=FILE serves with that handler, and ?customized=true returns its describe() metadata last', async () => {
+    const registered = await post(`url=two.mar&handler=${DESCRIBING_HANDLER_FILE}&initial_workers=1`);
+    assert.deepEqual(registered.body, { status: 'Model "two" Version: 1.0 registered with 1 initial workers' });
+    assert.deepEqual((await predict('two', 'x')).body, { handler: 'describing' });
+    const customized = await call(`${server.management}/models/two?customized=true`);
+    assert.equal(customized.status, 200);
+    assert.equal(customized.body.length, 1);
+    assert.deepEqual(customized.body[0].customizedMetadata, { model: 'two', version: '1.0', labels: ['a', 'b'] });
+    assert.equal(Object.keys(customized.body[0]).at(-1), 'customizedMetadata');
+    assert.equal(customized.body[0].workers.length, 1);
+    for (const plain of ['models/two', 'models/two/all?customized=true', 'models/two?customized=no']) {
+      const response = await call(`${server.management}/${plain}`);
+      assert.equal(response.status, 200);
+      assert.ok(!('customizedMetadata' in response.body[0]), plain);
+    }
+    assert.equal((await remove('two')).status, 200);
+  });
+
+  test("without handler= the manifest's handler serves; a handler without describe() adds no customizedMetadata", async () => {
+    assert.equal((await post('url=two.mar&initial_workers=1')).status, 200);
+    assert.equal((await predict('two', 'x')).body.model, 'two:1.0');
+    const customized = await call(`${server.management}/models/two/1.0?customized=true`);
+    assert.equal(customized.status, 200);
+    assert.ok(!('customizedMetadata' in customized.body[0]));
+    assert.equal((await remove('two')).status, 200);
+  });
+
+  test('describe() metadata that is not an object reads as {}; a describe() that throws fails only that request', async () => {
+    assert.equal((await post(`url=listy.mar&handler=${DESCRIBING_HANDLER_FILE}&initial_workers=1`)).status, 200);
+    assert.deepEqual((await call(`${server.management}/models/listy?customized=true`)).body[0].customizedMetadata, {});
+    assert.equal((await post(`url=throwy.mar&handler=${DESCRIBING_HANDLER_FILE}&initial_workers=1`)).status, 200);
+    const failed = await call(`${server.management}/models/throwy?customized=true`);
+    assert.equal(failed.status, 503);
+    assert.deepEqual([failed.body.type, failed.body.message], ['InternalServerException', 'Prediction failed']);
+    assert.deepEqual((await predict('throwy', 'x')).body, { handler: 'describing' });
+    for (const model of ['listy', 'throwy']) assert.equal((await remove(model)).status, 200);
+  });
+
+  test('?customized=true without a worker → 503 naming the describe request', async () => {
+    assert.equal((await post('url=noop.mar')).status, 200);
+    const response = await call(`${server.management}/models/noop?customized=true`);
+    assert.equal(response.status, 503);
+    assert.deepEqual(response.body, {
+      code: 503,
+      type: 'ServiceUnavailableException',
+      message: 'Model "noop" has no worker to serve describe request. Please use scale workers API to add workers.',
+    });
+    assert.equal((await remove('noop')).status, 200);
+  });
+
+  test('a handler that is not in the archive fails when workers start: 500 with the reason, nothing registered', async () => {
+    const response = await post('url=noop.mar&handler=invalidHandler&initial_workers=1');
+    assert.equal(response.status, 500);
+    assert.equal(response.body.type, 'InternalServerException');
+    assert.match(response.body.message, /^Failed to start workers for model noop version: 1\.0: handler 'invalidHandler' is neither a built-in/);
+    assert.deepEqual((await call(`${server.management}/models`)).body, { models: [] });
+  });
+
+  test(`${'A Python handler is refused at registration' satisfies Difference}: also a TorchServe-only built-in`, async () => {
+    for (const handler of ['my_handler.py', 'object_detector']) {
+      const response = await post(`url=noop.mar&handler=${handler}`);
+      assert.equal(response.status, 400, handler);
+      assert.equal(response.body.type, 'InvalidModelException');
+      assert.match(response.body.message, new RegExp(`'${handler.replace('.', '\\.')}'.*kiln runs TypeScript handlers`));
+    }
+  });
+
+  test(`${'Only the typescript runtime' satisfies Difference}: python, python3 and %2e%2e are refused, typescript registers`, async () => {
+    for (const runtime of ['python', 'python3', 'LSP', '%2e%2e']) {
+      const response = await post(`url=noop.mar&runtime=${runtime}`);
+      assert.equal(response.status, 400, runtime);
+      assert.deepEqual(response.body, {
+        code: 400,
+        type: 'BadRequestException',
+        message: `Invalid RuntimeType value: ${decodeURIComponent(runtime)} (kiln runs 'typescript' handlers only)`,
+      });
+    }
+    assert.equal((await post('url=noop.mar&runtime=typescript&unknown_parameter=1')).status, 200);
+    assert.equal((await remove('noop')).status, 200);
+  });
+
+  test("synchronous is read as TorchServe reads it: 'TRUE' waits (200), 'False' and junk do not (202)", async () => {
+    assert.equal((await post('url=noop.mar&initial_workers=1&synchronous=False')).status, 202);
+    assert.equal((await call(`${server.management}/models/noop?min_worker=1&synchronous=TRUE`, { method: 'PUT' })).status, 200);
+    assert.equal((await call(`${server.management}/models/noop?min_worker=1&synchronous=yes`, { method: 'PUT' })).status, 202);
+    assert.equal((await remove('noop')).status, 200);
+  });
+
+  test(`${'An unregister past unregister_model_timeout is already done' satisfies Difference}: 408, and the running request still gets its answer`, async () => {
+    assert.equal((await post('url=noop.mar&initial_workers=1')).status, 200);
+    const running = predict('noop', 'sleep:2500');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = performance.now();
+    const response = await remove('noop');
+    assert.deepEqual(response.body, { code: 408, type: 'RequestTimeoutException', message: 'Timed out while cleaning resources: noop' });
+    assert.ok(performance.now() - started >= 900, 'it waited unregister_model_timeout (1 s) first');
+    assert.equal((await call(`${server.management}/models/noop`)).status, 404);
+    assert.equal((await remove('noop')).status, 404);
+    assert.equal((await running).status, 200);
+  });
+
+  test(`${'A request past clientTimeoutInMills gets a 408' satisfies Difference}: dropped from the queue unrun`, async () => {
+    assert.equal((await post('url=patient.mar&initial_workers=1')).status, 200);
+    assert.equal((await call(`${server.management}/models/patient`)).body[0].clientTimeoutInMills, 300);
+    const first = predict('patient', 'sleep:1000');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const late = await predict('patient', 'x');
+    assert.equal(late.status, 408);
+    assert.equal(late.body.type, 'RequestTimeoutException');
+    assert.match(late.body.message, /^Request dropped: it waited \d+ ms for a worker of model "patient", longer than its clientTimeoutInMills \(300 ms\)\.$/);
+    assert.equal((await first).status, 200);
+    // A request that does not wait is served.
+    assert.equal((await predict('patient', 'x')).status, 200);
+    assert.equal((await remove('patient')).status, 200);
   });
 });
