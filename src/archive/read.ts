@@ -88,17 +88,41 @@ const RUNTIMES = new Set([KILN_RUNTIME, 'python', 'python3']);
 /** TorchServe built-in handlers kiln has no TypeScript counterpart for. */
 const TORCHSERVE_ONLY_HANDLERS = new Set(['object_detector', 'image_segmenter', 'text_classifier', 'base_handler']);
 
+/** Why kiln can never run `handler` (`file[:function]` or a built-in name), or undefined. */
+function unsupportedHandler(handler: string): string | undefined {
+  const handlerFile = handler.split(':')[0]!;
+  if (PYTHON_FILE.test(handlerFile)) return `a Python handler '${handlerFile}'`;
+  if (TORCHSERVE_ONLY_HANDLERS.has(handlerFile)) return `TorchServe's built-in handler '${handlerFile}', which kiln does not have (kiln's: image_classifier, ocr, tensor)`;
+  return undefined;
+}
+
+/**
+ * The archive served with another handler (`POST /models?handler=`, TorchServe's override of
+ * the manifest's): a built-in name or `file[:function]` inside the archive. A Python handler or
+ * a TorchServe-only built-in is refused here, as in a manifest; a name that is simply not there
+ * is found when a worker loads it (500 "Failed to start workers", as TorchServe answers).
+ * The returned archive shares the files (and `remove`) of `archive`.
+ */
+export function withHandler(archive: OpenedArchive, handler: string): OpenedArchive {
+  const problem = unsupportedHandler(handler);
+  if (problem) {
+    throw new KilnError('KILN_ARCHIVE_UNSUPPORTED', `Parameter handler names ${problem}; kiln runs TypeScript handlers (a built-in name or a bundled file in the archive)`, {
+      details: { problems: [problem] },
+    });
+  }
+  return { ...archive, manifest: { ...archive.manifest, model: { ...archive.manifest.model, handler } } };
+}
+
 function refuseUnsupported(source: string, manifest: Manifest): void {
   if (!RUNTIMES.has(manifest.runtime)) {
     throw new KilnError('KILN_ARCHIVE_MANIFEST_INVALID', `${source}: Runtime is not defined or invalid: '${manifest.runtime}' (kiln writes '${KILN_RUNTIME}')`);
   }
   const { handler, serializedFile, modelFile } = manifest.model;
-  const handlerFile = handler.split(':')[0]!;
   const problems: string[] = [];
-  if (PYTHON_FILE.test(handlerFile)) problems.push(`a Python handler '${handlerFile}'`);
+  const handlerProblem = unsupportedHandler(handler);
+  if (handlerProblem) problems.push(handlerProblem);
   if (modelFile && PYTHON_FILE.test(modelFile)) problems.push(`a Python model definition '${modelFile}'`);
   if (serializedFile && TORCH_FILE.test(serializedFile)) problems.push(`a PyTorch serialized file '${serializedFile}'`);
-  if (TORCHSERVE_ONLY_HANDLERS.has(handlerFile)) problems.push(`TorchServe's built-in handler '${handlerFile}', which kiln does not have (kiln's: image_classifier, ocr, tensor)`);
   if (problems.length > 0) {
     throw new KilnError(
       'KILN_ARCHIVE_UNSUPPORTED',

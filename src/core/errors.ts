@@ -327,6 +327,16 @@ export const ERROR_CATALOGUE = {
     httpStatus: 417,
     summary: 'The request carries an Expect header other than 100-continue.',
   },
+  KILN_SERVE_UNREGISTER_TIMEOUT: {
+    kind: 'cancelled',
+    wireType: 'RequestTimeoutException',
+    summary: "An unregistered version's workers did not stop within unregister_model_timeout; the version is gone and they go on stopping (\"Timed out while cleaning resources: X\").",
+  },
+  KILN_SERVE_CLIENT_TIMEOUT: {
+    kind: 'cancelled',
+    wireType: 'RequestTimeoutException',
+    summary: "A request waited in its model's queue longer than the model's clientTimeoutInMills and was dropped before it ran.",
+  },
   KILN_OIP_REQUEST_INVALID: {
     kind: 'invalid_arg',
     wireType: 'BadRequestException',

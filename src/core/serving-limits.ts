@@ -45,6 +45,7 @@ export const SETTING_BOUNDS = Object.freeze({
   maxRetryTimeoutInSec: { min: 0, max: TIMER_MAX_S, unit: 's', why: 'the longest delay a Node timer honours' },
   clientTimeoutInMills: { min: 0, max: TIMER_MAX_MS, unit: 'ms', why: 'the longest delay a Node timer honours' },
   jobQueueSize: { min: 1, max: 10_000, unit: '', why: 'each waiting request holds its body in memory' },
+  unregisterModelTimeout: { min: 0, max: TIMER_MAX_S, unit: 's', why: 'the longest delay a Node timer honours' },
 } satisfies Record<string, SettingBound>);
 
 /** A setting with a bound. */

@@ -80,7 +80,7 @@ function pickExport(spec: string, exports: unknown, name: string | undefined): u
   return record['default'] ?? record['handler'] ?? record['handle'] ?? exports;
 }
 
-type Steps = Partial<Record<'initialize' | 'preprocess' | 'inference' | 'postprocess' | 'handle' | 'close', (...args: never[]) => unknown>>;
+type Steps = Partial<Record<'initialize' | 'preprocess' | 'inference' | 'postprocess' | 'handle' | 'close' | 'describe', (...args: never[]) => unknown>>;
 
 /**
  * Accepts the shapes TorchServe accepts, in TypeScript: a Handler or steps object, a class
@@ -105,11 +105,13 @@ function toHandler(spec: string, candidate: unknown): Handler {
   if (candidate && typeof candidate === 'object') {
     const steps = candidate as Steps;
     const call = (name: keyof Steps, ...args: unknown[]) => (steps[name] as ((...a: unknown[]) => unknown) | undefined)?.apply(candidate, args);
+    const describe = typeof steps.describe === 'function' ? { describe: (context: HandlerContext) => call('describe', context) } : {};
     if (typeof steps.handle === 'function') {
       return {
         initialize: async (context) => void (await call('initialize', context)),
         handle: async (requests, context) => (await call('handle', requests, context)) as readonly unknown[],
         close: async () => void (await call('close')),
+        ...describe,
       };
     }
     if (typeof steps.inference === 'function') {
@@ -119,6 +121,7 @@ function toHandler(spec: string, candidate: unknown): Handler {
         inference: (batch, context) => call('inference', batch, context),
         postprocess: (outputs, context) => (steps.postprocess ? call('postprocess', outputs, context) : outputs) as readonly unknown[],
         close: () => call('close') as Promise<void>,
+        ...describe,
       });
     }
   }

@@ -190,3 +190,20 @@ test('a PredictionError status outside 400-599 becomes 500', async () => {
     expectError('KILN_HANDLER_PREDICTION_ERROR', (error) => assert.equal(error.details['status'], 500)),
   );
 });
+
+test('describe requests get the describe() hook (null without one); the predictions of the same batch run without them', async () => {
+  const seen: number[] = [];
+  const described: Handler = {
+    ...handler((inputs) => {
+      seen.push(inputs.length);
+      return inputs.map(() => 'predicted');
+    }),
+    describe: (context) => ({ model: context.modelName }),
+  };
+  const mixed: BatchRequest[] = [requests[0]!, { input: {}, describe: true }, requests[1]!];
+  const outcomes = (await runBatch(described, model, mixed)) as HandlerResponse[];
+  assert.deepEqual(seen, [2]);
+  assert.deepEqual(outcomes.map((outcome) => new TextDecoder().decode(outcome.body).trim()), ['predicted', '{\n  "model": "m"\n}', 'predicted']);
+  const bare = (await runBatch(handler(() => assert.fail('handle ran')), model, [{ input: {}, describe: true }])) as HandlerResponse[];
+  assert.equal(new TextDecoder().decode(bare[0]!.body).trim(), 'null');
+});

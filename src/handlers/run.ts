@@ -13,6 +13,12 @@ export interface BatchRequest extends RequestMeta {
    * @defaultValue false (copied)
    */
   readonly transferable?: boolean;
+  /**
+   * Asks for the handler's {@link Handler.describe} metadata instead of a prediction (TorchServe
+   * sends a describe job through the model's queue, with header `describe: True`). A field, not
+   * a header, so that no inference request can ask for it.
+   */
+  readonly describe?: boolean;
 }
 
 /** One response, ready for a transport to write. */
@@ -49,6 +55,7 @@ export function isFailure(outcome: RequestOutcome): outcome is KilnError {
  *   the same error, naming every index.
  */
 export async function runBatch(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[]): Promise<RequestOutcome[]> {
+  if (requests.some((request) => request.describe)) return runWithDescribes(handler, model, requests);
   let outcomes: RequestOutcome[];
   try {
     outcomes = await runOnce(handler, model, requests);
@@ -60,6 +67,28 @@ export async function runBatch(handler: Handler, model: ModelContextInit, reques
     }
     const others = await runBatch(handler, model, requests.filter((_, index) => index !== culprit));
     outcomes = [...others.slice(0, culprit), failure, ...others.slice(culprit)];
+  }
+  return outcomes;
+}
+
+/** A batch holding describe requests: each gets the hook's answer, the rest run as a batch. */
+async function runWithDescribes(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[]): Promise<RequestOutcome[]> {
+  const predictions = requests.filter((request) => !request.describe);
+  const predicted = predictions.length > 0 ? await runBatch(handler, model, predictions) : [];
+  const outcomes: RequestOutcome[] = [];
+  for (const [index, request] of requests.entries()) {
+    if (!request.describe) {
+      outcomes.push(predicted.shift()!);
+      continue;
+    }
+    try {
+      const context = new BatchContext(model, [request]);
+      // No hook answers null, as TorchServe's base handler answers None.
+      const metadata: unknown = (await handler.describe?.(context)) ?? null;
+      outcomes.push({ ...encodeResult(metadata, 0), settings: context.responseSettings(0) });
+    } catch (error) {
+      outcomes.push(handlerError(error, [index], index));
+    }
   }
   return outcomes;
 }

@@ -71,6 +71,12 @@ export interface Handler {
   handle(requests: readonly RequestInput[], context: HandlerContext): Promise<readonly unknown[]>;
   /** Frees native resources (sessions). Called when the worker stops. */
   close?(): Promise<void>;
+  /**
+   * Model metadata for `GET /models/{m}?customized=true` (TorchServe's `describe_handle`), run
+   * in the worker like a batch. A JSON object becomes `customizedMetadata`; any other JSON value
+   * reads as `{}`; undefined or null (and a handler without this hook) leaves the field out.
+   */
+  describe?(context: HandlerContext): unknown;
 }
 
 /** The steps of a handler, each optional but inference; see {@link defineHandler}. */
@@ -80,6 +86,8 @@ export interface HandlerSteps<Batch, Outputs> {
   inference(batch: Batch, context: HandlerContext): Promise<Outputs> | Outputs;
   postprocess(outputs: Outputs, context: HandlerContext): Promise<readonly unknown[]> | readonly unknown[];
   close?(): Promise<void> | void;
+  /** See {@link Handler.describe}. */
+  describe?(context: HandlerContext): unknown;
 }
 
 /**
@@ -100,6 +108,7 @@ export function defineHandler<Batch, Outputs>(steps: HandlerSteps<Batch, Outputs
     async close() {
       await steps.close?.();
     },
+    ...(steps.describe ? { describe: (context: HandlerContext) => steps.describe!(context) } : {}),
   };
 }
 

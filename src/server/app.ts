@@ -95,6 +95,7 @@ export class KilnServer {
       },
       configured: config.models,
       isolation: { mode: config.workerIsolation, maxMemoryMiB: config.workerMaxMemoryMiB },
+      unregisterTimeout: config.unregisterModelTimeout,
       logger: init.logger,
       // Every management change is on disk before it is acknowledged, or undone (it throws).
       persist: () => this.#persist(),

@@ -210,7 +210,7 @@ export const PropertiesSchema = z.object({
   max_response_size: wholeNumber(1),
   default_response_timeout: boundedWhole('responseTimeout'),
   default_startup_timeout: boundedWhole('startupTimeout'),
-  unregister_model_timeout: wholeNumber(0),
+  unregister_model_timeout: boundedWhole('unregisterModelTimeout'),
   allowed_urls: allowedUrls,
   enable_model_api: bool,
   disable_token_authorization: bool,

@@ -221,6 +221,7 @@ for (const [name, text, ...patterns] of [
   ['a queue of 1e15', 'job_queue_size=1000000000000000', /job_queue_size="1000000000000000": must be at most 10000 /],
   ['a response timeout past what timers honour', 'default_response_timeout=2147484', /default_response_timeout="2147484": must be at most 2147483 s/],
   ['a startup timeout past what timers honour', 'default_startup_timeout=99999999', /default_startup_timeout="99999999": must be at most 2147483 s/],
+  ['an unregister timeout past what timers honour', 'unregister_model_timeout=99999999', /unregister_model_timeout="99999999": must be at most 2147483 s/],
   ['models= with 300 workers', 'models={"m":{"1.0":{"minWorkers":300,"maxWorkers":300}}}', /models=.*: m\.1\.0\.minWorkers: must be at most 64 .*got 300/],
   ['models= with a batch of 1e8', 'models={"m":{"1.0":{"batchSize":100000000}}}', /m\.1\.0\.batchSize: must be at most 4096 .*got 100000000/],
   ['models= with a 3e9 ms delay', 'models={"m":{"1.0":{"maxBatchDelay":3000000000}}}', /m\.1\.0\.maxBatchDelay: must be at most 10000 ms/],

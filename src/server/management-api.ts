@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkName } from '../archive/manifest.js';
+import { checkName, KILN_RUNTIME } from '../archive/manifest.js';
 import { KilnError } from '../core/errors.js';
 import { boundProblem, SETTING_BOUNDS, type BoundedSetting } from '../core/serving-limits.js';
+import { customizedMetadata } from '../serving/describe.js';
 import type { RegisterOptions } from '../serving/registry.js';
 import type { RequestContext } from './context.js';
 import { parseQuery, readBody } from './http/request-body.js';
@@ -26,15 +27,23 @@ const BOUNDED_PARAMS: Readonly<Record<string, BoundedSetting>> = {
   startup_timeout: 'startupTimeout',
 };
 
-/** An integer parameter within its bound; TorchServe silently falls back on garbage, kiln answers 400. */
+/** A value as an error message may echo it: bounded, never a whole hostile parameter. */
+function shown(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/**
+ * An integer parameter within its bound. TorchServe silently serves with a default instead of
+ * garbage (`batch_size=dd` → 1) and answers 200, so a typo changes how the model is served
+ * unseen; kiln answers 400 (docs/server.md, deliberate differences).
+ */
 function intParam(params: Params, name: string): number | undefined {
   const text = params[name];
   if (text === undefined || text === '') return undefined;
   const setting = BOUNDED_PARAMS[name]!;
   const { min, max, unit } = SETTING_BOUNDS[setting];
   if (!/^-?\d+$/.test(text) || boundProblem(setting, Number(text)) !== undefined) {
-    const shown = text.length > 40 ? `${text.slice(0, 37)}...` : text;
-    throw badRequest(`Parameter ${name} must be an integer from ${min} to ${max}${unit ? ` (${unit})` : ''}, got '${shown}'.`);
+    throw badRequest(`Parameter ${name} must be an integer from ${min} to ${max}${unit ? ` (${unit})` : ''}, got '${shown(text)}'.`);
   }
   return Number(text);
 }
@@ -47,11 +56,22 @@ function nameParam(params: Params, name: 'model_name' | 'workflow_name'): string
   return value;
 }
 
+/**
+ * A boolean parameter read as TorchServe reads it (Java's `Boolean.parseBoolean`): `true` in any
+ * case is true, anything else given (`false`, `False`, `-1`, `nan`, empty) is false. Lenient on
+ * purpose: a wrong value only decides whether the answer waits (200) or not (202), which the
+ * client sees in the status.
+ */
 function boolParam(params: Params, name: string): boolean | undefined {
-  const text = params[name]?.toLowerCase();
-  if (text === undefined || text === '') return undefined;
-  if (text !== 'true' && text !== 'false') throw badRequest(`Parameter ${name} must be true or false, got '${params[name]}'.`);
-  return text === 'true';
+  const text = params[name];
+  return text === undefined ? undefined : text.toLowerCase() === 'true';
+}
+
+/** `runtime`: TorchServe takes python, python3 or LSP; kiln runs only its own handlers. */
+function checkRuntime(params: Params): void {
+  const runtime = params['runtime'];
+  if (runtime === undefined || runtime === KILN_RUNTIME) return;
+  throw badRequest(`Invalid RuntimeType value: ${shown(runtime)} (kiln runs '${KILN_RUNTIME}' handlers only)`);
 }
 
 /** Query parameters, or a JSON object body when the request says `application/json`. */
@@ -78,10 +98,13 @@ async function register(req: IncomingMessage, res: ServerResponse, ctx: RequestC
   requireModelApi(ctx);
   const params = await registrationParams(req, ctx);
   const url = params['url'];
+  // An empty url too: TorchServe's REST answers 404 "empty url", its gRPC API INVALID_ARGUMENT.
   if (!url) throw badRequest('Parameter url is required.');
+  checkRuntime(params);
   const options: RegisterOptions = {
     url,
     ...optional('modelName', nameParam(params, 'model_name')),
+    ...optional('handler', params['handler'] || undefined),
     ...definedInt(params, 'batch_size', 'batchSize'),
     ...definedInt(params, 'max_batch_delay', 'maxBatchDelay'),
     ...definedInt(params, 'initial_workers', 'initialWorkers'),
@@ -117,6 +140,22 @@ async function scale(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
   const result = await ctx.registry.scale(model, version ?? params['model_version'], min, max, synchronous);
   if (result === 'accepted') sendStatus(res, 202, 'Processing worker updates...', ctx);
   else sendStatus(res, 200, `Workers scaled to ${min} for model: ${model}${version ? `, version: ${version}` : ''}`, ctx);
+}
+
+/**
+ * `GET /models/{m}[/{v}|/all]`; with `customized=true` (not for `all`, as in TorchServe) a worker
+ * adds its handler's `customizedMetadata`.
+ */
+async function describe(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, model: string, version: string | undefined): Promise<void> {
+  const customized = boolParam(parseQuery(req.url ?? ''), 'customized') ?? false;
+  if (!customized || version === 'all') {
+    sendJson(res, 200, ctx.registry.describe(model, version), ctx);
+    return;
+  }
+  const metadata = await customizedMetadata(ctx.registry.version(model, version));
+  // Described after the worker answered, as TorchServe does: the figures are current.
+  const descriptions = ctx.registry.describe(model, version);
+  sendJson(res, 200, metadata === undefined ? descriptions : descriptions.map((entry) => ({ ...entry, customizedMetadata: metadata })), ctx);
 }
 
 /** `limit` and `next_page_token` as TorchServe reads them: out-of-range values fall back. */
@@ -156,7 +195,7 @@ export function managementRouter(): Router<RequestContext> {
     route('GET', '/v1/models/:model', (_req, res, { model }, ctx) => {
       sendJson(res, 200, { name: model, ready: ctx.registry.version(model).readyWorkers > 0 }, ctx);
     }),
-    route('GET', '/models/:model/:version?', (_req, res, { model, version }, ctx) => sendJson(res, 200, ctx.registry.describe(model, version), ctx)),
+    route('GET', '/models/:model/:version?', (req, res, { model, version }, ctx) => describe(req, res, ctx, model, version)),
     route('PUT', '/models/:model/:version/set-default', (_req, res, { model, version }, ctx) => {
       ctx.registry.setDefault(model, version);
       sendStatus(res, 200, `Default version successfully updated for model "${model}" to "${version}"`, ctx);

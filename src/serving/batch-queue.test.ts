@@ -40,3 +40,21 @@ test('nextFullBatch gives up with nothing taken when the running batch ends or t
   assert.deepEqual(await queue.nextFullBatch(2, Promise.reject(new Error('batch failed')), new AbortController().signal), []);
   assert.deepEqual(names(await queue.nextBatch(2, 0, new AbortController().signal)), ['a']);
 });
+
+test('a job that waited past the client timeout is dropped with a 408 when a worker takes it; fresh ones are taken', async () => {
+  const queue = new BatchQueue('m', 10, 50);
+  const rejected: unknown[] = [];
+  const stale: Job = { request: { input: { body: 'stale' } }, enqueuedAt: performance.now() - 200, resolve: () => undefined, reject: (error) => rejected.push(error) };
+  queue.push(stale);
+  job(queue, 'fresh');
+  assert.deepEqual(names(await queue.nextBatch(2, 0, new AbortController().signal)), ['fresh']);
+  assert.equal(rejected.length, 1);
+  assert.equal((rejected[0] as { code: string }).code, 'KILN_SERVE_CLIENT_TIMEOUT');
+  assert.match((rejected[0] as Error).message, /clientTimeoutInMills \(50 ms\)/);
+});
+
+test('without a client timeout, however long a job waited, it is taken', async () => {
+  const queue = new BatchQueue('m', 10);
+  queue.push({ request: { input: { body: 'old' } }, enqueuedAt: performance.now() - 10_000_000, resolve: () => undefined, reject: () => assert.fail('rejected') });
+  assert.deepEqual(names(await queue.nextBatch(1, 0, new AbortController().signal)), ['old']);
+});

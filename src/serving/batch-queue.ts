@@ -19,18 +19,23 @@ export interface Job {
 /**
  * A bounded FIFO of jobs for one model version, with TorchServe's batching rule: a batch starts
  * with the oldest job and takes up to `batchSize` jobs, waiting at most `maxBatchDelay` ms from
- * that first job for more. Full → `KILN_SERVE_NO_WORKER` (503), as TorchServe answers.
+ * that first job for more. Full → `KILN_SERVE_NO_WORKER` (503), as TorchServe answers. A job
+ * that waited longer than `clientTimeoutMs` (model-config.yaml `clientTimeoutInMills`) is dropped
+ * when a worker would take it: its client has given up, so it is not run.
  */
 export class BatchQueue {
   readonly #jobs: Job[] = [];
   readonly #capacity: number;
   readonly #modelName: string;
+  readonly #clientTimeoutMs: number;
   /** Workers waiting for the queue to change; all are woken and re-check (few workers per model). */
   readonly #waiters = new Set<() => void>();
 
-  constructor(modelName: string, capacity: number) {
+  /** @param clientTimeoutMs 0 (the default) lets jobs wait as long as it takes. */
+  constructor(modelName: string, capacity: number, clientTimeoutMs = 0) {
     this.#modelName = modelName;
     this.#capacity = capacity;
+    this.#clientTimeoutMs = clientTimeoutMs;
   }
 
   get depth(): number {
@@ -96,7 +101,29 @@ export class BatchQueue {
       clearTimeout(timer);
     }
     if (signal.aborted) return [];
-    return this.#jobs.splice(0, batchSize);
+    return this.#take(batchSize);
+  }
+
+  /**
+   * Up to `count` jobs from the head, less those past the client timeout: TorchServe drops
+   * them without a word; kiln answers 408 so that a client still waiting is not left hanging.
+   */
+  #take(count: number): Job[] {
+    const taken = this.#jobs.splice(0, count);
+    if (this.#clientTimeoutMs <= 0) return taken;
+    const now = performance.now();
+    return taken.filter((job) => {
+      const waitedMs = Math.round(now - job.enqueuedAt);
+      if (waitedMs <= this.#clientTimeoutMs) return true;
+      job.reject(
+        new KilnError(
+          'KILN_SERVE_CLIENT_TIMEOUT',
+          `Request dropped: it waited ${waitedMs} ms for a worker of model "${this.#modelName}", longer than its clientTimeoutInMills (${this.#clientTimeoutMs} ms).`,
+          { details: { waitedMs, clientTimeoutInMills: this.#clientTimeoutMs } },
+        ),
+      );
+      return false;
+    });
   }
 
   /**
@@ -118,7 +145,7 @@ export class BatchQueue {
     );
     try {
       while (!settled && !signal.aborted && this.#jobs.length < batchSize) await Promise.race([this.#changed(), finished, aborted]);
-      return settled || signal.aborted ? [] : this.#jobs.splice(0, batchSize);
+      return settled || signal.aborted ? [] : this.#take(batchSize);
     } finally {
       signal.removeEventListener('abort', onAbort!);
     }

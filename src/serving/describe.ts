@@ -1,4 +1,5 @@
 import { KILN_RUNTIME } from '../archive/manifest.js';
+import { KilnError } from '../core/errors.js';
 import type { ModelVersion } from './model-version.js';
 import { reportedSettings } from './settings.js';
 import type { WorkerInfo } from './worker.js';
@@ -44,7 +45,7 @@ export function describeVersion(version: ModelVersion, loadedAtStartup: boolean)
     runtime: version.archive.manifest.runtime ?? KILN_RUNTIME,
     ...reportedSettings(settings),
     maxRetryTimeoutInSec: settings.maxRetryTimeoutInSec,
-    clientTimeoutInMills: server.clientTimeoutInMills ?? 0,
+    clientTimeoutInMills: settings.clientTimeoutInMills,
     parallelType: server.parallelType ?? '',
     parallelLevel: server.parallelLevel ?? 0,
     deviceType: 'cpu',
@@ -60,4 +61,29 @@ export function describeVersion(version: ModelVersion, loadedAtStartup: boolean)
     workers: version.workerInfo(),
     jobQueueStatus: { remainingCapacity: version.queue.remainingCapacity, pendingRequests: version.queue.depth },
   };
+}
+
+/**
+ * Asks a worker of `version` for its handler's metadata (`GET /models/{m}?customized=true`),
+ * through the version's queue as TorchServe does. Parsed as TorchServe's frontend reads it: a
+ * JSON object is the metadata, other JSON or text reads as `{}`, and null (no `describe` hook)
+ * means none, so the field is left out.
+ * @throws KilnError `KILN_SERVE_NO_WORKER` (503) when the version has no worker.
+ */
+export async function customizedMetadata(version: ModelVersion): Promise<Record<string, unknown> | undefined> {
+  if (version.liveWorkers === 0) {
+    throw new KilnError(
+      'KILN_SERVE_NO_WORKER',
+      `Model "${version.name}" has no worker to serve describe request. Please use scale workers API to add workers.`,
+    );
+  }
+  const response = await version.predict({ input: {}, describe: true });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(response.body));
+  } catch {
+    return {};
+  }
+  if (parsed === null) return undefined;
+  return typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
 }

@@ -63,7 +63,7 @@ export class ModelVersion {
     this.#logger = init.logger.child({ model: init.name, version: init.version });
     this.#observe = init.observe;
     this.#createHost = init.createHost;
-    this.queue = new BatchQueue(init.name, init.settings.jobQueueSize);
+    this.queue = new BatchQueue(init.name, init.settings.jobQueueSize, init.settings.clientTimeoutInMills);
   }
 
   /** True once the version is being removed (its workers stop; nothing more should be reported for it). */

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
-import { openArchive, type OpenedArchive } from '../archive/read.js';
+import { openArchive, withHandler, type OpenedArchive } from '../archive/read.js';
 import { KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { BatchRequest } from '../handlers/run.js';
@@ -25,6 +25,8 @@ interface Model {
 export interface RegisterOptions extends SettingsOverrides {
   readonly url: string;
   readonly modelName?: string;
+  /** Serve with this handler instead of the manifest's (TorchServe's `handler` parameter). */
+  readonly handler?: string;
   /** Wait for the workers before answering. @defaultValue true (what TorchServe's code does) */
   readonly synchronous?: boolean;
   readonly loadedAtStartup?: boolean;
@@ -72,6 +74,12 @@ export interface RegistryInit {
    * or `in-process` (tests). @defaultValue auto: a process for user handlers, a thread for built-ins, 4096 MiB
    */
   readonly isolation?: IsolationPolicy;
+  /**
+   * Seconds an unregister waits for the version's workers to stop before it answers
+   * `KILN_SERVE_UNREGISTER_TIMEOUT` (TorchServe's `unregister_model_timeout`, 408); the version
+   * is gone either way and its workers go on stopping. @defaultValue 120
+   */
+  readonly unregisterTimeout?: number;
 }
 
 /** One row of `GET /models`. */
@@ -120,7 +128,7 @@ export class ModelRegistry {
     const resolved = await resolveArchiveUrl(options.url, this.#init.store);
     let archive;
     try {
-      archive = await openArchive(resolved.path);
+      archive = await openWithHandler(resolved.path, options.handler);
     } catch (error) {
       if (resolved.downloaded) rmSync(resolved.path, { force: true });
       throw error;
@@ -222,8 +230,14 @@ export class ModelRegistry {
     }
     // A snapshot without the version first: if it cannot be written, nothing is removed.
     this.#persist(target, 'nothing was unregistered', { leaving: target });
-    await this.#remove(name, target.version);
+    const removal = this.#remove(name, target.version);
     this.#init.observer?.changed?.();
+    if (!(await settlesWithin(removal, this.#init.unregisterTimeout ?? 120))) {
+      removal.catch((error: unknown) => this.#init.logger.error({ err: error, model: name }, 'unregister clean-up failed'));
+      throw new KilnError('KILN_SERVE_UNREGISTER_TIMEOUT', `Timed out while cleaning resources: ${name}`, {
+        details: { model: name, version: target.version },
+      });
+    }
   }
 
   async #remove(name: string, versionName: string): Promise<void> {
@@ -349,6 +363,29 @@ export class ModelRegistry {
   /** Stops every worker and removes every extracted archive. */
   async close(): Promise<void> {
     await Promise.all([...this.entries()].map(({ name, version }) => this.#remove(name, version.version)));
+  }
+}
+
+/** Opens an archive, served with `handler` when one is given; nothing stays extracted on failure. */
+async function openWithHandler(path: string, handler: string | undefined): Promise<OpenedArchive> {
+  const archive = await openArchive(path);
+  if (handler === undefined) return archive;
+  try {
+    return withHandler(archive, handler);
+  } catch (error) {
+    await archive.remove();
+    throw error;
+  }
+}
+
+/** True when `work` settles within `seconds` (a rejection still reaches the caller). */
+async function settlesWithin(work: Promise<unknown>, seconds: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), seconds * 1000)));
+  try {
+    return await Promise.race([work.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

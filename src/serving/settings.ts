@@ -15,6 +15,8 @@ export interface VersionSettings {
   readonly maxRetryTimeoutInSec: number;
   /** Requests that may wait for a worker; more get 503. */
   readonly jobQueueSize: number;
+  /** Milliseconds a request may wait in the queue before it is dropped unrun; 0 = no limit. */
+  readonly clientTimeoutInMills: number;
 }
 
 /** Server-wide defaults a version starts from. */
@@ -87,6 +89,8 @@ export function resolveSettings(
     startupTimeout: yaml.startupTimeout ?? rest.startupTimeout ?? configured.startupTimeout ?? defaults.startupTimeout,
     maxRetryTimeoutInSec: yaml.maxRetryTimeoutInSec ?? defaults.maxRetryTimeoutInSec,
     jobQueueSize: yaml.jobQueueSize ?? defaults.jobQueueSize,
+    // Only model-config.yaml sets it, as in TorchServe.
+    clientTimeoutInMills: yaml.clientTimeoutInMills ?? 0,
   });
 }
 
