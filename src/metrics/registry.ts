@@ -10,8 +10,10 @@ import {
   LABEL,
   LEVEL,
   MODEL_LEVEL_LABELS,
+  SYSTEM_FAMILIES,
   SYSTEM_LABELS,
   SYSTEM_METRIC,
+  TORCHSERVE_LABEL_ORDER,
   TS_LATENCY_LABELS,
   TS_METRIC,
   VERSION_LABELS,
@@ -163,24 +165,6 @@ const LEGACY_FAMILIES: ReadonlySet<string> = new Set([
   TS_METRIC.inferenceLatencyMicroseconds,
   TS_METRIC.queueLatencyMicroseconds,
 ]);
-/** Families written TorchServe's way, with their labels in TorchServe's order. */
-const TORCHSERVE_LABEL_ORDER: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
-  ...[TS_METRIC.inferenceRequestsTotal, TS_METRIC.inferenceLatencyMicroseconds, TS_METRIC.queueLatencyMicroseconds].map(
-    (name) => [name, TS_LATENCY_LABELS] as const,
-  ),
-  ...[TS_METRIC.requests2xx, TS_METRIC.requests4xx, TS_METRIC.requests5xx, TS_METRIC.queueTime, TS_METRIC.workerThreadTime].map(
-    (name) => [name, HOST_LABELS] as const,
-  ),
-  [TS_METRIC.workerLoadTime, WORKER_LOAD_LABELS],
-  [TS_METRIC.handlerTime, MODEL_LEVEL_LABELS],
-  [TS_METRIC.predictionTime, MODEL_LEVEL_LABELS],
-  ...[SYSTEM_METRIC.gpuMemoryUtilization, SYSTEM_METRIC.gpuMemoryUsed, SYSTEM_METRIC.gpuUtilization].map((name) => [name, GPU_LABELS] as const),
-  ...Object.values(SYSTEM_METRIC)
-    .filter((name) => !name.startsWith('GPU'))
-    .map((name) => [name, SYSTEM_LABELS] as const),
-]);
-/** Families left out until they hold a sample: a host without a GPU shows no GPU family at all. */
-const SYSTEM_FAMILIES: ReadonlySet<string> = new Set(Object.values(SYSTEM_METRIC));
 const PREFIX_PATTERN = /^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/;
 
 /**
