@@ -33,6 +33,34 @@ export const TS_METRIC = Object.freeze({
   predictionTime: 'PredictionTime',
 } as const);
 
+/**
+ * TorchServe's system families (ts/configs/metrics.yaml), Level="Host". TorchServe measures them
+ * with psutil; kiln reads the same figures from the OS (see system.ts). The GPU ones exist only
+ * where a GPU is present.
+ */
+export const SYSTEM_METRIC = Object.freeze({
+  /** Gauge: CPU busy time since the previous sample, percent of all cores. */
+  cpuUtilization: 'CPUUtilization',
+  /** Gauge: memory in use, megabytes (psutil's `used`). */
+  memoryUsed: 'MemoryUsed',
+  /** Gauge: memory available to new processes without swapping, megabytes. */
+  memoryAvailable: 'MemoryAvailable',
+  /** Gauge: memory not available, percent of the total. */
+  memoryUtilization: 'MemoryUtilization',
+  /** Gauge: bytes used on the root file system, gigabytes. */
+  diskUsage: 'DiskUsage',
+  /** Gauge: the root file system's used share, percent (of what an unprivileged user can reach). */
+  diskUtilization: 'DiskUtilization',
+  /** Gauge: bytes an unprivileged user can still write on the root file system, gigabytes. */
+  diskAvailable: 'DiskAvailable',
+  /** Gauge per GPU: memory in use, percent. Labels {@link GPU_LABELS}. */
+  gpuMemoryUtilization: 'GPUMemoryUtilization',
+  /** Gauge per GPU: memory in use, megabytes. */
+  gpuMemoryUsed: 'GPUMemoryUsed',
+  /** Gauge per GPU: busy time, percent. */
+  gpuUtilization: 'GPUUtilization',
+} as const);
+
 /** kiln's own families, without their prefix (see {@link KILN_METRIC_PREFIX}). */
 export const KILN_METRIC_STEM = Object.freeze({
   /** Histogram: seconds from arrival until a worker took the request. */
@@ -75,6 +103,7 @@ export const LABEL = Object.freeze({
   host: 'Hostname',
   tsModelName: 'ModelName',
   workerName: 'WorkerName',
+  deviceId: 'DeviceId',
   state: 'state',
 } as const);
 
@@ -95,7 +124,30 @@ export const HOST_LABELS = Object.freeze([LABEL.level, LABEL.host] as const);
 export const WORKER_LOAD_LABELS = Object.freeze([LABEL.workerName, LABEL.level, LABEL.host] as const);
 /** Labels of the backend HandlerTime and PredictionTime (`Level` is always `Model`). */
 export const MODEL_LEVEL_LABELS = Object.freeze([LABEL.tsModelName, LABEL.level, LABEL.host] as const);
+/** Labels of the host-wide system families (CPU, memory, disk). */
+export const SYSTEM_LABELS = HOST_LABELS;
+/** Labels of the GPU families, in TorchServe's order. */
+export const GPU_LABELS = Object.freeze([LABEL.level, LABEL.deviceId, LABEL.host] as const);
 /** Labels of kiln's latency histograms and of `kiln_queue_depth` and `kiln_batch_size`. */
 export const VERSION_LABELS = Object.freeze([LABEL.modelName, LABEL.modelVersion] as const);
 /** Labels of `kiln_model_workers`. */
 export const WORKER_STATE_LABELS = Object.freeze([LABEL.modelName, LABEL.modelVersion, LABEL.state] as const);
+
+/** Families written TorchServe's way, with their labels in TorchServe's order. */
+export const TORCHSERVE_LABEL_ORDER: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
+  ...[TS_METRIC.inferenceRequestsTotal, TS_METRIC.inferenceLatencyMicroseconds, TS_METRIC.queueLatencyMicroseconds].map(
+    (name) => [name, TS_LATENCY_LABELS] as const,
+  ),
+  ...[TS_METRIC.requests2xx, TS_METRIC.requests4xx, TS_METRIC.requests5xx, TS_METRIC.queueTime, TS_METRIC.workerThreadTime].map(
+    (name) => [name, HOST_LABELS] as const,
+  ),
+  [TS_METRIC.workerLoadTime, WORKER_LOAD_LABELS],
+  [TS_METRIC.handlerTime, MODEL_LEVEL_LABELS],
+  [TS_METRIC.predictionTime, MODEL_LEVEL_LABELS],
+  ...[SYSTEM_METRIC.gpuMemoryUtilization, SYSTEM_METRIC.gpuMemoryUsed, SYSTEM_METRIC.gpuUtilization].map((name) => [name, GPU_LABELS] as const),
+  ...Object.values(SYSTEM_METRIC)
+    .filter((name) => !name.startsWith('GPU'))
+    .map((name) => [name, SYSTEM_LABELS] as const),
+]);
+/** Families left out until they hold a sample: a host without a GPU shows no GPU family at all. */
+export const SYSTEM_FAMILIES: ReadonlySet<string> = new Set(Object.values(SYSTEM_METRIC));

@@ -70,8 +70,13 @@ describe('createServerMetrics', () => {
     metrics.recordInference(inference());
     const page = await metrics.render();
     assert.equal(page.contentType, PROMETHEUS_CONTENT_TYPE);
-    assert.match(page.body, /^ts_inference_requests_total\{model_name="noop",model_version="default",hostname="test-host"\} 1\.0$/m);
+    // TorchServe's text: a comma after every label pair, Java doubles, no blank lines.
+    assert.match(page.body, /^ts_inference_requests_total\{model_name="noop",model_version="default",hostname="test-host",\} 1\.0$/m);
     assert.ok(page.body.endsWith('\n'));
+    assert.doesNotMatch(page.body, /\n\n/);
+    // prom-client's standard form on request: no trailing comma.
+    const standard = (await metrics.render(undefined, { format: 'standard' })).body;
+    assert.match(standard, /^ts_inference_requests_total\{model_name="noop",model_version="default",hostname="test-host"\} 1\.0$/m);
   });
 
   it('puts each status into its TorchServe class: 2XX, 4XX, everything else 5XX', async () => {

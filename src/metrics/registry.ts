@@ -3,21 +3,28 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KilnError } from '../core/errors.js';
 import {
   DEFAULT_VERSION_LABEL,
+  GPU_LABELS,
   HOST_LABELS,
   KILN_METRIC_PREFIX,
   KILN_METRIC_STEM,
   LABEL,
   LEVEL,
   MODEL_LEVEL_LABELS,
+  SYSTEM_FAMILIES,
+  SYSTEM_LABELS,
+  SYSTEM_METRIC,
+  TORCHSERVE_LABEL_ORDER,
   TS_LATENCY_LABELS,
   TS_METRIC,
   VERSION_LABELS,
   WORKER_LOAD_LABELS,
   WORKER_STATE_LABELS,
 } from './names.js';
+import type { SystemSample } from './system.js';
+import { renderTorchServeFamily, type FamilySamples, type MetricsTextFormat } from './torchserve-text.js';
 
 /**
- * What `GET /metrics` serves. `prometheus`: every family. `legacy`: only TorchServe's three ts_*
+ * What `GET /metrics` serves. `prometheus`: every family (system ones once recorded). `legacy`: only TorchServe's three ts_*
  * families. `log`: an empty body; TorchServe's default, where its metrics go to ts_metrics.log
  * instead (kiln writes no metrics log; its request log covers the same ground).
  */
@@ -89,6 +96,17 @@ export interface HandlerSample {
   readonly predictionMs: number;
 }
 
+/** How {@link ServerMetrics.render} writes. */
+export interface RenderOptions {
+  /**
+   * `torchserve`: TorchServe's families (ts_*, Requests*, system, backend) in TorchServe's exact
+   * text (trailing comma after each label, Java doubles, no blank lines); kiln's own families
+   * stay in prom-client's form. `standard`: prom-client's form throughout.
+   * @defaultValue 'torchserve'
+   */
+  readonly format?: MetricsTextFormat;
+}
+
 /** A rendered metrics page. */
 export interface MetricsPage {
   readonly contentType: string;
@@ -113,6 +131,11 @@ export interface ServerMetrics {
   recordWorkerLoad(model: string, version: string, ms: number, worker?: string): void;
   /** Sets `kiln_model_workers` for both states. */
   setWorkers(model: string, version: string, ready: number, starting: number): void;
+  /**
+   * Sets the system families (CPUUtilization, Memory*, Disk*, and GPU* per device; a GPU not in
+   * the sample loses its series). They appear only once recorded.
+   */
+  recordSystem(sample: SystemSample): void;
   /** Sets `kiln_queue_depth`. */
   setQueueDepth(model: string, version: string, depth: number): void;
   /**
@@ -125,7 +148,7 @@ export interface ServerMetrics {
    * means all, as in TorchServe; unknown names add nothing). Families appear in a fixed order.
    * @example const { contentType, body } = await metrics.render(['ts_queue_latency_microseconds']);
    */
-  render(names?: readonly string[]): Promise<MetricsPage>;
+  render(names?: readonly string[], options?: RenderOptions): Promise<MetricsPage>;
 }
 
 type LabelsOf<T extends readonly string[]> = T[number];
@@ -135,6 +158,7 @@ type ModelLevel = LabelsOf<typeof MODEL_LEVEL_LABELS>;
 type WorkerLoad = LabelsOf<typeof WORKER_LOAD_LABELS>;
 type VersionLevel = LabelsOf<typeof VERSION_LABELS>;
 type WorkerState = LabelsOf<typeof WORKER_STATE_LABELS>;
+type Gpu = LabelsOf<typeof GPU_LABELS>;
 
 const LEGACY_FAMILIES: ReadonlySet<string> = new Set([
   TS_METRIC.inferenceRequestsTotal,
@@ -205,6 +229,8 @@ class PromServerMetrics implements ServerMetrics {
   readonly #batchSize: Histogram<VersionLevel>;
   readonly #modelWorkers: Gauge<WorkerState>;
   readonly #queueDepth: Gauge<VersionLevel>;
+  readonly #system: Readonly<Record<Exclude<keyof typeof SYSTEM_METRIC, `gpu${string}`>, Gauge<HostLevel>>>;
+  readonly #gpu: Readonly<Record<Extract<keyof typeof SYSTEM_METRIC, `gpu${string}`>, Gauge<Gpu>>>;
 
   constructor(config: ServerMetricsConfig) {
     this.config = config;
@@ -236,6 +262,20 @@ class PromServerMetrics implements ServerMetrics {
     this.#workerLoadTime = tsGauge(TS_METRIC.workerLoadTime, 'Milliseconds', WORKER_LOAD_LABELS);
     this.#handlerTime = tsGauge(TS_METRIC.handlerTime, 'ms', MODEL_LEVEL_LABELS);
     this.#predictionTime = tsGauge(TS_METRIC.predictionTime, 'ms', MODEL_LEVEL_LABELS);
+    this.#system = {
+      cpuUtilization: tsGauge(SYSTEM_METRIC.cpuUtilization, 'Percent', SYSTEM_LABELS),
+      memoryUsed: tsGauge(SYSTEM_METRIC.memoryUsed, 'Megabytes', SYSTEM_LABELS),
+      memoryAvailable: tsGauge(SYSTEM_METRIC.memoryAvailable, 'Megabytes', SYSTEM_LABELS),
+      memoryUtilization: tsGauge(SYSTEM_METRIC.memoryUtilization, 'Percent', SYSTEM_LABELS),
+      diskUsage: tsGauge(SYSTEM_METRIC.diskUsage, 'Gigabytes', SYSTEM_LABELS),
+      diskUtilization: tsGauge(SYSTEM_METRIC.diskUtilization, 'Percent', SYSTEM_LABELS),
+      diskAvailable: tsGauge(SYSTEM_METRIC.diskAvailable, 'Gigabytes', SYSTEM_LABELS),
+    };
+    this.#gpu = {
+      gpuMemoryUtilization: tsGauge(SYSTEM_METRIC.gpuMemoryUtilization, 'Percent', GPU_LABELS),
+      gpuMemoryUsed: tsGauge(SYSTEM_METRIC.gpuMemoryUsed, 'Megabytes', GPU_LABELS),
+      gpuUtilization: tsGauge(SYSTEM_METRIC.gpuUtilization, 'Percent', GPU_LABELS),
+    };
     this.#queueSeconds = seconds(KILN_METRIC_STEM.queueLatencySeconds, 'Seconds from arrival until a worker took the request.');
     this.#inferenceSeconds = seconds(KILN_METRIC_STEM.inferenceLatencySeconds, 'Seconds the handler spent on the batch holding the request.');
     this.#requestSeconds = seconds(KILN_METRIC_STEM.requestLatencySeconds, 'Seconds from arrival to response, end to end.');
@@ -315,6 +355,24 @@ class PromServerMetrics implements ServerMetrics {
     this.#modelWorkers.set({ ...labels, [LABEL.state]: 'starting' }, amount(starting));
   }
 
+  recordSystem(sample: SystemSample): void {
+    const host = this.#host;
+    this.#system.cpuUtilization.set(host, amount(sample.cpuUtilizationPercent));
+    this.#system.memoryUsed.set(host, amount(sample.memoryUsedMb));
+    this.#system.memoryAvailable.set(host, amount(sample.memoryAvailableMb));
+    this.#system.memoryUtilization.set(host, amount(sample.memoryUtilizationPercent));
+    this.#system.diskUsage.set(host, amount(sample.diskUsageGb));
+    this.#system.diskUtilization.set(host, amount(sample.diskUtilizationPercent));
+    this.#system.diskAvailable.set(host, amount(sample.diskAvailableGb));
+    for (const gauge of Object.values(this.#gpu)) gauge.reset();
+    for (const gpu of sample.gpus) {
+      const labels = { [LABEL.level]: LEVEL.host, [LABEL.deviceId]: gpu.deviceId, [LABEL.host]: this.config.hostname };
+      if (gpu.memoryUtilizationPercent !== undefined) this.#gpu.gpuMemoryUtilization.set(labels, amount(gpu.memoryUtilizationPercent));
+      if (gpu.memoryUsedMb !== undefined) this.#gpu.gpuMemoryUsed.set(labels, amount(gpu.memoryUsedMb));
+      if (gpu.utilizationPercent !== undefined) this.#gpu.gpuUtilization.set(labels, amount(gpu.utilizationPercent));
+    }
+  }
+
   setQueueDepth(model: string, version: string, depth: number): void {
     this.#track(model, version);
     this.#queueDepth.set(this.#versionLabels(model, version), amount(depth));
@@ -345,17 +403,34 @@ class PromServerMetrics implements ServerMetrics {
     }
   }
 
-  async render(names?: readonly string[]): Promise<MetricsPage> {
+  async render(names?: readonly string[], options: RenderOptions = {}): Promise<MetricsPage> {
     const { metricsMode } = this.config;
     if (metricsMode === 'log') return { contentType: PROMETHEUS_CONTENT_TYPE, body: '' };
     const wanted = names !== undefined && names.length > 0 ? new Set(names) : undefined;
-    const families = this.#registry
+    const selected = this.#registry
       .getMetricsAsArray()
-      .map((metric) => metric.name)
+      .map(({ name }) => name)
       .filter((name) => (wanted === undefined || wanted.has(name)) && (metricsMode !== 'legacy' || LEGACY_FAMILIES.has(name)));
-    const texts = await Promise.all(families.map((name) => this.#registry.getSingleMetricAsString(name)));
-    const body = texts.length === 0 ? '' : `${javaStyleValues(texts.join('\n\n'))}\n`;
-    return { contentType: PROMETHEUS_CONTENT_TYPE, body };
+    const families: FamilySamples[] = await Promise.all(
+      selected.map(async (name) => {
+        const family = await this.#registry.getSingleMetric(name)!.get();
+        return { ...family, type: String(family.type) };
+      }),
+    );
+    const shown = families.filter((family) => !SYSTEM_FAMILIES.has(family.name) || family.values.length > 0);
+    if (shown.length === 0) return { contentType: PROMETHEUS_CONTENT_TYPE, body: '' };
+    if ((options.format ?? 'torchserve') === 'standard') {
+      const texts = await Promise.all(shown.map(({ name }) => this.#registry.getSingleMetricAsString(name)));
+      return { contentType: PROMETHEUS_CONTENT_TYPE, body: `${javaStyleValues(texts.join('\n\n'))}\n` };
+    }
+    const texts = await Promise.all(
+      shown.map(async (family) => {
+        const order = TORCHSERVE_LABEL_ORDER.get(family.name);
+        if (order !== undefined) return renderTorchServeFamily(family, order);
+        return `${javaStyleValues(await this.#registry.getSingleMetricAsString(family.name))}\n`;
+      }),
+    );
+    return { contentType: PROMETHEUS_CONTENT_TYPE, body: texts.join('') };
   }
 
   #track(model: string, version: string): void {

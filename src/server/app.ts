@@ -9,6 +9,7 @@ import { MAX_WORKERS } from '../core/serving-limits.js';
 import type { Logger } from '../core/log.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import type { ModelVersion } from '../serving/model-version.js';
+import { createSystemSampler } from '../metrics/system.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { SERVING_DEFAULTS } from '../serving/settings.js';
 import { takeSnapshot, writeSnapshot, type SnapshotKind } from '../serving/snapshot.js';
@@ -138,7 +139,11 @@ export class KilnServer {
     try {
       await server.#listen('inference', init.config.inferenceAddress, inferenceRouter());
       await server.#listen('management', init.config.managementAddress, managementRouter());
-      if (init.config.enableMetricsApi) await server.#listen('metrics', init.config.metricsAddress, metricsRouter(init.metrics));
+      if (init.config.enableMetricsApi) {
+        const { metricsTextFormat: format, disableSystemMetrics } = init.config;
+        const router = metricsRouter(init.metrics, { format, ...(disableSystemMetrics ? {} : { sampler: createSystemSampler() }) });
+        await server.#listen('metrics', init.config.metricsAddress, router);
+      }
       if (init.config.grpcInferencePort !== undefined) {
         server.#grpc = await OipGrpcServer.start(init.config.grpcInferencePort, {
           registry: server.registry,

@@ -129,6 +129,12 @@ const metricsMode = z
   .transform((text) => text.replace(/\s/g, '').toLowerCase())
   .pipe(z.enum(['prometheus', 'log', 'legacy'], 'must be prometheus, log or legacy'));
 
+/** `metrics_text_format` (kiln only): how the metrics page writes TorchServe's families. */
+const metricsTextFormat = z
+  .string()
+  .toLowerCase()
+  .pipe(z.enum(['torchserve', 'standard'], 'must be torchserve or standard'));
+
 const count = z.number().int('must be a whole number').nonnegative('must not be negative');
 const VersionSettings = z.object({
   defaultVersion: z.boolean().optional(),
@@ -221,6 +227,8 @@ export const PropertiesSchema = z.object({
   cors_allowed_headers: z.string(),
   metrics_mode: metricsMode,
   enable_metrics_api: bool,
+  metrics_text_format: metricsTextFormat,
+  disable_system_metrics: bool,
   private_key_file: z.string(),
   certificate_file: z.string(),
   keystore: z.string(),

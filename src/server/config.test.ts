@@ -359,3 +359,12 @@ test('findConfigFile: TS_CONFIG_FILE > --ts-config > newest snapshot > ./config.
   assert.equal(findConfigFile({ ...base, tsConfig: 'flag.properties' }), 'flag.properties');
   assert.equal(findConfigFile({ ...base, tsConfig: 'flag.properties', env: { TS_CONFIG_FILE: 'env.properties' } }), 'env.properties');
 });
+
+test('metrics_text_format (kiln only) defaults to torchserve; disable_system_metrics to false', () => {
+  assert.equal(DEFAULT_SERVER_CONFIG.metricsTextFormat, 'torchserve');
+  assert.equal(DEFAULT_SERVER_CONFIG.disableSystemMetrics, false);
+  const config = fromText('metrics_text_format= Standard \ndisable_system_metrics=TRUE');
+  assert.equal(config.metricsTextFormat, 'standard');
+  assert.equal(config.disableSystemMetrics, true);
+  assert.throws(() => fromText('metrics_text_format=openmetrics'), /metrics_text_format="openmetrics": must be torchserve or standard/);
+});

@@ -11,6 +11,7 @@ import { KilnError } from '../core/errors.js';
 import { DEFAULT_WORKER_MEMORY_MIB } from '../serving/isolation.js';
 import { MAX_WORKERS } from '../core/serving-limits.js';
 import type { ListenAddress, LoadModels, MetricsMode, ModelSettings, ModelSnapshot } from './config-values.js';
+import type { MetricsTextFormat } from '../metrics/torchserve-text.js';
 import { bool, PropertiesSchema, type PropertyKey } from './config-values.js';
 
 // What moved out of this module stays importable from here, the server's one config entry point.
@@ -89,6 +90,14 @@ export interface ServerConfig {
   readonly metricsMode: MetricsMode;
   /** `enable_metrics_api`. @defaultValue true */
   readonly enableMetricsApi: boolean;
+  /**
+   * `metrics_text_format` (kiln only): `torchserve` writes TorchServe's families exactly as
+   * TorchServe does (`Requests2XX{Level="Host",Hostname="h",} 11.0`); `standard` in prom-client's
+   * form, without the trailing commas. @defaultValue 'torchserve'
+   */
+  readonly metricsTextFormat: MetricsTextFormat;
+  /** `disable_system_metrics`: no CPUUtilization, Memory*, Disk* or GPU* families. @defaultValue false */
+  readonly disableSystemMetrics: boolean;
   /** `private_key_file` (PEM) for `https://` listeners. @defaultValue undefined */
   readonly privateKeyFile: string | undefined;
   /** `certificate_file` (PEM) for `https://` listeners. @defaultValue undefined */
@@ -160,6 +169,8 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = deepFreeze({
   corsAllowedHeaders: undefined,
   metricsMode: 'prometheus',
   enableMetricsApi: true,
+  metricsTextFormat: 'torchserve',
+  disableSystemMetrics: false,
   privateKeyFile: undefined,
   certificateFile: undefined,
   keystore: undefined,
@@ -288,6 +299,8 @@ export function resolveServerConfig(options: ServerConfigOptions = {}): ServerCo
     corsAllowedHeaders: p.cors_allowed_headers ?? d.corsAllowedHeaders,
     metricsMode: p.metrics_mode ?? d.metricsMode,
     enableMetricsApi: p.enable_metrics_api ?? d.enableMetricsApi,
+    metricsTextFormat: p.metrics_text_format ?? d.metricsTextFormat,
+    disableSystemMetrics: p.disable_system_metrics ?? d.disableSystemMetrics,
     privateKeyFile: p.private_key_file ?? d.privateKeyFile,
     certificateFile: p.certificate_file ?? d.certificateFile,
     keystore: p.keystore ?? d.keystore,

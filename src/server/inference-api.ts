@@ -3,11 +3,11 @@ import { KilnError } from '../core/errors.js';
 import type { HandlerResponse } from '../handlers/run.js';
 import type { RequestContext } from './context.js';
 import { decodeInferenceInput, parseQuery, readBody } from './http/request-body.js';
-import { sendBody, sendJson, sendStatus, startStream } from './http/response.js';
+import { sendBody, sendStatus, startStream } from './http/response.js';
 import type { ResponseSettings } from '../handlers/types.js';
 import { route, Router } from './http/router.js';
 import { oipRoutes } from './oip-api.js';
-import { inferenceOpenApi } from './openapi.js';
+import { withApiDescription } from './openapi.js';
 
 /** Headers a handler sees, lower-cased, one value each (TorchServe passes them all). */
 function requestHeaders(req: IncomingMessage, extra: Record<string, string>): Record<string, string> {
@@ -82,37 +82,45 @@ async function inferWorkflow(req: IncomingMessage, res: ServerResponse, ctx: Req
   sendHandlerResponse(res, response, ctx, 'application/json');
 }
 
+// What each route tells the API description (OPTIONS /, /api-description; see openapi.ts).
+const ANY = ['POST', 'PUT', 'GET'];
+const OUT = '*/*';
+const QUERY_INPUTS = 'Query parameters reach the handler as inputs.';
+
 /** The inference API (port 8080): the Open Inference Protocol v2 routes, then TorchServe's. */
 export function inferenceRouter(): Router<RequestContext> {
-  const description = (_req: IncomingMessage, res: ServerResponse, _params: unknown, ctx: RequestContext) => sendJson(res, 200, inferenceOpenApi(), ctx);
-  return new Router<RequestContext>([
+  return new Router<RequestContext>(withApiDescription('kiln inference API', [
     ...oipRoutes(),
-    route('OPTIONS', '/', description),
-    route('*', '/api-description', description),
     route('GET', '/ping', (_req, res, _params, ctx) => {
       const healthy = ctx.registry.healthy();
       sendStatus(res, healthy ? 200 : 500, healthy ? 'Healthy' : 'Unhealthy', ctx);
-    }),
+    }, { summary: 'Health: 200 Healthy when every model has its minimum workers, else 500 Unhealthy.' }),
     route('*', '/predictions/:model/:version?/*rest', (req, res, { model, version, rest }, ctx) =>
       infer(req, res, ctx, { model, version, explain: false, urlPath: rest }),
-    ),
-    route('*', '/explanations/:model/:version?', (req, res, { model, version }, ctx) => infer(req, res, ctx, { model, version, explain: true })),
+    { summary: 'Predict (any method); segments after the version reach the handler as header url_path.', methods: ANY, produces: OUT }),
+    route('*', '/explanations/:model/:version?', (req, res, { model, version }, ctx) => infer(req, res, ctx, { model, version, explain: true }), {
+      summary: 'Explain (any method): the handler sees header explain: True.', methods: ANY, produces: OUT,
+    }),
     route('POST', '/v1/models/:action', (req, res, { action }, ctx) => {
       const match = /^(.+):(predict|explain)$/.exec(action);
       if (!match) throw new KilnError('KILN_SERVE_RESOURCE_NOT_FOUND', 'Requested resource is not found, please refer to API document.');
       return infer(req, res, ctx, { model: match[1]!, explain: match[2] === 'explain' });
-    }),
+    }, { summary: "KServe v1 predict or explain, on the model's default version.", segments: { action: ['{model_name}:predict', '{model_name}:explain'] }, produces: OUT }),
     route('POST', '/invocations', (req, res, _params, ctx) => {
       const query = parseQuery(req.url ?? '');
       const model = query['model_name'] ?? (ctx.settings.startupModels.length === 1 ? ctx.settings.startupModels[0] : undefined);
       if (!model) throw new KilnError('KILN_SERVE_BAD_REQUEST', 'Parameter model_name is required.');
       return infer(req, res, ctx, { model, explain: false, query });
+    }, { summary: `SageMaker-style predict on model_name, or on the only startup model. ${QUERY_INPUTS}`, query: { model_name: 'Model to run.' }, produces: OUT }),
+    route('*', '/wfpredict/:workflow', (req, res, { workflow }, ctx) => inferWorkflow(req, res, ctx, workflow), {
+      summary: "Run a workflow's DAG; the response is its leaf node's output.", methods: ANY, produces: OUT,
     }),
-    route('*', '/wfpredict/:workflow', (req, res, { workflow }, ctx) => inferWorkflow(req, res, ctx, workflow)),
-    route('POST', '/models/:model/invoke', (req, res, { model }, ctx) => infer(req, res, ctx, { model, explain: false })),
-    route('POST', '/:model/predict', (req, res, { model }, ctx) => infer(req, res, ctx, { model, explain: false, query: parseQuery(req.url ?? '') })),
+    route('POST', '/models/:model/invoke', (req, res, { model }, ctx) => infer(req, res, ctx, { model, explain: false }), { summary: 'Predict with the default version.', produces: OUT }),
+    route('POST', '/:model/predict', (req, res, { model }, ctx) => infer(req, res, ctx, { model, explain: false, query: parseQuery(req.url ?? '') }), {
+      summary: `Predict with the default version. ${QUERY_INPUTS}`, produces: OUT,
+    }),
     route('POST', '/:model/:version/predict', (req, res, { model, version }, ctx) =>
       infer(req, res, ctx, { model, version, explain: false, query: parseQuery(req.url ?? '') }),
-    ),
-  ]);
+    { summary: `Predict with a named version. ${QUERY_INPUTS}`, produces: OUT }),
+  ]));
 }

@@ -8,7 +8,7 @@ import type { RequestContext } from './context.js';
 import { parseQuery, readBody } from './http/request-body.js';
 import { methodNotAllowed, sendJson, sendStatus } from './http/response.js';
 import { route, Router } from './http/router.js';
-import { managementOpenApi } from './openapi.js';
+import { withApiDescription } from './openapi.js';
 
 type Params = Record<string, string>;
 
@@ -182,40 +182,67 @@ async function registerWorkflow(req: IncomingMessage, res: ServerResponse, ctx: 
   sendStatus(res, 200, `Workflow ${name} has been registered and scaled successfully.`, ctx);
 }
 
+// What each route tells the API description (OPTIONS /, /api-description; see openapi.ts).
+const PAGE = { limit: 'Page size, at most 100.', next_page_token: 'Where the page starts.' };
+const TIMEOUTS = { response_timeout: 'Seconds a worker may take per batch.', startup_timeout: 'Seconds a worker may take to load.' };
+const REGISTER = {
+  summary: 'Register a model archive (query parameters, or a JSON object body).',
+  query: {
+    url: 'Archive in the model store, or an allowed URL.',
+    model_name: 'Name to register it under.',
+    handler: "A handler that replaces the archive's own (a built-in name or a file in the archive).",
+    runtime: 'Must be typescript, the one runtime kiln runs.',
+    batch_size: 'Requests per batch.',
+    max_batch_delay: 'Longest wait for a full batch, ms.',
+    initial_workers: 'Workers to start.',
+    synchronous: 'Answer once the workers are up (true/false).',
+    ...TIMEOUTS,
+  },
+};
+const SCALE = {
+  summary: 'Scale the workers of the default version or a named one.',
+  query: { min_worker: 'Minimum workers.', max_worker: 'Maximum workers.', synchronous: 'Wait for the workers (true/false).' },
+};
+const REGISTER_WORKFLOW = {
+  summary: 'Register a workflow archive and its models.',
+  query: { url: 'Workflow archive (.war) in the model store, or an allowed URL.', workflow_name: 'Name to register it under.', ...TIMEOUTS },
+};
+
 /** The management API (port 8081): TorchServe's model and workflow routes. */
 export function managementRouter(): Router<RequestContext> {
-  return new Router<RequestContext>([
-    route('OPTIONS', '/', (_req, res, _params, ctx) => sendJson(res, 200, managementOpenApi(), ctx)),
-    route('*', '/api-description', (_req, res, _params, ctx) => sendJson(res, 200, managementOpenApi(), ctx)),
+  return new Router<RequestContext>(withApiDescription('kiln management API', [
     route('GET', '/models', (req, res, _params, ctx) => {
       const { limit, token } = pageParams(req);
       sendJson(res, 200, ctx.registry.list(limit, token), ctx);
-    }),
-    route('POST', '/models', (req, res, _params, ctx) => register(req, res, ctx)),
+    }, { summary: 'List the registered models.', query: PAGE }),
+    route('POST', '/models', (req, res, _params, ctx) => register(req, res, ctx), REGISTER),
     route('GET', '/v1/models/:model', (_req, res, { model }, ctx) => {
       sendJson(res, 200, { name: model, ready: ctx.registry.version(model).readyWorkers > 0 }, ctx);
+    }, { summary: 'KServe v1 model status: {"name", "ready"}.' }),
+    route('GET', '/models/:model/:version?', (req, res, { model, version }, ctx) => describe(req, res, ctx, model, version), {
+      summary: 'Describe the default version, a named one, or every one with "all".',
+      query: { customized: "true: add the handler's customizedMetadata (not with \"all\")." },
     }),
-    route('GET', '/models/:model/:version?', (req, res, { model, version }, ctx) => describe(req, res, ctx, model, version)),
     route('PUT', '/models/:model/:version/set-default', (_req, res, { model, version }, ctx) => {
       ctx.registry.setDefault(model, version);
       sendStatus(res, 200, `Default version successfully updated for model "${model}" to "${version}"`, ctx);
-    }),
-    route('PUT', '/models/:model/:version?', (req, res, { model, version }, ctx) => scale(req, res, ctx, model, version)),
+    }, { summary: 'Make a version the default.' }),
+    route('PUT', '/models/:model/:version?', (req, res, { model, version }, ctx) => scale(req, res, ctx, model, version), SCALE),
     route('DELETE', '/models/:model/:version?', async (_req, res, { model, version }, ctx) => {
       requireModelApi(ctx);
       await ctx.registry.unregister(model, version);
       sendStatus(res, 200, `Model "${model}" unregistered`, ctx);
-    }),
+    }, { summary: 'Unregister the default version or a named one.' }),
     route('GET', '/workflows', (req, res, _params, ctx) => {
       const { limit, token } = pageParams(req);
       sendJson(res, 200, ctx.workflows.list(limit, token), ctx);
-    }),
-    route('POST', '/workflows', (req, res, _params, ctx) => registerWorkflow(req, res, ctx)),
-    route('GET', '/workflows/:workflow', (_req, res, { workflow }, ctx) => sendJson(res, 200, ctx.workflows.describe(workflow), ctx)),
+    }, { summary: 'List the registered workflows.', query: PAGE }),
+    route('POST', '/workflows', (req, res, _params, ctx) => registerWorkflow(req, res, ctx), REGISTER_WORKFLOW),
+    route('GET', '/workflows/:workflow', (_req, res, { workflow }, ctx) => sendJson(res, 200, ctx.workflows.describe(workflow), ctx), { summary: 'Describe a workflow.' }),
     route('DELETE', '/workflows/:workflow', async (_req, res, { workflow }, ctx) => {
       requireModelApi(ctx);
       await ctx.workflows.unregister(workflow);
       sendStatus(res, 200, `Workflow "${workflow}" unregistered`, ctx);
-    }),
-  ]);
+    }, { summary: 'Unregister a workflow and its models.' }),
+  ]));
 }

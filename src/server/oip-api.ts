@@ -71,11 +71,16 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
  * A route that answers only `method`: any other method on its path is the OIP 405 (a route of
  * its own, so the body is OIP's even for methods TorchServe's router would refuse first).
  */
-function only(method: string, pattern: string, handler: RouteHandler<RequestContext>): Route<RequestContext> {
-  return route('*', pattern, (req, res, params, ctx) => {
-    if (req.method !== method) throw new KilnError('KILN_SERVE_METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${pattern}; use ${method}.`);
-    return handler(req, res, params as RouteParams, ctx);
-  });
+function only(method: string, pattern: string, summary: string, handler: RouteHandler<RequestContext>): Route<RequestContext> {
+  return route(
+    '*',
+    pattern,
+    (req, res, params, ctx) => {
+      if (req.method !== method) throw new KilnError('KILN_SERVE_METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${pattern}; use ${method}.`);
+      return handler(req, res, params as RouteParams, ctx);
+    },
+    { summary: `OIP v2: ${summary}`, methods: [method], errors: 'oip' },
+  );
 }
 
 const describeModel: RouteHandler<RequestContext> = (_req, res, { model, version }, ctx) => sendJson(res, 200, modelMetadata(ctx.registry, model!, version), ctx);
@@ -85,21 +90,25 @@ const modelReady: RouteHandler<RequestContext> = (_req, res, { model, version },
   sendJson(res, 200, { name: model, ready: true }, ctx);
 };
 
+const INFER = 'inference (JSON, or binary tensor data after Inference-Header-Content-Length bytes of JSON)';
+
 /** The OIP v2 routes, to be tried before TorchServe's on the inference listener. */
 export function oipRoutes(): Route<RequestContext>[] {
   return [
-    only('GET', '/v2/health/live', (_req, res, _params, ctx) => sendJson(res, 200, { live: true }, ctx)),
-    only('GET', '/v2/health/ready', (_req, res, _params, ctx) => {
+    only('GET', '/v2/health/live', '200 {"live": true} while the server answers.', (_req, res, _params, ctx) => sendJson(res, 200, { live: true }, ctx)),
+    only('GET', '/v2/health/ready', '200 {"ready": true} when every model with workers has a ready one, else 503.', (_req, res, _params, ctx) => {
       assertServerReady(ctx.registry);
       sendJson(res, 200, { ready: true }, ctx);
     }),
-    only('GET', '/v2', (_req, res, _params, ctx) => sendJson(res, 200, serverMetadata(), ctx)),
-    only('GET', '/v2/models', (_req, res, _params, ctx) => sendJson(res, 200, { models: [...new Set([...ctx.registry.entries()].map((entry) => entry.name))].sort() }, ctx)),
-    only('GET', '/v2/models/:model', describeModel),
-    only('GET', '/v2/models/:model/versions/:version', describeModel),
-    only('GET', '/v2/models/:model/ready', modelReady),
-    only('GET', '/v2/models/:model/versions/:version/ready', modelReady),
-    only('POST', '/v2/models/:model/infer', (req, res, { model }, ctx) => infer(req, res, ctx, model!, undefined)),
-    only('POST', '/v2/models/:model/versions/:version/infer', (req, res, { model, version }, ctx) => infer(req, res, ctx, model!, version)),
+    only('GET', '/v2', 'server metadata: name, version, extensions.', (_req, res, _params, ctx) => sendJson(res, 200, serverMetadata(), ctx)),
+    only('GET', '/v2/models', 'the names of the registered models.', (_req, res, _params, ctx) =>
+      sendJson(res, 200, { models: [...new Set([...ctx.registry.entries()].map((entry) => entry.name))].sort() }, ctx),
+    ),
+    only('GET', '/v2/models/:model', "model metadata of the default version (the ONNX graph's inputs and outputs).", describeModel),
+    only('GET', '/v2/models/:model/versions/:version', 'model metadata of a version.', describeModel),
+    only('GET', '/v2/models/:model/ready', 'readiness of the default version: 200 with a ready worker, else 503.', modelReady),
+    only('GET', '/v2/models/:model/versions/:version/ready', 'readiness of a version.', modelReady),
+    only('POST', '/v2/models/:model/infer', `${INFER} on the default version.`, (req, res, { model }, ctx) => infer(req, res, ctx, model!, undefined)),
+    only('POST', '/v2/models/:model/versions/:version/infer', `${INFER} on a version.`, (req, res, { model, version }, ctx) => infer(req, res, ctx, model!, version)),
   ];
 }

@@ -1,82 +1,114 @@
+/**
+ * Each port's OpenAPI 3.0.1 description (`OPTIONS /` and `/api-description`, as TorchServe
+ * answers them), built from the port's own route table: a route declares its summary, query
+ * parameters and error body ({@link RouteDoc}), and the paths are derived from its pattern, so
+ * no route can be served without being described, nor described without being served.
+ */
 import { KILN_VERSION } from '../core/version.js';
+import type { RequestContext } from './context.js';
+import { sendJson } from './http/response.js';
+import { compilePattern, route, type Route, type RouteDoc } from './http/router.js';
 
-const errorResponse = {
-  description: 'Error',
-  content: {
-    'application/json': {
-      schema: {
-        type: 'object',
-        properties: { code: { type: 'integer' }, type: { type: 'string' }, message: { type: 'string' } },
-        required: ['code', 'type', 'message'],
-      },
-    },
-  },
+/** Route parameter → the name TorchServe's documents give it. */
+const WIRE_PARAM: Readonly<Record<string, string>> = { model: 'model_name', version: 'model_version', workflow: 'workflow_name', rest: 'url_path' };
+
+const PATH_PARAM_HELP: Readonly<Record<string, string>> = {
+  model_name: 'Name of the model.',
+  model_version: 'Version of the model.',
+  workflow_name: 'Name of the workflow.',
+  url_path: 'Further path segments, passed to the handler as the url_path header.',
 };
 
-const statusResponse = {
-  description: 'OK',
-  content: { 'application/json': { schema: { type: 'object', properties: { status: { type: 'string' } } } } },
-};
+/** One operation a route answers: an OpenAPI path template and a method (upper case). */
+export interface DescribedOperation {
+  readonly path: string;
+  readonly method: string;
+}
 
-function operation(summary: string, parameters: string[] = [], extra: Record<string, unknown> = {}) {
+/**
+ * The operations a route is described by: its methods (those of `doc.methods` for a `'*'`
+ * route) on every path its pattern matches, optional and rest segments giving one path without
+ * and one with them.
+ * @example describedOperations(route('GET', '/models/:model/:version?', h)) // GET /models/{model_name}, GET /models/{model_name}/{model_version}
+ */
+export function describedOperations<C>(r: Route<C>): DescribedOperation[] {
+  const methods = r.method === '*' ? (r.doc?.methods ?? ['GET', 'POST']) : typeof r.method === 'string' ? [r.method] : r.method;
+  return describedPaths(r.pattern, r.doc).flatMap((path) => methods.map((method) => ({ path, method: method.toUpperCase() })));
+}
+
+function describedPaths(pattern: string, doc: RouteDoc | undefined): string[] {
+  let open: string[][] = [[]];
+  const done: string[][] = [];
+  for (const segment of compilePattern(pattern)) {
+    if (segment.kind === 'literal') {
+      open = open.map((parts) => [...parts, segment.text]);
+      continue;
+    }
+    // The path may end before an optional or rest segment.
+    if (segment.kind !== 'param') done.push(...open);
+    const spellings = doc?.segments?.[segment.name] ?? [`{${WIRE_PARAM[segment.name] ?? segment.name}}`];
+    open = open.flatMap((parts) => spellings.map((spelling) => [...parts, spelling]));
+  }
+  return [...done, ...open].map((parts) => `/${parts.join('/')}`);
+}
+
+const jsonError = (schema: Record<string, unknown>) => ({ description: 'Error', content: { 'application/json': { schema } } });
+const TORCHSERVE_ERROR = jsonError({
+  type: 'object',
+  required: ['code', 'type', 'message'],
+  properties: { code: { type: 'integer' }, type: { type: 'string' }, message: { type: 'string' } },
+});
+const OIP_ERROR = jsonError({ type: 'object', required: ['error'], properties: { error: { type: 'string' } } });
+
+function operation(doc: RouteDoc | undefined, path: string): Record<string, unknown> {
+  const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+    in: 'path',
+    name,
+    required: true,
+    ...(PATH_PARAM_HELP[name!] ? { description: PATH_PARAM_HELP[name!] } : {}),
+    schema: { type: 'string' },
+  }));
+  const queryParams = Object.entries(doc?.query ?? {}).map(([name, description]) => ({ in: 'query', name, description, required: false, schema: { type: 'string' } }));
   return {
-    summary,
-    parameters: parameters.map((name) => ({ name, in: 'path', required: !name.endsWith('?'), schema: { type: 'string' } })).map((p) => ({ ...p, name: p.name.replace('?', '') })),
-    responses: { '200': statusResponse, '400': errorResponse, '404': errorResponse, '500': errorResponse, '503': errorResponse },
-    ...extra,
+    summary: doc?.summary ?? 'Undocumented route.',
+    parameters: [...pathParams, ...queryParams],
+    responses: {
+      '200': { description: 'OK', content: { [doc?.produces ?? 'application/json']: { schema: {} } } },
+      default: doc?.errors === 'oip' ? OIP_ERROR : TORCHSERVE_ERROR,
+    },
   };
 }
 
-function document(title: string, paths: Record<string, unknown>) {
+/**
+ * The OpenAPI 3.0.1 document of a route table. Where two routes describe the same operation,
+ * the first (the one the router tries first) describes it.
+ */
+export function openApiDocument<C>(title: string, routes: readonly Route<C>[]): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    for (const { path, method } of describedOperations(r)) {
+      const item = (paths[path] ??= {});
+      item[method.toLowerCase()] ??= operation(r.doc, path);
+    }
+  }
   return { openapi: '3.0.1', info: { title, version: KILN_VERSION, description: 'kiln: TorchServe-compatible REST API' }, paths };
 }
 
-/** The inference port's OpenAPI 3.0.1 description (`OPTIONS /`, `/api-description`). */
-export function inferenceOpenApi(): unknown {
-  return document('kiln inference API', {
-    '/ping': { get: operation('Health: 200 Healthy when every model has its minimum workers, else 500 Unhealthy') },
-    '/predictions/{model_name}': { post: operation('Predict with the default version', ['model_name']), put: operation('Predict (curl -T)', ['model_name']) },
-    '/predictions/{model_name}/{model_version}': { post: operation('Predict with a version', ['model_name', 'model_version']) },
-    '/explanations/{model_name}': { post: operation('Explain with the default version', ['model_name']) },
-    '/v1/models/{model_name}:predict': { post: operation('KServe v1 predict', ['model_name']) },
-    '/invocations': { post: operation('SageMaker-style predict (?model_name=)') },
-    '/wfpredict/{workflow_name}': { post: operation("Run a workflow's DAG; the response is its leaf node's output", ['workflow_name']) },
-    // Open Inference Protocol v2 (errors there are {"error": message}).
-    '/v2/health/live': { get: operation('OIP v2: 200 {"live": true} while the server answers') },
-    '/v2/health/ready': { get: operation('OIP v2: 200 {"ready": true} when every model has a ready worker, else 503') },
-    '/v2': { get: operation('OIP v2 server metadata: name, version, extensions') },
-    '/v2/models/{model_name}': { get: operation('OIP v2 model metadata (ONNX inputs and outputs)', ['model_name']) },
-    '/v2/models/{model_name}/ready': { get: operation('OIP v2 model readiness', ['model_name']) },
-    '/v2/models/{model_name}/infer': { post: operation('OIP v2 inference (JSON, or binary tensor data)', ['model_name']) },
-    '/v2/models/{model_name}/versions/{model_version}/infer': { post: operation('OIP v2 inference on a version', ['model_name', 'model_version']) },
-  });
-}
-
-/** The management port's OpenAPI 3.0.1 description. */
-export function managementOpenApi(): unknown {
-  return document('kiln management API', {
-    '/models': {
-      get: operation('List models (limit, next_page_token)'),
-      post: operation('Register a model archive (url, model_name, batch_size, max_batch_delay, initial_workers, synchronous, response_timeout, startup_timeout)'),
-    },
-    '/models/{model_name}': {
-      get: operation('Describe a model', ['model_name']),
-      put: operation('Scale workers (min_worker, max_worker, synchronous)', ['model_name']),
-      delete: operation('Unregister the default version', ['model_name']),
-    },
-    '/models/{model_name}/{model_version}': {
-      get: operation('Describe a version, or all with "all"', ['model_name', 'model_version']),
-      put: operation('Scale a version', ['model_name', 'model_version']),
-      delete: operation('Unregister a version', ['model_name', 'model_version']),
-    },
-    '/models/{model_name}/{model_version}/set-default': { put: operation('Set the default version', ['model_name', 'model_version']) },
-    '/workflows': {
-      get: operation('List workflows (limit, next_page_token)'),
-      post: operation('Register a workflow archive (url, workflow_name, response_timeout, startup_timeout)'),
-    },
-    '/workflows/{workflow_name}': {
-      get: operation('Describe a workflow', ['workflow_name']),
-      delete: operation('Unregister a workflow and its models', ['workflow_name']),
-    },
-  });
+/**
+ * `routes` with TorchServe's two description routes in front (`OPTIONS /`, and
+ * `/api-description` by any method), both answering the document of the whole table.
+ * @example new Router(withApiDescription('kiln metrics API', [route('GET', '/metrics', scrape, { summary: '…' })]))
+ */
+export function withApiDescription(title: string, routes: readonly Route<RequestContext>[]): Route<RequestContext>[] {
+  let document: Record<string, unknown> | undefined;
+  const describe = (_req: unknown, res: Parameters<typeof sendJson>[0], _params: unknown, ctx: RequestContext) => {
+    document ??= openApiDocument(title, table);
+    sendJson(res, 200, document, ctx);
+  };
+  const table: Route<RequestContext>[] = [
+    route('OPTIONS', '/', describe, { summary: "This port's OpenAPI 3.0.1 description." }),
+    route('*', '/api-description', describe, { summary: "This port's OpenAPI 3.0.1 description (any method).", methods: ['GET'] }),
+    ...routes,
+  ];
+  return table;
 }

@@ -35,6 +35,28 @@ export type RouteHandler<C, P = RouteParams> = (
 ) => void | Promise<void>;
 
 /**
+ * What a route tells its port's API description (`OPTIONS /`, `/api-description`), which is
+ * built from the route table so that the two cannot drift apart (see ../openapi.ts).
+ */
+export interface RouteDoc {
+  /** One line: what the route does. */
+  readonly summary: string;
+  /** Methods to describe when the route answers any method (`'*'`). @defaultValue ['GET', 'POST'] */
+  readonly methods?: readonly string[];
+  /** Query parameters it reads, name → description. */
+  readonly query?: Readonly<Record<string, string>>;
+  /**
+   * The spellings of a parameter whose segment carries more than the value, e.g.
+   * `{ action: ['{model_name}:predict', '{model_name}:explain'] }` for `/v1/models/:action`.
+   */
+  readonly segments?: Readonly<Record<string, readonly string[]>>;
+  /** The body of its errors: TorchServe's `{code, type, message}` or OIP's `{error}`. @defaultValue 'torchserve' */
+  readonly errors?: 'torchserve' | 'oip';
+  /** The content type of a successful answer. @defaultValue 'application/json' */
+  readonly produces?: string;
+}
+
+/**
  * One route. `pattern` is a path of `/`-separated segments: a literal, `:name` (one non-empty
  * segment), `:name?` (an optional segment, only before other optional ones) or, last only,
  * `*name` (all remaining segments joined with `/`, absent when there are none).
@@ -44,32 +66,38 @@ export interface Route<C> {
   readonly method: string | readonly string[];
   readonly pattern: string;
   readonly handler: RouteHandler<C>;
+  /** Its entry in the port's API description. */
+  readonly doc?: RouteDoc;
 }
 
 /**
  * Builds a {@link Route} whose handler sees its params typed from the pattern.
- * @example route('POST', '/predictions/:model/:version?/*rest', (req, res, { model, version, rest }) => ...)
+ * @example route('POST', '/predictions/:model/:version?/*rest', (req, res, { model, version, rest }) => ..., { summary: 'Predict' })
  */
 export function route<C, P extends string>(
   method: string | readonly string[],
   pattern: P,
   handler: RouteHandler<C, PathParams<P>>,
+  doc?: RouteDoc,
 ): Route<C> {
   // The router fills exactly the names the pattern declares, which is what PathParams<P> says.
-  return { method, pattern, handler: handler as RouteHandler<C> };
+  return { method, pattern, handler: handler as RouteHandler<C>, ...(doc ? { doc } : {}) };
 }
 
-/** The handler and params a request resolved to. */
+/** The route, handler and params a request resolved to. */
 export interface RouteMatch<C> {
+  readonly route: Route<C>;
   readonly handler: RouteHandler<C>;
   readonly params: RouteParams;
 }
 
-type Segment =
+/** One compiled pattern segment (see {@link Route}). */
+export type Segment =
   | { readonly kind: 'literal'; readonly text: string }
   | { readonly kind: 'param' | 'optional' | 'rest'; readonly name: string };
 
 interface CompiledRoute<C> {
+  readonly route: Route<C>;
   readonly methods: ReadonlySet<string> | '*';
   readonly segments: readonly Segment[];
   readonly handler: RouteHandler<C>;
@@ -88,7 +116,12 @@ export class Router<C> {
   readonly #routes: readonly CompiledRoute<C>[];
 
   constructor(routes: readonly Route<C>[]) {
-    this.#routes = routes.map((r) => ({ methods: compileMethods(r.method), segments: compilePattern(r.pattern), handler: r.handler }));
+    this.#routes = routes.map((r) => ({ route: r, methods: compileMethods(r.method), segments: compilePattern(r.pattern), handler: r.handler }));
+  }
+
+  /** The route table, in the order routes are tried. */
+  get routes(): readonly Route<C>[] {
+    return this.#routes.map((compiled) => compiled.route);
   }
 
   /** Resolves a method and request target, or throws 404 (no such path) / 405 (wrong method). */
@@ -99,7 +132,7 @@ export class Router<C> {
       const params = matchSegments(candidate.segments, segments);
       if (params === undefined) continue;
       pathKnown = true;
-      if (candidate.methods === '*' || candidate.methods.has(method.toUpperCase())) return { handler: candidate.handler, params };
+      if (candidate.methods === '*' || candidate.methods.has(method.toUpperCase())) return { route: candidate.route, handler: candidate.handler, params };
     }
     throw pathKnown ? methodNotAllowed() : notFound();
   }
@@ -116,7 +149,11 @@ function compileMethods(method: string | readonly string[]): ReadonlySet<string>
   return new Set((typeof method === 'string' ? [method] : method).map((m) => m.toUpperCase()));
 }
 
-function compilePattern(pattern: string): Segment[] {
+/**
+ * The segments of a route pattern; throws KILN_CORE_INVALID_ARGUMENT on a malformed one.
+ * @example compilePattern('/models/:model/:version?') // literal, param, optional
+ */
+export function compilePattern(pattern: string): Segment[] {
   const parts = pattern.split('/').filter((part) => part !== '');
   return parts.map((part, index): Segment => {
     const name = /^[:*](\w+)\??$/.exec(part)?.[1];

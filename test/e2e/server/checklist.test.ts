@@ -297,15 +297,25 @@ describe('TorchServe conformance checklist', () => {
     const result = await call(`${server.metrics}/metrics`);
     assert.equal(result.status, 200);
     assert.match(result.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-    assert.match(result.text, /^ts_inference_requests_total\{model_name="noop",model_version="default",hostname="[^"]+"\} \d+\.0$/m);
+    // TorchServe's exact text by default: a comma after every label pair, Java doubles.
+    assert.match(result.text, /^ts_inference_requests_total\{model_name="noop",model_version="default",hostname="[^"]+",\} \d+\.0$/m);
     // Backend and worker figures are recorded too, and the per-version gauges.
-    assert.match(result.text, /^HandlerTime\{ModelName="noop",Level="Model",Hostname="[^"]+"\} \d+(\.\d+)?$/m);
-    assert.match(result.text, /^PredictionTime\{ModelName="noop",Level="Model",Hostname="[^"]+"\} \d+(\.\d+)?$/m);
-    assert.match(result.text, /^WorkerLoadTime\{WorkerName="noop-1\.0-\d+",Level="Host",Hostname="[^"]+"\} \d+(\.\d+)?$/m);
+    assert.match(result.text, /^HandlerTime\{ModelName="noop",Level="Model",Hostname="[^"]+",\} \d+\.\d+(E-?\d+)?$/m);
+    assert.match(result.text, /^PredictionTime\{ModelName="noop",Level="Model",Hostname="[^"]+",\} \d+\.\d+(E-?\d+)?$/m);
+    assert.match(result.text, /^WorkerLoadTime\{WorkerName="noop-1\.0-\d+",Level="Host",Hostname="[^"]+",\} \d+\.\d+(E-?\d+)?$/m);
     assert.match(result.text, /^kiln_model_workers\{model_name="noop",model_version="1\.0",state="ready"\} 1(\.0)?$/m);
+    // System metrics, as TorchServe reports them; no GPU family on a host without one.
+    for (const name of ['CPUUtilization', 'MemoryUtilization', 'DiskUtilization']) {
+      const value = Number(new RegExp(`^${name}\\{Level="Host",Hostname="[^"]+",\\} (\\d+\\.\\d+)$`, 'm').exec(result.text)?.[1]);
+      assert.ok(value >= 0 && value <= 100, `${name} ${value}`);
+    }
+    for (const name of ['MemoryUsed', 'MemoryAvailable', 'DiskUsage', 'DiskAvailable']) {
+      assert.match(result.text, new RegExp(`^${name}\\{Level="Host",Hostname="[^"]+",\\} \\d+\\.\\d+(E\\d+)?$`, 'm'));
+    }
+    if (!existsSync('/dev/nvidia0')) assert.doesNotMatch(result.text, /^GPU/m);
     const filtered = await call(`${server.metrics}/metrics?name[]=ts_queue_latency_microseconds`);
     assert.match(filtered.text, /ts_queue_latency_microseconds/);
-    assert.doesNotMatch(filtered.text, /ts_inference_requests_total/);
+    assert.doesNotMatch(filtered.text, /ts_inference_requests_total|CPUUtilization/);
   });
 
   test('47: cors_allowed_origin=* → on every response, errors included', async () => {
