@@ -18,12 +18,12 @@ import { isModelApiEnabled, isTokenAuthRequired, type ListenAddress, type Server
 import type { ApiSettings, RequestContext } from './context.js';
 import { createListener, requireHost } from './http/listener.js';
 import { discardBody } from './http/request-body.js';
-import { sendBody, sendError, type ResponseContext } from './http/response.js';
-import { routedPath, type Router } from './http/router.js';
-import { TokenAuth, type KeyKind } from './auth.js';
+import { sendError, type ResponseContext } from './http/response.js';
+import type { Router } from './http/router.js';
+import { TokenAuth } from './auth.js';
 import { inferenceRouter } from './inference-api.js';
 import { managementRouter } from './management-api.js';
-import { isOipPath, sendOipError } from './oip-api.js';
+import { sendOipError } from './oip-api.js';
 import { OipDecoder } from './oip/decoder.js';
 import { OipGrpcServer } from './oip-grpc.js';
 import { metricsRouter } from './metrics-api.js';
@@ -241,6 +241,7 @@ export class KilnServer {
       oip: this.#oip,
       settings: this.#settings,
       started: performance.now(),
+      ...(this.#auth ? { auth: this.#auth } : {}),
       ...(this.#settings.cors && Object.keys(this.#settings.cors).length ? { cors: this.#settings.cors } : {}),
     };
     this.#inFlight++;
@@ -253,20 +254,16 @@ export class KilnServer {
       );
       if (--this.#inFlight === 0) this.#drained?.();
     });
+    // The route, the key it needs and its error body, decided once from the request target.
+    const resolved = router.resolve(req.method ?? 'GET', req.url ?? '/');
     try {
       requireHost(req);
       if (this.#stopping) throw new KilnError('KILN_SERVE_NO_WORKER', 'The server is shutting down.');
-      if (this.#auth && api !== 'metrics') {
-        const path = (req.url ?? '/').split('?')[0]!;
-        const kind = keyFor(api, req.method ?? 'GET', path);
-        if (kind) this.#auth.check(req, kind);
-        if (kind === 'API') {
-          this.#auth.rotate(new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('type') ?? undefined);
-          sendBody(res, 200, '\n', {}, ctx);
-          return;
-        }
+      if (this.#auth && api !== 'metrics' && resolved.auth !== 'none') {
+        this.#auth.check(req, resolved.auth === 'api' ? 'API' : api === 'management' ? 'management' : 'inference');
       }
-      await router.dispatch(req, res, ctx);
+      if ('error' in resolved) throw resolved.error;
+      await resolved.match.handler(req, res, resolved.match.params, ctx);
     } catch (error) {
       if (!(error instanceof KilnError) || error.kind === 'internal' || error.kind === 'unknown') {
         this.#init.logger.error({ err: error, requestId: ctx.requestId }, 'request failed');
@@ -274,8 +271,8 @@ export class KilnServer {
       await discardBody(req, this.#settings.maxRequestSize);
       // A parser error in the body was answered on the socket itself (clientError); nobody reads more.
       if (!req.socket.writable) return;
-      // By the routed path, so `/%762/…` and `http://host/v2/…` get the OIP body too.
-      if (api === 'inference' && isOipPath(routedPath(req.url ?? '/'))) sendOipError(res, error, ctx);
+      // As the route declares (by the routed path, so `/%762/…` and `http://host/v2/…` get the OIP body too).
+      if (resolved.errors === 'oip') sendOipError(res, error, ctx);
       else sendError(res, error, ctx);
     }
   }
@@ -308,16 +305,6 @@ export class KilnServer {
   get keyFile(): string | undefined {
     return this.#auth?.path;
   }
-}
-
-/**
- * Which key a request needs: none for health, API descriptions and metrics (so probes and
- * scrapers work), the API key for exactly `/token` on management, else the port's own key.
- */
-function keyFor(api: Api, method: string, path: string): KeyKind | undefined {
-  if (path === '/ping' || path.startsWith('/v2/health/') || path === '/api-description' || (method === 'OPTIONS' && path === '/')) return undefined;
-  if (api === 'management') return path === '/token' ? 'API' : 'management';
-  return 'inference';
 }
 
 function describeAddress(address: ListenAddress): string {

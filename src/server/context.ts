@@ -4,6 +4,7 @@ import type { ModelRegistry } from '../serving/registry.js';
 import type { WorkflowRegistry } from '../serving/workflow-registry.js';
 import type { OipDecoder } from './oip/decoder.js';
 import type { CorsConfig, ResponseContext } from './http/response.js';
+import type { TokenAuth } from './auth.js';
 
 /** Settings the routes read; resolved once from config.properties and flags. */
 export interface ApiSettings {
@@ -27,4 +28,6 @@ export interface RequestContext extends ResponseContext {
   readonly settings: ApiSettings;
   /** Milliseconds since the request arrived. */
   readonly started: number;
+  /** The keys, when token authorization is on (`/token` rotates them). */
+  readonly auth?: TokenAuth;
 }

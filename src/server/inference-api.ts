@@ -6,7 +6,7 @@ import { decodeInferenceInput, parseQuery, readBody } from './http/request-body.
 import { sendBody, sendStatus, startStream } from './http/response.js';
 import type { ResponseSettings } from '../handlers/types.js';
 import { route, Router } from './http/router.js';
-import { oipRoutes } from './oip-api.js';
+import { OIP_SCOPE, oipRoutes } from './oip-api.js';
 import { withApiDescription } from './openapi.js';
 
 /** Headers a handler sees, lower-cased, one value each (TorchServe passes them all). */
@@ -94,7 +94,7 @@ export function inferenceRouter(): Router<RequestContext> {
     route('GET', '/ping', (_req, res, _params, ctx) => {
       const healthy = ctx.registry.healthy();
       sendStatus(res, healthy ? 200 : 500, healthy ? 'Healthy' : 'Unhealthy', ctx);
-    }, { summary: 'Health: 200 Healthy when every model has its minimum workers, else 500 Unhealthy.' }),
+    }, { summary: 'Health: 200 Healthy when every model has its minimum workers, else 500 Unhealthy.', auth: 'none' }),
     route('*', '/predictions/:model/:version?/*rest', (req, res, { model, version, rest }, ctx) =>
       infer(req, res, ctx, { model, version, explain: false, urlPath: rest }),
     { summary: 'Predict (any method); segments after the version reach the handler as header url_path.', methods: ANY, produces: OUT }),
@@ -122,5 +122,5 @@ export function inferenceRouter(): Router<RequestContext> {
     route('POST', '/:model/:version/predict', (req, res, { model, version }, ctx) =>
       infer(req, res, ctx, { model, version, explain: false, query: parseQuery(req.url ?? '') }),
     { summary: `Predict with a named version. ${QUERY_INPUTS}`, produces: OUT }),
-  ]));
+  ]), { scopes: [OIP_SCOPE] });
 }

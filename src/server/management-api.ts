@@ -6,7 +6,7 @@ import { customizedMetadata } from '../serving/describe.js';
 import type { RegisterOptions } from '../serving/registry.js';
 import type { RequestContext } from './context.js';
 import { parseQuery, readBody } from './http/request-body.js';
-import { methodNotAllowed, sendJson, sendStatus } from './http/response.js';
+import { methodNotAllowed, sendBody, sendJson, sendStatus } from './http/response.js';
 import { route, Router } from './http/router.js';
 import { withApiDescription } from './openapi.js';
 
@@ -233,6 +233,12 @@ export function managementRouter(): Router<RequestContext> {
       await ctx.registry.unregister(model, version);
       sendStatus(res, 200, `Model "${model}" unregistered`, ctx);
     }, { summary: 'Unregister the default version or a named one.' }),
+    // Any method, as TorchServe; the API key (checked by the server from `auth`), else 404.
+    route('*', '/token', (req, res, _params, ctx) => {
+      if (!ctx.auth) throw new KilnError('KILN_SERVE_RESOURCE_NOT_FOUND', 'Requested resource is not found, please refer to API document.');
+      ctx.auth.rotate(parseQuery(req.url ?? '')['type']);
+      sendBody(res, 200, '\n', {}, ctx);
+    }, { summary: 'With token authorization on: replace the inference or management key (the API key is needed).', methods: ['GET'], query: { type: 'inference or management.' }, auth: 'api' }),
     route('GET', '/workflows', (req, res, _params, ctx) => {
       const { limit, token } = pageParams(req);
       sendJson(res, 200, ctx.workflows.list(limit, token), ctx);

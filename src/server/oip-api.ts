@@ -14,14 +14,12 @@ import { httpStatusOf, isKilnError, KilnError } from '../core/errors.js';
 import type { RequestContext } from './context.js';
 import { readBody } from './http/request-body.js';
 import { sendBody, sendJson, type ResponseContext } from './http/response.js';
-import { route, type Route, type RouteHandler, type RouteParams } from './http/router.js';
+import { route, type Route, type RouteAuth, type RouteHandler, type RouteParams, type RouterScope } from './http/router.js';
 import { encodeInferResponse } from './oip/response.js';
 import { assertModelReady, assertServerReady, inferenceTarget, labelsOf, modelMetadata, runInference, serverMetadata } from './oip/service.js';
 
-/** True for paths the OIP routes own: their errors use the OIP body. */
-export function isOipPath(path: string): boolean {
-  return path === '/v2' || path.startsWith('/v2/');
-}
+/** The paths the OIP routes own: their errors, and those of unknown paths below, use the OIP body. */
+export const OIP_SCOPE: RouterScope = { prefix: '/v2', errors: 'oip' };
 
 /**
  * Sends any thrown value as the OIP error body `{"error": message}`, with the status the error
@@ -71,7 +69,7 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
  * A route that answers only `method`: any other method on its path is the OIP 405 (a route of
  * its own, so the body is OIP's even for methods TorchServe's router would refuse first).
  */
-function only(method: string, pattern: string, summary: string, handler: RouteHandler<RequestContext>): Route<RequestContext> {
+function only(method: string, pattern: string, summary: string, handler: RouteHandler<RequestContext>, auth: RouteAuth = 'port'): Route<RequestContext> {
   return route(
     '*',
     pattern,
@@ -79,7 +77,7 @@ function only(method: string, pattern: string, summary: string, handler: RouteHa
       if (req.method !== method) throw new KilnError('KILN_SERVE_METHOD_NOT_ALLOWED', `Method ${req.method} is not allowed on ${pattern}; use ${method}.`);
       return handler(req, res, params as RouteParams, ctx);
     },
-    { summary: `OIP v2: ${summary}`, methods: [method], errors: 'oip' },
+    { summary: `OIP v2: ${summary}`, methods: [method], errors: 'oip', auth },
   );
 }
 
@@ -95,11 +93,12 @@ const INFER = 'inference (JSON, or binary tensor data after Inference-Header-Con
 /** The OIP v2 routes, to be tried before TorchServe's on the inference listener. */
 export function oipRoutes(): Route<RequestContext>[] {
   return [
-    only('GET', '/v2/health/live', '200 {"live": true} while the server answers.', (_req, res, _params, ctx) => sendJson(res, 200, { live: true }, ctx)),
+    // Health needs no token: probes carry none.
+    only('GET', '/v2/health/live', '200 {"live": true} while the server answers.', (_req, res, _params, ctx) => sendJson(res, 200, { live: true }, ctx), 'none'),
     only('GET', '/v2/health/ready', '200 {"ready": true} when every model with workers has a ready one, else 503.', (_req, res, _params, ctx) => {
       assertServerReady(ctx.registry);
       sendJson(res, 200, { ready: true }, ctx);
-    }),
+    }, 'none'),
     only('GET', '/v2', 'server metadata: name, version, extensions.', (_req, res, _params, ctx) => sendJson(res, 200, serverMetadata(), ctx)),
     only('GET', '/v2/models', 'the names of the registered models.', (_req, res, _params, ctx) =>
       sendJson(res, 200, { models: [...new Set([...ctx.registry.entries()].map((entry) => entry.name))].sort() }, ctx),

@@ -106,8 +106,8 @@ export function withApiDescription(title: string, routes: readonly Route<Request
     sendJson(res, 200, document, ctx);
   };
   const table: Route<RequestContext>[] = [
-    route('OPTIONS', '/', describe, { summary: "This port's OpenAPI 3.0.1 description." }),
-    route('*', '/api-description', describe, { summary: "This port's OpenAPI 3.0.1 description (any method).", methods: ['GET'] }),
+    route('OPTIONS', '/', describe, { summary: "This port's OpenAPI 3.0.1 description.", auth: 'none' }),
+    route('*', '/api-description', describe, { summary: "This port's OpenAPI 3.0.1 description (any method).", methods: ['GET'], auth: 'none' }),
     ...routes,
   ];
   return table;

@@ -50,11 +50,45 @@ export interface RouteDoc {
    * `{ action: ['{model_name}:predict', '{model_name}:explain'] }` for `/v1/models/:action`.
    */
   readonly segments?: Readonly<Record<string, readonly string[]>>;
-  /** The body of its errors: TorchServe's `{code, type, message}` or OIP's `{error}`. @defaultValue 'torchserve' */
-  readonly errors?: 'torchserve' | 'oip';
+  /**
+   * The body of its errors: TorchServe's `{code, type, message}` or OIP's `{error}`.
+   * @defaultValue its router scope's (see {@link RouterOptions}), else 'torchserve'
+   */
+  readonly errors?: ErrorFormat;
+  /**
+   * The key it needs when token authorization is on: `port` (the inference or management key,
+   * by the port), `api` (the API key: `/token`), `none` (health checks, API descriptions).
+   * @defaultValue 'port'
+   */
+  readonly auth?: RouteAuth;
   /** The content type of a successful answer. @defaultValue 'application/json' */
   readonly produces?: string;
 }
+
+/** The error body of a route: TorchServe's `{code, type, message}` or OIP's `{"error"}`. */
+export type ErrorFormat = 'torchserve' | 'oip';
+
+/** Which token a route needs when token authorization is on (see {@link RouteDoc.auth}). */
+export type RouteAuth = 'port' | 'api' | 'none';
+
+/** A path prefix whose routes, and unknown paths, answer errors in one format (`/v2`: OIP). */
+export interface RouterScope {
+  readonly prefix: string;
+  readonly errors: ErrorFormat;
+}
+
+/** Options of a {@link Router}. */
+export interface RouterOptions {
+  readonly scopes?: readonly RouterScope[];
+}
+
+/**
+ * What a request resolved to, decided once: its route (or the 404/405/400 it gets instead), the
+ * key it needs and the body its errors take. The server applies these; nothing re-reads the URL.
+ */
+export type Resolution<C> =
+  | { readonly match: RouteMatch<C>; readonly auth: RouteAuth; readonly errors: ErrorFormat }
+  | { readonly error: unknown; readonly auth: RouteAuth; readonly errors: ErrorFormat };
 
 /**
  * One route. `pattern` is a path of `/`-separated segments: a literal, `:name` (one non-empty
@@ -114,9 +148,38 @@ interface CompiledRoute<C> {
  */
 export class Router<C> {
   readonly #routes: readonly CompiledRoute<C>[];
+  readonly #scopes: readonly RouterScope[];
+  readonly #errors: ReadonlyMap<Route<C>, ErrorFormat>;
 
-  constructor(routes: readonly Route<C>[]) {
+  constructor(routes: readonly Route<C>[], options: RouterOptions = {}) {
+    this.#scopes = options.scopes ?? [];
+    this.#errors = new Map(routes.map((r) => [r, r.doc?.errors ?? this.#scopeErrors(patternPath(r.pattern))]));
     this.#routes = routes.map((r) => ({ route: r, methods: compileMethods(r.method), segments: compilePattern(r.pattern), handler: r.handler }));
+  }
+
+  /** The error format of a path by its scope (the routed path: `/%762/x` is in `/v2`). */
+  #scopeErrors(path: string): ErrorFormat {
+    return this.#scopes.find((scope) => path === scope.prefix || path.startsWith(`${scope.prefix}/`))?.errors ?? 'torchserve';
+  }
+
+  /** The error format of one of its routes: the route's own, else its scope's. */
+  errorsOf(route: Route<C>): ErrorFormat {
+    return this.#errors.get(route) ?? 'torchserve';
+  }
+
+  /**
+   * Resolves a request once: its route, the key it needs and the body its errors take. A path
+   * no route knows (404), a known path asked with another method (405) or a malformed one (400)
+   * resolves to that error, needing the port's key (so a client without one learns nothing of
+   * the route table) and answered in its scope's format.
+   */
+  resolve(method: string, url: string): Resolution<C> {
+    try {
+      const match = this.match(method, url);
+      return { match, auth: match.route.doc?.auth ?? 'port', errors: this.errorsOf(match.route) };
+    } catch (error) {
+      return { error, auth: 'port', errors: this.#scopeErrors(routedPath(url)) };
+    }
   }
 
   /** The route table, in the order routes are tried. */
@@ -142,6 +205,11 @@ export class Router<C> {
     const { handler, params } = this.match(req.method ?? 'GET', req.url ?? '/');
     await handler(req, res, params, ctx);
   }
+}
+
+/** A pattern as a sample path (each parameter one segment), to find its scope. */
+function patternPath(pattern: string): string {
+  return `/${compilePattern(pattern).map((segment) => (segment.kind === 'literal' ? segment.text : 'x')).join('/')}`;
 }
 
 function compileMethods(method: string | readonly string[]): ReadonlySet<string> | '*' {

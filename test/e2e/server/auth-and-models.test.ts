@@ -64,6 +64,14 @@ describe('token authorization', () => {
       assert.equal((await call(`${server.inference}/ping`)).status, 200);
       assert.equal((await call(`${server.inference}/`, { method: 'OPTIONS' })).status, 200);
       assert.equal((await call(`${server.metrics}/metrics`)).status, 200);
+      // The key a request needs is its route's, resolved as the router resolves it: `/ping/` is
+      // /ping (no token), `/%70ing` too; an unknown path needs the key (a client without one
+      // learns nothing of the route table), and an unknown /v2 path answers in OIP's body.
+      assert.equal((await call(`${server.inference}/ping/`)).status, 200);
+      assert.equal((await call(`${server.inference}/%70ing`)).status, 200);
+      assert.deepEqual((await call(`${server.inference}/no-such-route`)).body, failed);
+      assert.equal((await call(`${server.inference}/no-such-route`, { headers: bearer(keys.inference.key) })).status, 404);
+      assert.deepEqual((await call(`${server.inference}/v2/no-such-route`)).body, { error: failed.message });
       // OIP v2 (oip-v2.md §2, §12): its health routes need no token (Kubernetes probes); the rest
       // needs the inference key, and refuses with the OIP error body.
       assert.deepEqual((await call(`${server.inference}/v2/health/live`)).body, { live: true });
