@@ -14,7 +14,8 @@ import type { ListenAddress, LoadModels, MetricsMode, ModelSettings, ModelSnapsh
 import { bool, PropertiesSchema, type PropertyKey } from './config-values.js';
 
 // What moved out of this module stays importable from here, the server's one config entry point.
-export { findConfigFile, findLatestSnapshot } from './config-files.js';
+export { findConfigFile, findLatestSnapshot, locateConfigFile } from './config-files.js';
+export type { ConfigFileSource, LocatedConfigFile } from './config-files.js';
 export type {
   ListenAddress,
   LoadModels,
