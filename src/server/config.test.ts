@@ -8,6 +8,7 @@ import {
   DEFAULT_SERVER_CONFIG,
   findConfigFile,
   findLatestSnapshot,
+  locateConfigFile,
   isLoopback,
   isModelApiEnabled,
   isTokenAuthRequired,
@@ -357,4 +358,17 @@ test('findConfigFile: TS_CONFIG_FILE > --ts-config > newest snapshot > ./config.
   assert.equal(findConfigFile({ ...base, ncs: true }), join(cwd, 'config.properties'));
   assert.equal(findConfigFile({ ...base, tsConfig: 'flag.properties' }), 'flag.properties');
   assert.equal(findConfigFile({ ...base, tsConfig: 'flag.properties', env: { TS_CONFIG_FILE: 'env.properties' } }), 'env.properties');
+});
+
+test('locateConfigFile says why it chose the file, for the line kiln serve prints', () => {
+  const cwd = join(scratch, 'cwd-sources');
+  const snapshotDir = join(cwd, 'logs', 'config');
+  mkdirSync(snapshotDir, { recursive: true });
+  const base = { env: {}, ncs: false, snapshotDir, cwd };
+  writeFileSync(join(cwd, 'config.properties'), '');
+  assert.deepEqual(locateConfigFile(base), { path: join(cwd, 'config.properties'), source: 'config.properties' });
+  writeFileSync(join(snapshotDir, '20250101000000000-shutdown.cfg'), '');
+  assert.deepEqual(locateConfigFile(base), { path: join(snapshotDir, '20250101000000000-shutdown.cfg'), source: 'snapshot' });
+  assert.deepEqual(locateConfigFile({ ...base, tsConfig: 'flag.properties' }), { path: 'flag.properties', source: '--ts-config' });
+  assert.deepEqual(locateConfigFile({ ...base, env: { TS_CONFIG_FILE: 'env.properties' } }), { path: 'env.properties', source: 'TS_CONFIG_FILE' });
 });

@@ -241,7 +241,7 @@ test('kiln quantize refuses an existing output without --force and replaces it w
   writeFileSync(output, 'keep me');
   const refused = kiln('quantize', PP_OCR[0].path, '-o', output, '--mode', 'fp16');
   assert.equal(refused.status, 1, refused.stdout);
-  assert.equal(refused.stderr, `kiln: ${output} already exists; pass --force to replace it [KILN_IO_OUTPUT_EXISTS]\n`);
+  assert.equal(refused.stderr, `kiln: ${output} already exists: use --force to overwrite it [KILN_IO_OUTPUT_EXISTS]\n`);
   assert.equal(readFileSync(output, 'utf8'), 'keep me');
   const forced = kiln('quantize', PP_OCR[0].path, '-o', output, '--mode', 'fp16', '--force');
   assert.equal(forced.status, 0, forced.stderr);

@@ -95,7 +95,7 @@ export async function runQuantize(input: string, config: QuantizeCommandConfig, 
   const { model } = readModel(input);
   // Fail on an existing or unwritable output now, not after minutes of calibration.
   if (!config.force && existsSync(config.output)) {
-    throw new KilnError('KILN_IO_OUTPUT_EXISTS', `${config.output} already exists; pass --force to replace it`);
+    throw new KilnError('KILN_IO_OUTPUT_EXISTS', `${config.output} already exists: use --force to overwrite it`);
   }
   rmSync(writeTempSibling(config.output, []), { force: true });
   const ranges = config.rangesPath ? loadRanges(config.rangesPath).tensors : undefined;
