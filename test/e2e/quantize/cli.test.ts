@@ -191,7 +191,7 @@ describe('kiln quantize --mode dynamic', () => {
     assert.deepEqual(summary.fusion.integerKernels, { DynamicQuantizeMatMul: 9 });
     assert.ok(summary.sizeRatio > 0.6 && summary.sizeRatio < 0.8, String(summary.sizeRatio));
     assert.ok(summary.worstWeight.sqnrDb > 35, JSON.stringify(summary.worstWeight));
-    const text = kiln('quantize', REC, '-o', output, '--mode', 'dynamic');
+    const text = kiln('quantize', REC, '-o', output, '--mode', 'dynamic', '--force');
     assert.match(text.stdout, /^calibration {2}none: dynamic INT8/m);
   });
 
