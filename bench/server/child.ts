@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 /** A running `kiln serve` child: its listeners' URLs, and how to read its loop and stop it. */
@@ -51,11 +50,16 @@ export async function startServer(root: string, store: string): Promise<Server> 
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // The server prints its startup block (config, then one `<api> <address>` line per API) in one write.
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.endsWith('\n')) resolve(out);
+    });
     child.once('exit', (code) => reject(new Error(`kiln serve exited with ${code}: ${stderr}`)));
   });
-  const found = (api: string) => new RegExp(`${api} (http://\\S+?)(,|$)`).exec(line)?.[1] ?? '';
+  const found = (api: string) => new RegExp(`^${api} +(http://\\S+)$`, 'm').exec(line)?.[1] ?? '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     inference: found('inference'),

@@ -1,10 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
-import { KilnError, describeError } from '../core/errors.js';
+import { KilnError } from '../core/errors.js';
+import { KILN_RUNTIME } from '../archive/manifest.js';
 import { KILN_VERSION } from '../core/version.js';
 import type { GraphOptimizationLevel } from '../runtime/engine.js';
 import { BENCH_DEFAULTS, runBench, type BenchConfig } from './commands/bench.js';
 import { runBenchComparison } from './commands/bench-compare.js';
 import { runArchive } from './commands/archive.js';
+import { checkArchiverCompat } from './commands/archive-compat.js';
 import { runArchiveInspect } from './commands/archive-inspect.js';
 import { runArchiveWorkflow } from './commands/archive-workflow.js';
 import { runDemo } from './commands/demo.js';
@@ -14,9 +16,9 @@ import { quantizeCommandConfig, runQuantize } from './commands/quantize-flags.js
 import { runServeBackground, runServeForeground, runStop } from './commands/serve.js';
 import { processIO, type CliIO } from './io.js';
 import { collectDim, collectShape, parseIntList, parsePositiveInt } from './options.js';
+import { EXIT, reportError } from './report-error.js';
 
-/** Exit codes: 0 done, 1 the work failed, 2 the command line was wrong. */
-export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
+export { EXIT } from './report-error.js';
 
 function buildProgram(io: CliIO, argv: readonly string[]): Command {
   const program = new Command('kiln')
@@ -84,6 +86,9 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .option('--export-path <dir>', 'where to write the archive', '.')
     .addOption(new Option('--archive-format <format>', 'archive format').choices(['default', 'zip-store', 'tgz', 'no-archive']).default('default'))
     .option('-f, --force', 'overwrite an existing archive')
+    .option('--runtime <runtime>', `torch-model-archiver's flag: only ${KILN_RUNTIME} (a Python runtime is refused)`)
+    .option('-r, --requirements-file <path>', 'torch-model-archiver\'s flag: refused (kiln installs no Python packages; npm imports are bundled)')
+    .option('--model-file <path>', 'torch-model-archiver\'s flag: with an ONNX --serialized-file, ignored with a warning')
     .option('--inspect <archive>', 'validate an archive (.mar, or a workflow .war) and list its manifest and files instead')
     .option('--json', 'with --inspect: print a JSON document')
     .action(async (flags: Record<string, string | boolean | undefined>) => {
@@ -91,6 +96,15 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
         await runArchiveInspect(flags['inspect'], Boolean(flags['json']), io);
         return;
       }
+      checkArchiverCompat(
+        {
+          ...(typeof flags['runtime'] === 'string' ? { runtime: flags['runtime'] } : {}),
+          ...(typeof flags['requirementsFile'] === 'string' ? { requirementsFile: flags['requirementsFile'] } : {}),
+          ...(typeof flags['modelFile'] === 'string' ? { modelFile: flags['modelFile'] } : {}),
+          ...(typeof flags['serializedFile'] === 'string' ? { serializedFile: flags['serializedFile'] } : {}),
+        },
+        io,
+      );
       for (const required of ['modelName', 'handler'] as const) {
         if (!flags[required]) throw new KilnError('KILN_CLI_USAGE', `kiln archive needs --${required === 'modelName' ? 'model-name' : 'handler'}`);
       }
@@ -163,6 +177,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .option('--save-ranges <file>', 'write the activation ranges as JSON')
     .option('--allow-unfused', 'warn instead of failing when a quantized node stays a float op')
     .option('--sqnr-samples <n>', 'calibration samples compared FP32 vs INT8 for the SQNR line', '32')
+    .option('-f, --force', 'overwrite an existing output file')
     .option('--json', 'print a JSON document instead of text')
     .action(async (model: string, flags: Record<string, unknown>) => {
       const config = quantizeCommandConfig(flags);
@@ -223,28 +238,24 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
 
 /**
  * Runs the CLI and returns the exit code. Every failure becomes one line on stderr
- * (`kiln: <what>`), never a stack trace; set `KILN_DEBUG=1` to see the cause chain.
+ * (`kiln: <what> [KILN_CODE]`), never a stack trace; set `KILN_DEBUG=1` to see the cause's stack.
+ * A bare `kiln` prints the help to stdout and exits 0, as `kiln --help` does.
  */
 export async function runCli(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const program = buildProgram(io, argv);
+  if (argv.length === 0) {
+    program.outputHelp();
+    return EXIT.ok;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.exitCode === 0) return EXIT.ok; // --help, --version
-      io.err(`kiln: ${error.message.replace(/^error: /, '').split('\n')[0]} (see kiln --help)`);
-      return EXIT.usage;
-    }
-    if (error instanceof KilnError) {
-      // Wire messages such as "Prediction failed" are fixed; the reason travels in details.
-      const reason = typeof error.details['reason'] === 'string' ? `: ${error.details['reason']}` : '';
-      io.err(`kiln: ${error.message}${reason}`);
-      if (process.env['KILN_DEBUG']) io.err(String((error.cause as Error | undefined)?.stack ?? ''));
-      return error.code === 'KILN_CLI_USAGE' ? EXIT.usage : EXIT.failed;
-    }
-    io.err(`kiln: internal error: ${describeError(error)}`);
-    if (process.env['KILN_DEBUG']) io.err(String((error as Error).stack ?? ''));
-    return EXIT.failed;
+    if (error instanceof CommanderError && error.exitCode === 0) return EXIT.ok; // --help, --version
+    const command = program.commands.find((candidate) => candidate.name() === argv[0])?.name();
+    const report = reportError(error, command, Boolean(process.env['KILN_DEBUG']));
+    io.err(report.line);
+    if (report.debug) io.err(report.debug);
+    return report.exitCode;
   }
 }

@@ -52,6 +52,11 @@ export const ERROR_CATALOGUE = {
     wireType: 'InternalServerException',
     summary: 'An output file could not be written; nothing partial is left behind.',
   },
+  KILN_IO_OUTPUT_EXISTS: {
+    kind: 'already_exists',
+    wireType: 'ConflictStatusException',
+    summary: 'The output file to write already exists and --force was not given.',
+  },
   KILN_ONNX_PARSE_FAILED: {
     kind: 'invalid_arg',
     wireType: 'InvalidModelException',

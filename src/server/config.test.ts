@@ -8,6 +8,7 @@ import {
   DEFAULT_SERVER_CONFIG,
   findConfigFile,
   findLatestSnapshot,
+  locateConfigFile,
   isLoopback,
   isModelApiEnabled,
   isTokenAuthRequired,
@@ -367,4 +368,17 @@ test('metrics_text_format (kiln only) defaults to torchserve; disable_system_met
   assert.equal(config.metricsTextFormat, 'standard');
   assert.equal(config.disableSystemMetrics, true);
   assert.throws(() => fromText('metrics_text_format=openmetrics'), /metrics_text_format="openmetrics": must be torchserve or standard/);
+});
+
+test('locateConfigFile says why it chose the file, for the line kiln serve prints', () => {
+  const cwd = join(scratch, 'cwd-sources');
+  const snapshotDir = join(cwd, 'logs', 'config');
+  mkdirSync(snapshotDir, { recursive: true });
+  const base = { env: {}, ncs: false, snapshotDir, cwd };
+  writeFileSync(join(cwd, 'config.properties'), '');
+  assert.deepEqual(locateConfigFile(base), { path: join(cwd, 'config.properties'), source: 'config.properties' });
+  writeFileSync(join(snapshotDir, '20250101000000000-shutdown.cfg'), '');
+  assert.deepEqual(locateConfigFile(base), { path: join(snapshotDir, '20250101000000000-shutdown.cfg'), source: 'snapshot' });
+  assert.deepEqual(locateConfigFile({ ...base, tsConfig: 'flag.properties' }), { path: 'flag.properties', source: '--ts-config' });
+  assert.deepEqual(locateConfigFile({ ...base, env: { TS_CONFIG_FILE: 'env.properties' } }), { path: 'env.properties', source: 'TS_CONFIG_FILE' });
 });

@@ -15,7 +15,8 @@ import type { MetricsTextFormat } from '../metrics/torchserve-text.js';
 import { bool, PropertiesSchema, type PropertyKey } from './config-values.js';
 
 // What moved out of this module stays importable from here, the server's one config entry point.
-export { findConfigFile, findLatestSnapshot } from './config-files.js';
+export { findConfigFile, findLatestSnapshot, locateConfigFile } from './config-files.js';
+export type { ConfigFileSource, LocatedConfigFile } from './config-files.js';
 export type {
   ListenAddress,
   LoadModels,

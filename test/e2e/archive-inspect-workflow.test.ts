@@ -89,7 +89,7 @@ test('--inspect on a .war whose DAG has a cycle: one line on stderr, exit 1', as
   const result = kiln('archive', '--inspect', cyclic.path);
   assert.equal(result.status, 1);
   assert.equal(result.stdout, '');
-  assert.match(result.stderr, /^kiln: Invalid workflow specification: .*cycle \(b → c → b\)\n$/);
+  assert.match(result.stderr, /^kiln: Invalid workflow specification: .*cycle \(b → c → b\) \[KILN_SERVE_WORKFLOW_INVALID\]\n$/);
 });
 
 test('--inspect on a model archive named .war says it is not a workflow archive', () => {
@@ -100,5 +100,5 @@ test('--inspect on a model archive named .war says it is not a workflow archive'
   spawnSync('cp', [join(dir, 'm.mar'), path]);
   const result = kiln('archive', '--inspect', path);
   assert.equal(result.status, 1);
-  assert.match(result.stderr, /^kiln: .*model\.war: not a workflow archive \(no WAR-INF\/MANIFEST\.json\)\n$/);
+  assert.match(result.stderr, /^kiln: .*model\.war: not a workflow archive \(no WAR-INF\/MANIFEST\.json\) \[KILN_ARCHIVE_[A-Z_]+\]\n$/);
 });

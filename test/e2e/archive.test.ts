@@ -285,3 +285,32 @@ test('the export folder is created when missing; an empty version and a missing 
   assert.equal(config.stderr.trim().split('\n').length, 1);
   assert.match(config.stderr, /nope\.yaml: cannot read config file \(no such file or directory\)/);
 });
+
+test('torch-model-archiver flags: --runtime and -r refused naming what kiln does not run; --model-file next to ONNX ignored with a warning', () => {
+  const out = join(dir, 'archiver-flags');
+  mkdirSync(out);
+  writeReluModel(join(out, 'relu.onnx'));
+  writeFileSync(join(out, 'model.py'), 'class Net: pass\n');
+  writeFileSync(join(out, 'requirements.txt'), 'numpy\n');
+  const base = ['archive', '--model-name', 'relu', '--handler', 'tensor', '--export-path', out];
+  const oneLine = (run: { status: number | null; stderr: string }, status: number, message: RegExp) => {
+    assert.equal(run.status, status, run.stderr);
+    assert.equal(run.stderr.trimEnd().split('\n').length, 1, run.stderr);
+    assert.match(run.stderr.trimEnd(), message);
+  };
+  for (const runtime of ['python', 'python3', 'LSP']) {
+    oneLine(kiln(...base, '--serialized-file', join(out, 'relu.onnx'), '--runtime', runtime), 1, new RegExp(`^kiln: --runtime ${runtime}: kiln does not run a Python runtime.* \\[KILN_ARCHIVE_UNSUPPORTED\\]$`));
+  }
+  oneLine(kiln(...base, '--serialized-file', join(out, 'relu.onnx'), '-r', join(out, 'requirements.txt')), 1, /--requirements-file .*requirements\.txt: kiln does not install Python packages.*\[KILN_ARCHIVE_UNSUPPORTED\]$/);
+  oneLine(kiln(...base, '--model-file', join(out, 'model.py')), 1, /--model-file .*model\.py without --serialized-file is an eager-mode PyTorch model.*torch\.onnx\.export/);
+  oneLine(kiln(...base, '--serialized-file', join(out, 'relu.onnx'), '--model-file', join(out, 'nope.py')), 1, /nope\.py: cannot read model file \(no such file or directory\) \[KILN_IO_NOT_FOUND\]$/);
+  assert.equal(existsSync(join(out, 'relu.mar')), false);
+
+  const accepted = kiln(...base, '--serialized-file', join(out, 'relu.onnx'), '--model-file', join(out, 'model.py'), '--runtime', 'typescript');
+  assert.equal(accepted.status, 0, accepted.stderr);
+  assert.match(accepted.stderr, /^kiln: warning: --model-file .*model\.py is ignored and not archived: .*relu\.onnx is ONNX/);
+  assert.match(accepted.stdout, /wrote .*relu\.mar/);
+  const listed = kiln('archive', '--inspect', join(out, 'relu.mar'), '--json');
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.doesNotMatch(listed.stdout, /model\.py/);
+});

@@ -23,7 +23,11 @@ interface Run {
 }
 
 function kiln(...args: string[]): Run {
-  const result = spawnSync(process.execPath, [KILN, ...args], { encoding: 'utf8', env: { ...process.env, KILN_DEBUG: '' } });
+  return kilnWith({}, ...args);
+}
+
+function kilnWith(env: Record<string, string>, ...args: string[]): Run {
+  const result = spawnSync(process.execPath, [KILN, ...args], { encoding: 'utf8', env: { ...process.env, KILN_DEBUG: '', ...env } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -143,7 +147,7 @@ const badInputs: { name: string; args: () => string[]; status: number; message: 
     status: 1,
     message: /truncated\.onnx: not a valid ONNX model \(protobuf decoding failed: .*truncated\?\)/,
   },
-  { name: 'missing file (bench)', args: () => ['bench', join(dir, 'nope.onnx')], status: 1, message: /nope\.onnx: cannot read model \(no such file or directory\)$/ },
+  { name: 'missing file (bench)', args: () => ['bench', join(dir, 'nope.onnx')], status: 1, message: /nope\.onnx: cannot read model \(no such file or directory\) \[KILN_IO_NOT_FOUND\]$/ },
   { name: 'a model onnxruntime rejects (inspect)', args: () => ['inspect', writeRejectedModel()], status: 1, message: /rejected\.onnx: onnxruntime cannot load the model: .*NoSuchOp/ },
   { name: 'a model onnxruntime rejects (bench)', args: () => ['bench', writeRejectedModel()], status: 1, message: /rejected\.onnx: onnxruntime cannot load the model: .*NoSuchOp/ },
   { name: 'a bad flag value', args: () => ['bench', PP_OCR[0].path, '--batch', 'eight'], status: 2, message: /--batch must be a comma-separated list|--batch must be a positive whole number, got 'eight'/ },
@@ -161,6 +165,8 @@ for (const bad of badInputs) {
     assert.equal(lines.length, 1, `stderr has ${lines.length} lines:\n${run.stderr}`);
     assert.match(lines[0]!, /^kiln: /);
     assert.match(lines[0]!, bad.message);
+    // The stable code closes the line, to look up in docs/errors.md.
+    assert.match(lines[0]!, bad.status === 2 ? / \[KILN_CLI_USAGE\]$/ : / \[KILN_[A-Z_]+\]$/);
     assert.doesNotMatch(run.stderr, /\n\s+at /);
     assert.equal(run.stdout, '');
   });
@@ -202,4 +208,42 @@ test('kiln bench with two models measures both, interleaved, with speed-ups agai
   const [first, second] = report.results;
   assert.ok(Math.abs(second!.speedup - first!.p50Ms / second!.p50Ms) < 1e-9);
   assert.ok(second!.speedup < 1, 'MobileNetV2 at 224 is slower than the 48x192 classifier');
+});
+
+test('a bare kiln prints the help on stdout and exits 0, as kiln --help does', () => {
+  const bare = kiln();
+  assert.equal(bare.status, 0, bare.stderr);
+  assert.equal(bare.stderr, '');
+  assert.match(bare.stdout, /^Usage: kiln \[options\] \[command\]/);
+  assert.match(bare.stdout, /^ {2}quantize /m);
+  assert.equal(bare.stdout, kiln('--help').stdout);
+});
+
+test('a typo in a command or an option gets "did you mean" on its one line, exit 2', () => {
+  const command = kiln('quantise', 'x.onnx');
+  assert.equal(command.status, 2);
+  assert.equal(command.stderr, "kiln: unknown command 'quantise'; did you mean quantize? (see kiln --help) [KILN_CLI_USAGE]\n");
+  const option = kiln('archive', '--modle-name', 'm');
+  assert.equal(option.status, 2);
+  assert.equal(option.stderr, "kiln: unknown option '--modle-name'; did you mean --model-name? (see kiln archive --help) [KILN_CLI_USAGE]\n");
+});
+
+test('KILN_DEBUG=1 keeps the code on the first line and adds the stack after it', () => {
+  const run = kilnWith({ KILN_DEBUG: '1' }, 'inspect', join(dir, 'nope.onnx'));
+  assert.equal(run.status, 1);
+  const [first, ...rest] = run.stderr.trimEnd().split('\n');
+  assert.match(first!, /^kiln: .*nope\.onnx: cannot read model .* \[KILN_IO_NOT_FOUND\]$/);
+  assert.match(rest.join('\n'), /\n\s+at /);
+});
+
+test('kiln quantize refuses an existing output without --force and replaces it with --force', () => {
+  const output = join(dir, 'exists.onnx');
+  writeFileSync(output, 'keep me');
+  const refused = kiln('quantize', PP_OCR[0].path, '-o', output, '--mode', 'fp16');
+  assert.equal(refused.status, 1, refused.stdout);
+  assert.equal(refused.stderr, `kiln: ${output} already exists: use --force to overwrite it [KILN_IO_OUTPUT_EXISTS]\n`);
+  assert.equal(readFileSync(output, 'utf8'), 'keep me');
+  const forced = kiln('quantize', PP_OCR[0].path, '-o', output, '--mode', 'fp16', '--force');
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.notEqual(readFileSync(output, 'utf8'), 'keep me');
 });

@@ -249,6 +249,8 @@ async function quantizeDemo(clsPath: string, int8Path: string, out: string, iter
     clsPath,
     {
       output: int8Path,
+      // The demo owns its output folder and runs again over it.
+      force: true,
       mode: 'static',
       calibrationPath: calibration,
       source: { preprocess: parseImagePreprocess('resize=height:48:192,mean=0.5,std=0.5,order=bgr') },

@@ -34,6 +34,7 @@ export function quantizeCommandConfig(flags: Readonly<Record<string, unknown>>):
   }
   return {
     output: String(flags['output']),
+    force: Boolean(flags['force']),
     mode,
     calibrationPath: typeof flags['calib'] === 'string' ? flags['calib'] : undefined,
     source: {

@@ -1,4 +1,4 @@
-import { rmSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
 import { commitTempFiles, checkReadableFile, writeTempSibling } from '../../core/fs.js';
 import { KilnError } from '../../core/errors.js';
@@ -22,6 +22,8 @@ import type { CliIO } from '../io.js';
 /** Flags of `kiln quantize`, resolved. */
 export interface QuantizeCommandConfig {
   readonly output: string;
+  /** Replace an existing output file (`--force`); without it an existing file is refused, as `kiln archive` does. */
+  readonly force: boolean;
   /**
    * `static` (calibrated QDQ), `dynamic` (MatMul/Gemm weights int8, activations at run time) or
    * `fp16` (float16 weights and activations, float32 graph inputs and outputs).
@@ -91,7 +93,10 @@ interface Quantized {
 export async function runQuantize(input: string, config: QuantizeCommandConfig, io: CliIO): Promise<void> {
   checkReadableFile(input, 'model');
   const { model } = readModel(input);
-  // Fail on an unwritable output now, not after minutes of calibration.
+  // Fail on an existing or unwritable output now, not after minutes of calibration.
+  if (!config.force && existsSync(config.output)) {
+    throw new KilnError('KILN_IO_OUTPUT_EXISTS', `${config.output} already exists: use --force to overwrite it`);
+  }
   rmSync(writeTempSibling(config.output, []), { force: true });
   const ranges = config.rangesPath ? loadRanges(config.rangesPath).tensors : undefined;
   if (config.mode === 'static' && !ranges && !config.calibrationPath) {

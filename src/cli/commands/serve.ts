@@ -8,7 +8,8 @@ import { createLogger } from '../../core/log.js';
 import { parseProperties } from '../../core/properties.js';
 import { createServerMetrics } from '../../metrics/registry.js';
 import { KilnServer } from '../../server/app.js';
-import { DEFAULT_SERVER_CONFIG, findConfigFile, resolveServerConfig } from '../../server/config.js';
+import { DEFAULT_SERVER_CONFIG, locateConfigFile, resolveServerConfig } from '../../server/config.js';
+import { startupLines } from './serve-addresses.js';
 import type { CliIO } from '../io.js';
 
 /** Flags of `kiln serve`, TorchServe's names. */
@@ -27,12 +28,17 @@ export function pidFile(): string {
   return join(tmpdir(), 'kiln.pid');
 }
 
-/** Resolves config.properties, flags and environment into the server's configuration. */
+/**
+ * Resolves the config file, flags and environment into the server's configuration, with
+ * TorchServe's precedence: env `TS_*` (with `enable_envvars_config`) > flags > the one config
+ * file chosen by {@link locateConfigFile} > defaults. `properties` is what snapshots carry: the
+ * file's keys plus the flags' values, as TorchServe's snapshots hold its whole configuration.
+ */
 export function loadServeConfig(flags: ServeFlags) {
   const env = process.env;
   const snapshotDir = join(env['LOG_LOCATION'] ?? DEFAULT_SERVER_CONFIG.logLocation, 'config');
-  const file = findConfigFile({ ...(flags.tsConfig ? { tsConfig: flags.tsConfig } : {}), env, ncs: flags.ncs, snapshotDir });
-  const properties = file ? parseProperties(readFileChecked(file, 'config file').toString('utf8')) : new Map<string, string>();
+  const located = locateConfigFile({ ...(flags.tsConfig ? { tsConfig: flags.tsConfig } : {}), env, ncs: flags.ncs, snapshotDir });
+  const properties = located ? parseProperties(readFileChecked(located.path, 'config file').toString('utf8')) : new Map<string, string>();
   const config = resolveServerConfig({
     properties,
     env,
@@ -44,10 +50,13 @@ export function loadServeConfig(flags: ServeFlags) {
       ...(flags.enableModelApi !== undefined ? { enableModelApi: flags.enableModelApi } : {}),
     },
   });
-  // Keep what the operator wrote (minus an old snapshot) so snapshots reproduce it.
+  // Keep what the operator wrote (minus an old snapshot) and what the flags set, so snapshots reproduce it.
   properties.delete('model_snapshot');
   if (flags.modelStore) properties.set('model_store', resolve(flags.modelStore));
-  return { config, properties, file };
+  if (flags.models?.length) properties.set('load_models', flags.models.join(','));
+  if (flags.enableModelApi) properties.set('enable_model_api', 'true');
+  if (flags.disableTokenAuth) properties.set('disable_token_authorization', 'true');
+  return { config, properties, file: located };
 }
 
 /** `kiln serve --foreground`: runs the server in this process until SIGTERM or SIGINT. */
@@ -61,9 +70,9 @@ export async function runServeForeground(flags: ServeFlags, io: CliIO): Promise<
     await tellParent({ kind: 'failed', message: describeError(error) });
     throw error;
   }
-  await tellParent({ kind: 'listening' });
-  const addresses = server.addresses();
-  io.out(`kiln serving${file ? ` (config ${file})` : ''}: inference ${addresses.inference}, management ${addresses.management}${addresses.metrics ? `, metrics ${addresses.metrics}` : ''}${addresses.grpc ? `, grpc ${addresses.grpc}` : ''}${server.keyFile ? `; tokens in ${server.keyFile}` : ''}`);
+  const lines = startupLines(server.addresses(), file, server.keyFile);
+  await tellParent({ kind: 'listening', lines });
+  io.out(['kiln serving', ...lines].join('\n'));
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'stopping: draining in-flight requests');
@@ -81,7 +90,7 @@ export async function runServeForeground(flags: ServeFlags, io: CliIO): Promise<
 }
 
 /** What a background server tells the `kiln serve` that started it, over the IPC channel. */
-type StartupMessage = { readonly kind: 'listening' } | { readonly kind: 'failed'; readonly message: string };
+type StartupMessage = { readonly kind: 'listening'; readonly lines: readonly string[] } | { readonly kind: 'failed'; readonly message: string };
 
 /** Sends `message` to the parent when there is one (a background start), and waits until it is written. */
 function tellParent(message: StartupMessage): Promise<void> {
@@ -115,7 +124,7 @@ export async function runServeBackground(argv: readonly string[], flags: ServeFl
     if (child.exitCode === null) process.kill(child.pid!, 'SIGTERM');
     throw new KilnError('KILN_SERVE_CONFIG_INVALID', `the server did not start: ${outcome.message} (log: ${logFile})`);
   }
-  io.out(`kiln started (pid ${child.pid}); logs in ${logFile}; stop it with kiln stop`);
+  io.out([`kiln started (pid ${child.pid}); logs in ${logFile}; stop it with kiln stop`, ...outcome.lines].join('\n'));
 }
 
 /**

@@ -191,7 +191,7 @@ describe('kiln quantize --mode dynamic', () => {
     assert.deepEqual(summary.fusion.integerKernels, { DynamicQuantizeMatMul: 9 });
     assert.ok(summary.sizeRatio > 0.6 && summary.sizeRatio < 0.8, String(summary.sizeRatio));
     assert.ok(summary.worstWeight.sqnrDb > 35, JSON.stringify(summary.worstWeight));
-    const text = kiln('quantize', REC, '-o', output, '--mode', 'dynamic');
+    const text = kiln('quantize', REC, '-o', output, '--mode', 'dynamic', '--force');
     assert.match(text.stdout, /^calibration {2}none: dynamic INT8/m);
   });
 
@@ -199,7 +199,7 @@ describe('kiln quantize --mode dynamic', () => {
     const output = join(dir, 'dynamic-refused.onnx');
     const withRanges = kiln('quantize', CLS, '-o', output, '--mode', 'dynamic', '--ranges', 'r.json');
     assert.equal(withRanges.status, 2, withRanges.stderr);
-    assert.match(withRanges.stderr, /^kiln: --ranges applies to static quantization, not --mode dynamic\n$/);
+    assert.match(withRanges.stderr, /^kiln: --ranges applies to static quantization, not --mode dynamic \[KILN_CLI_USAGE\]\n$/);
     const relu = join(dir, 'relu-only.onnx');
     writeFileSync(relu, encodeModel(makeModel({ name: 'r', nodes: [makeNode('Relu', ['x'], ['y'])], inputs: [makeValueInfo('x', DataType.FLOAT, [1, 4])], outputs: [makeValueInfo('y', DataType.FLOAT, [1, 4])] })));
     assertFailed(kiln('quantize', relu, '-o', output, '--mode', 'dynamic'), /found no MatMul or Gemm with a constant float weight/, output);
@@ -216,10 +216,10 @@ describe('kiln quantize --mode fp16', () => {
     assert.ok(summary.sizeRatio > 0.45 && summary.sizeRatio < 0.55, String(summary.sizeRatio));
     assert.ok(summary.fp16.convertedInitializers > 100, JSON.stringify(summary.fp16));
     assert.equal(summary.fp16.blockedNodes, 0);
-    const text = kiln('quantize', CLS, '-o', output, '--mode', 'fp16');
+    const text = kiln('quantize', CLS, '-o', output, '--mode', 'fp16', '--force');
     assert.match(text.stdout, /^float16 +.*0\.4\d\d× the size\)$/m);
     const refused = kiln('quantize', CLS, '-o', output, '--mode', 'fp16', '--save-ranges', 'r.json');
     assert.equal(refused.status, 2);
-    assert.match(refused.stderr, /^kiln: --save-ranges applies to static quantization, not --mode fp16\n$/);
+    assert.match(refused.stderr, /^kiln: --save-ranges applies to static quantization, not --mode fp16 \[KILN_CLI_USAGE\]\n$/);
   });
 });

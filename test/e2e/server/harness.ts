@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 
 const KILN = new URL('../../../bin/kiln.mjs', import.meta.url).pathname;
 
@@ -56,18 +55,22 @@ export async function startServer(options: StartOptions = {}): Promise<ServerUnd
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // The server prints its startup block (config, then one `<api> <address>` line per API) in one write.
   const line = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', resolve);
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.endsWith('\n')) resolve(out);
+    });
     child.once('exit', (code) => reject(new Error(`kiln serve exited with ${code}: ${stderr}`)));
   });
-  const found = (api: string) => new RegExp(`${api} (http://[^\\s,;]+)`).exec(line)?.[1] ?? '';
+  const found = (api: string) => new RegExp(`^${api} +(http://\\S+)$`, 'm').exec(line)?.[1] ?? '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     inference: found('inference'),
     management: found('management'),
     metrics: found('metrics'),
-    grpc: /grpc (grpc:\/\/[^\s,;]+)/.exec(line)?.[1] ?? '',
+    grpc: /^grpc +(grpc:\/\/\S+)$/m.exec(line)?.[1] ?? '',
     store,
     logs,
     root,
