@@ -44,7 +44,8 @@ function openProcess(init: HostInit, limits: ProcessLimits): ChannelOpener {
     });
     const pid = child.pid ?? -1;
     let killedFor: string | undefined;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let markExited: () => void = () => undefined;
+    const exited = new Promise<void>((resolve) => (markExited = resolve));
     /** Every process seen descending from the worker: once it dies, its orphans cannot be found. */
     const offspring = new Map<number, ProcessIdentity>();
     const listOffspring = () => {
@@ -66,16 +67,29 @@ function openProcess(init: HostInit, limits: ProcessLimits): ChannelOpener {
     }, WATCHDOG_INTERVAL_MS);
     watchdog.unref();
     child.on('message', (message: HostMessage) => events.message(message));
-    child.on('error', (error) => init.logger.error({ err: error, pid }, 'worker process error'));
-    child.once('exit', (code, signal) => {
+    let ended = false;
+    const end = (error: KilnError) => {
+      if (ended) return;
+      ended = true;
       clearInterval(watchdog);
       // The group outlives its leader while anything the handler started still runs.
       killGroup(child);
       killIdentified(offspring.values());
-      const reason = killedFor ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
-      events.exit(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { pid, exitCode: code, signal, reason } }));
+      markExited();
+      events.exit(error);
+    };
+    child.on('error', (error) => {
+      init.logger.error({ err: error, pid }, 'worker process error');
+      // A process that could not be started (EAGAIN, ENOMEM) never emits 'exit'.
+      if (child.pid === undefined) {
+        end(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { cause: error, details: { reason: `the worker process could not be started: ${error.message}` } }));
+      }
     });
-    child.send({ type: 'init', data });
+    child.once('exit', (code, signal) => {
+      const reason = killedFor ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
+      end(new KilnError('KILN_SERVE_WORKER_DIED', 'Worker died.', { details: { pid, exitCode: code, signal, reason } }));
+    });
+    if (child.connected) child.send({ type: 'init', data });
     return {
       pid,
       send: (command) => {
