@@ -4,6 +4,7 @@
  * module in place of the real package, so the server and the handler share one copy.
  */
 export { defineHandler, PredictionError } from './types.js';
+export { settleEach, succeeded } from './request-errors.js';
 export type { Handler, HandlerContext, HandlerSteps, RequestInput } from './types.js';
 export { KilnError } from '../core/errors.js';
 export { Engine } from '../runtime/engine.js';

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { writeArchive } from '../../../src/archive/write.js';
+import { bundleHandler, BUNDLED_HANDLER_FILE } from '../../../src/handlers/bundle.js';
 import { ppOcrAssetsDir } from '../../../src/cli/default-models.js';
 import { seededRandom } from '../../../src/core/random.js';
 import { randomWords, renderLine } from '../../fixtures/render-text.js';
@@ -107,4 +108,26 @@ test('tensor handler: a malformed request batched with good ones fails alone', a
   assert.deepEqual(answers[0]!.body.outputs.y.data, [-1, -2, -3]);
   assert.deepEqual(answers[2]!.body.outputs.y.data, [-10, -11, -12]);
   assert.deepEqual(await worker('neg'), before);
+});
+
+test('a user handler (in its worker process) fails one request of a batch with settleEach from kiln/handler', async () => {
+  const bundle = await bundleHandler(new URL('../../fixtures/handlers/per-request.ts', import.meta.url).pathname);
+  await writeArchive({
+    modelName: 'double',
+    modelVersion: '1.0',
+    handler: BUNDLED_HANDLER_FILE,
+    entries: [{ name: BUNDLED_HANDLER_FILE, source: { bytes: bundle } }],
+    exportPath: server.store,
+    format: 'default',
+    force: true,
+  });
+  assert.equal((await call(`${server.management}/models?url=double.mar&initial_workers=1&synchronous=true&batch_size=4&max_batch_delay=5000`, { method: 'POST' })).status, 200);
+  const before = await worker('double');
+  assert.notEqual(before.pid, server.process.pid, 'a user handler runs in a worker process of its own');
+  const answers = await Promise.all(['1', '2.5', 'x', '-4'].map((body) => call(`${server.inference}/predictions/double`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } })));
+  assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 422, 200], answers.map((answer) => answer.text).join('\n'));
+  assert.deepEqual(answers.filter((answer) => answer.status === 200).map((answer) => answer.body.double), [2, 5, -8]);
+  assert.equal(answers[2]!.body.message, "'x' is not a number");
+  assert.deepEqual(await batches('double'), { count: 1, sum: 4 }, 'the four requests ran as one batch');
+  assert.deepEqual(await worker('double'), before);
 });
