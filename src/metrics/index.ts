@@ -1,4 +1,4 @@
 export * from './names.js';
-export * from './registry.js';
+export * from './server-metrics.js';
 export * from './system.js';
 export * from './torchserve-text.js';

@@ -7,7 +7,7 @@ import { removeOrphanedExtractions } from '../archive/extract.js';
 import { KilnError } from '../core/errors.js';
 import { MAX_WORKERS } from '../core/serving-limits.js';
 import type { Logger } from '../core/log.js';
-import type { ServerMetrics } from '../metrics/registry.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ModelVersion } from '../serving/model-version.js';
 import { createSystemSampler } from '../metrics/system.js';
 import { ModelRegistry } from '../serving/registry.js';

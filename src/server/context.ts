@@ -1,5 +1,5 @@
 import type { Logger } from '../core/log.js';
-import type { ServerMetrics } from '../metrics/registry.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ModelRegistry } from '../serving/registry.js';
 import type { WorkflowRegistry } from '../serving/workflow-registry.js';
 import type { OipDecoder } from './oip/decoder.js';

@@ -1,4 +1,4 @@
-import { PROMETHEUS_CONTENT_TYPE, type ServerMetrics } from '../metrics/registry.js';
+import { PROMETHEUS_CONTENT_TYPE, type ServerMetrics } from '../metrics/server-metrics.js';
 import type { SystemSample, SystemSampler } from '../metrics/system.js';
 import type { MetricsTextFormat } from '../metrics/torchserve-text.js';
 import type { RequestContext } from './context.js';

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { httpStatusOf, isKilnError, KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { ServerMetrics } from '../metrics/registry.js';
+import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ModelRegistry } from '../serving/registry.js';
 import type { OipDecoder } from './oip/decoder.js';
 import { encodeInferResponse } from './oip/response.js';

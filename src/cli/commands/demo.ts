@@ -19,7 +19,7 @@ import { checkFusion } from '../../quantize/fusion-check.js';
 import { encodeModel, readModel } from '../../onnx/model-io.js';
 import { parseImagePreprocess } from '../../quantize/data/index.js';
 import { silentLogger } from '../../core/log.js';
-import { createServerMetrics } from '../../metrics/registry.js';
+import { createServerMetrics } from '../../metrics/server-metrics.js';
 import { KilnServer } from '../../server/app.js';
 import { resolveServerConfig } from '../../server/config.js';
 

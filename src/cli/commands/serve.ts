@@ -6,7 +6,7 @@ import { describeError, KilnError } from '../../core/errors.js';
 import { readFileChecked } from '../../core/fs.js';
 import { createLogger } from '../../core/log.js';
 import { parseProperties } from '../../core/properties.js';
-import { createServerMetrics } from '../../metrics/registry.js';
+import { createServerMetrics } from '../../metrics/server-metrics.js';
 import { KilnServer } from '../../server/app.js';
 import { DEFAULT_SERVER_CONFIG, locateConfigFile, resolveServerConfig } from '../../server/config.js';
 import { startupLines } from './serve-addresses.js';

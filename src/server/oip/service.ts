@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError } from '../../core/errors.js';
 import { KILN_VERSION } from '../../core/version.js';
-import type { ServerMetrics } from '../../metrics/registry.js';
+import type { ServerMetrics } from '../../metrics/server-metrics.js';
 import type { SignatureEntry } from '../../onnx/summary.js';
 import type { HostTensor } from '../../runtime/tensors.js';
 import type { ModelVersion } from '../../serving/model-version.js';
