@@ -1,6 +1,7 @@
 import { KilnError, isKilnError } from '../core/errors.js';
 import { BatchContext, type ModelContextInit, type RequestMeta } from './context.js';
 import { describeValue, encodeResult } from './encode.js';
+import { runKServeEnveloped, type RequestEnvelope } from './kserve-envelope.js';
 import type { Handler, RequestInput, ResponseSettings } from './types.js';
 
 /** A request as the worker hands it to a handler: decoded input plus metadata. */
@@ -19,6 +20,13 @@ export interface BatchRequest extends RequestMeta {
    * a header, so that no inference request can ask for it.
    */
   readonly describe?: boolean;
+  /**
+   * The body is wrapped in a service envelope the handler does not see: `kserve` (set by the HTTP
+   * routes under `service_envelope=kserve`) hands the handler one row per instance of
+   * `{"instances": [...]}` and answers `{"predictions": [...]}` (see ./kserve-envelope.ts).
+   * @defaultValue undefined (the input as decoded)
+   */
+  readonly envelope?: RequestEnvelope;
 }
 
 /** One response, ready for a transport to write. */
@@ -55,6 +63,7 @@ export function isFailure(outcome: RequestOutcome): outcome is KilnError {
  *   the same error, naming every index.
  */
 export async function runBatch(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[]): Promise<RequestOutcome[]> {
+  if (requests.some((request) => request.envelope)) return runKServeEnveloped(requests, (rows) => runBatch(handler, model, rows));
   if (requests.some((request) => request.describe)) return runWithDescribes(handler, model, requests);
   let outcomes: RequestOutcome[];
   try {

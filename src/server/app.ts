@@ -19,7 +19,7 @@ import type { ApiSettings, RequestContext } from './context.js';
 import { createListener, requireHost } from './http/listener.js';
 import { discardBody } from './http/request-body.js';
 import { sendError, type ResponseContext } from './http/response.js';
-import type { Router } from './http/router.js';
+import type { Resolution, Router } from './http/router.js';
 import { TokenAuth } from './auth.js';
 import { inferenceRouter } from './inference-api.js';
 import { managementRouter } from './management-api.js';
@@ -28,6 +28,7 @@ import { OipDecoder } from './oip/decoder.js';
 import { OipGrpcServer } from './oip-grpc.js';
 import { metricsRouter } from './metrics-api.js';
 import { loadStartupModels } from './startup-models.js';
+import { ignoredProperties } from './config-ignored.js';
 
 /** What a running server needs. */
 export interface KilnServerInit {
@@ -74,6 +75,7 @@ export class KilnServer {
       decodeInputRequest: config.decodeInputRequest,
       enableModelApi: isModelApiEnabled(config),
       startupModels,
+      ...(config.serviceEnvelope ? { serviceEnvelope: config.serviceEnvelope } : {}),
       cors: {
         ...(config.corsAllowedOrigin ? { origin: config.corsAllowedOrigin } : {}),
         ...(config.corsAllowedMethods ? { methods: config.corsAllowedMethods } : {}),
@@ -130,6 +132,7 @@ export class KilnServer {
     // Archives unpacked by a server that was killed (kill -9, OOM) would stay in the temp folder.
     const orphans = await removeOrphanedExtractions();
     if (orphans.length > 0) init.logger.info({ removed: orphans.length }, 'removed the archive folders of servers that no longer run');
+    for (const { key, reason } of ignoredProperties(init.properties)) init.logger.warn({ key }, `config key ${key} is accepted and has no effect: ${reason}`);
     const server = new KilnServer(init, []);
     const startupWorkers = init.config.defaultWorkersPerModel === 0 ? Math.min(cpus().length, MAX_WORKERS) : init.config.defaultWorkersPerModel;
     const names = await loadStartupModels(server.registry, init.config, startupWorkers, init.logger);
@@ -137,12 +140,17 @@ export class KilnServer {
     server.#snapshots = true;
     server.#snapshot('startup');
     try {
-      await server.#listen('inference', init.config.inferenceAddress, inferenceRouter());
-      await server.#listen('management', init.config.managementAddress, managementRouter());
+      if (sameListener(init.config.inferenceAddress, init.config.managementAddress)) {
+        // TorchServe's KServe config.properties puts both APIs on :8085: one listener, as TorchServe does.
+        await server.#listen(['inference', 'management'], init.config.inferenceAddress, [['inference', inferenceRouter()], ['management', managementRouter()]]);
+      } else {
+        await server.#listen(['inference'], init.config.inferenceAddress, [['inference', inferenceRouter()]]);
+        await server.#listen(['management'], init.config.managementAddress, [['management', managementRouter()]]);
+      }
       if (init.config.enableMetricsApi) {
         const { metricsTextFormat: format, disableSystemMetrics } = init.config;
         const router = metricsRouter(init.metrics, { format, ...(disableSystemMetrics ? {} : { sampler: createSystemSampler() }) });
-        await server.#listen('metrics', init.config.metricsAddress, router);
+        await server.#listen(['metrics'], init.config.metricsAddress, [['metrics', router]]);
       }
       if (init.config.grpcInferencePort !== undefined) {
         server.#grpc = await OipGrpcServer.start(init.config.grpcInferencePort, {
@@ -200,8 +208,10 @@ export class KilnServer {
     }
   }
 
-  async #listen(api: Api, address: ListenAddress, router: Router<RequestContext>): Promise<void> {
-    const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(api, router, req, res);
+  /** Listens on `address` for `apis`, whose routers are tried in order (see {@link resolveAcross}). */
+  async #listen(apis: readonly Api[], address: ListenAddress, routers: readonly ApiRouter[]): Promise<void> {
+    const api = apis.join(' and ');
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(routers, req, res);
     const server = createListener(handler, {
       ...(address.protocol === 'https' ? { tls: this.#tlsOptions() } : {}),
       maxRequestSize: () => this.#settings.maxRequestSize,
@@ -214,8 +224,8 @@ export class KilnServer {
       if (address.protocol === 'unix') server.listen(address.path, resolve);
       else server.listen(address.port, address.host, resolve);
     });
-    this.#servers.set(api, server);
-    this.#init.logger.info({ api, address: this.addresses()[api] }, 'listening');
+    for (const name of apis) this.#servers.set(name, server);
+    this.#init.logger.info({ api, address: this.addresses()[apis[0]!] }, 'listening');
   }
 
   /** A fresh request id and the configured CORS headers, for answers written outside a route. */
@@ -231,7 +241,9 @@ export class KilnServer {
     throw new KilnError('KILN_SERVE_CONFIG_INVALID', 'an https:// address needs private_key_file and certificate_file (or keystore)');
   }
 
-  async #handle(api: Api, router: Router<RequestContext>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #handle(routers: readonly ApiRouter[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The route, the API it belongs to, the key it needs and its error body, decided once from the request target.
+    const { api, resolved } = resolveAcross(routers, req.method ?? 'GET', req.url ?? '/');
     const ctx: RequestContext = {
       requestId: randomUUID(),
       logger: this.#init.logger,
@@ -254,8 +266,6 @@ export class KilnServer {
       );
       if (--this.#inFlight === 0) this.#drained?.();
     });
-    // The route, the key it needs and its error body, decided once from the request target.
-    const resolved = router.resolve(req.method ?? 'GET', req.url ?? '/');
     try {
       requireHost(req);
       if (this.#stopping) throw new KilnError('KILN_SERVE_NO_WORKER', 'The server is shutting down.');
@@ -283,12 +293,14 @@ export class KilnServer {
    */
   async stop(deadlineMs = 30_000): Promise<void> {
     this.#stopping = true;
-    const closed = [...this.#servers.values()].map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
-    for (const server of this.#servers.values()) server.closeIdleConnections();
+    // One listener may serve two APIs (inference and management on one address).
+    const servers = [...new Set(this.#servers.values())];
+    const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const server of servers) server.closeIdleConnections();
     if (this.#inFlight > 0) {
       await Promise.race([new Promise<void>((resolve) => (this.#drained = resolve)), new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]);
     }
-    for (const server of this.#servers.values()) server.closeAllConnections();
+    for (const server of servers) server.closeAllConnections();
     await Promise.all([...closed, this.#grpc?.close(deadlineMs)]);
     this.#snapshot('shutdown');
     // Nothing after the shutdown snapshot may write another (unregistering workflows would).
@@ -305,6 +317,34 @@ export class KilnServer {
   get keyFile(): string | undefined {
     return this.#auth?.path;
   }
+}
+
+/** An API and its route table, as one listener serves it. */
+type ApiRouter = readonly [Api, Router<RequestContext>];
+
+/**
+ * Resolves a request on a listener that serves one or more APIs: the first router with a route
+ * for it wins; when none has, the first router's error (404, 405 or 400) is the answer, unless a
+ * later router knows the path (its 405 is more telling than a 404).
+ */
+function resolveAcross(routers: readonly ApiRouter[], method: string, url: string): { api: Api; resolved: Resolution<RequestContext> } {
+  const [first, ...others] = routers.map(([api, router]) => ({ api, resolved: router.resolve(method, url) }));
+  if (!first || 'match' in first.resolved) return first!;
+  const matched = others.find((other) => 'match' in other.resolved);
+  if (matched) return matched;
+  const known = others.find((other) => 'error' in other.resolved && isMethodNotAllowed(other.resolved.error));
+  return known && !isMethodNotAllowed((first.resolved as { error: unknown }).error) ? known : first;
+}
+
+function isMethodNotAllowed(error: unknown): boolean {
+  return error instanceof KilnError && error.code === 'KILN_SERVE_METHOD_NOT_ALLOWED';
+}
+
+/** True when two addresses name the same listener (same scheme, host and port, or the same socket). */
+function sameListener(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.protocol === 'unix' || b.protocol === 'unix') return a.protocol === b.protocol && (a as { path: string }).path === (b as { path: string }).path;
+  // Port 0 asks for a free port each time: two of them are two listeners.
+  return a.protocol === b.protocol && a.host === b.host && a.port === b.port && a.port !== 0;
 }
 
 function describeAddress(address: ListenAddress): string {

@@ -27,6 +27,13 @@ export interface StartupModel {
 /** `load_models`: every archive in the model store, or a list (empty for none). */
 export type LoadModels = 'all' | readonly StartupModel[];
 
+/**
+ * `service_envelope`: `kserve` makes every handler route take and answer KServe v1 bodies
+ * (`{"instances": [...]}` in, `{"predictions": [...]}` out; see handlers/kserve-envelope.ts);
+ * `kservev2` changes nothing, since kiln answers the Open Inference Protocol (`/v2/...`) itself.
+ */
+export type ServiceEnvelope = 'kserve' | 'kservev2';
+
 /** `metrics_mode`: kiln defaults to Prometheus text; `log` and `legacy` are TorchServe's. */
 export type MetricsMode = 'prometheus' | 'log' | 'legacy';
 
@@ -129,6 +136,15 @@ const metricsMode = z
   .transform((text) => text.replace(/\s/g, '').toLowerCase())
   .pipe(z.enum(['prometheus', 'log', 'legacy'], 'must be prometheus, log or legacy'));
 
+/**
+ * TorchServe's `body` and `json` envelopes hand a handler bare values instead of the per-request
+ * record every kiln handler reads: accepting them would silently change what handlers see.
+ */
+const serviceEnvelope = z
+  .string()
+  .toLowerCase()
+  .pipe(z.enum(['kserve', 'kservev2'], 'must be kserve or kservev2 (kiln does not implement TorchServe\'s body and json envelopes)'));
+
 /** `metrics_text_format` (kiln only): how the metrics page writes TorchServe's families. */
 const metricsTextFormat = z
   .string()
@@ -226,6 +242,7 @@ export const PropertiesSchema = z.object({
   cors_allowed_methods: z.string(),
   cors_allowed_headers: z.string(),
   metrics_mode: metricsMode,
+  service_envelope: serviceEnvelope,
   enable_metrics_api: bool,
   metrics_text_format: metricsTextFormat,
   disable_system_metrics: bool,

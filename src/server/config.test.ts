@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { formatProperties, parseProperties } from '../core/properties.js';
+import { ignoredProperties } from './config-ignored.js';
 import {
   DEFAULT_SERVER_CONFIG,
   findConfigFile,
@@ -381,4 +382,47 @@ test('locateConfigFile says why it chose the file, for the line kiln serve print
   assert.deepEqual(locateConfigFile(base), { path: join(snapshotDir, '20250101000000000-shutdown.cfg'), source: 'snapshot' });
   assert.deepEqual(locateConfigFile({ ...base, tsConfig: 'flag.properties' }), { path: 'flag.properties', source: '--ts-config' });
   assert.deepEqual(locateConfigFile({ ...base, env: { TS_CONFIG_FILE: 'env.properties' } }), { path: 'env.properties', source: 'TS_CONFIG_FILE' });
+});
+
+test('service_envelope: kserve or kservev2, from the file or (with enable_envvars_config) TS_SERVICE_ENVELOPE as KServe sets it', () => {
+  assert.equal(fromText('').serviceEnvelope, undefined);
+  assert.equal(fromText('service_envelope=kserve').serviceEnvelope, 'kserve');
+  assert.equal(fromText('service_envelope=KServeV2').serviceEnvelope, 'kservev2');
+  const env = { TS_SERVICE_ENVELOPE: 'kserve' };
+  assert.equal(fromText('', { env }).serviceEnvelope, undefined);
+  assert.equal(fromText('enable_envvars_config=true', { env }).serviceEnvelope, 'kserve');
+  // KServe writes {{.Labels.serviceEnvelope}}, empty when the InferenceService has no such label.
+  assert.equal(fromText('enable_envvars_config=true', { env: { TS_SERVICE_ENVELOPE: '' } }).serviceEnvelope, undefined);
+  assertInvalid(() => fromText('service_envelope=json'), /service_envelope="json": must be kserve or kservev2/);
+  assertInvalid(() => fromText('service_envelope=body'), /does not implement TorchServe's body and json envelopes/);
+});
+
+test("TorchServe's KServe config.properties resolves unchanged, every key accepted", () => {
+  const text = [
+    'inference_address=http://0.0.0.0:8085',
+    'management_address=http://0.0.0.0:8085',
+    'metrics_address=http://0.0.0.0:8082',
+    'grpc_inference_port=7070',
+    'grpc_management_port=7071',
+    'enable_envvars_config=true',
+    'install_py_dep_per_model=true',
+    'enable_metrics_api=true',
+    'metrics_mode=prometheus',
+    'NUM_WORKERS=1',
+    'number_of_netty_threads=4',
+    'job_queue_size=10',
+    'load_models=all',
+    'model_store=/mnt/models/model-store',
+    'model_snapshot={"name":"startup.cfg","modelCount":1,"models":{"mnist":{"1.0":{"defaultVersion":true,"marName":"mnist.mar","minWorkers":1,"maxWorkers":5,"batchSize":5,"maxBatchDelay":200,"responseTimeout":60}}}}',
+  ].join('\n');
+  const config = fromText(text);
+  assert.deepEqual(config.inferenceAddress, { protocol: 'http', host: '0.0.0.0', port: 8085 });
+  assert.deepEqual(config.managementAddress, config.inferenceAddress);
+  assert.equal(config.jobQueueSize, 10);
+  assert.equal(config.modelSnapshot?.models['mnist']?.['1.0']?.marName, 'mnist.mar');
+  assert.equal(config.loadModels, 'all');
+  const ignored = ignoredProperties(parseProperties(text));
+  assert.deepEqual(ignored.map((entry) => entry.key), ['grpc_management_port', 'install_py_dep_per_model', 'NUM_WORKERS', 'number_of_netty_threads']);
+  assert.match(ignored[1]!.reason, /runs no Python/);
+  assert.match(ignored[2]!.reason, /not a key TorchServe or kiln reads/);
 });

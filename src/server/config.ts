@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { KilnError } from '../core/errors.js';
 import { DEFAULT_WORKER_MEMORY_MIB } from '../serving/isolation.js';
 import { MAX_WORKERS } from '../core/serving-limits.js';
-import type { ListenAddress, LoadModels, MetricsMode, ModelSettings, ModelSnapshot } from './config-values.js';
+import type { ListenAddress, LoadModels, MetricsMode, ModelSettings, ModelSnapshot, ServiceEnvelope } from './config-values.js';
 import type { MetricsTextFormat } from '../metrics/torchserve-text.js';
 import { bool, PropertiesSchema, type PropertyKey } from './config-values.js';
 
@@ -24,6 +24,7 @@ export type {
   ModelSettings,
   ModelSnapshot,
   ModelVersionSettings,
+  ServiceEnvelope,
   SnapshotModelVersion,
   StartupModel,
 } from './config-values.js';
@@ -87,6 +88,12 @@ export interface ServerConfig {
   readonly corsAllowedMethods: string | undefined;
   /** `cors_allowed_headers`. @defaultValue undefined */
   readonly corsAllowedHeaders: string | undefined;
+  /**
+   * `service_envelope` (also `TS_SERVICE_ENVELOPE` with `enable_envvars_config=true`, as KServe's
+   * TorchServe runtime sets it): `kserve` wraps every handler route in KServe v1 bodies.
+   * @defaultValue undefined (bodies reach handlers as sent)
+   */
+  readonly serviceEnvelope: ServiceEnvelope | undefined;
   /** `metrics_mode`. @defaultValue 'prometheus' */
   readonly metricsMode: MetricsMode;
   /** `enable_metrics_api`. @defaultValue true */
@@ -168,6 +175,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = deepFreeze({
   corsAllowedOrigin: undefined,
   corsAllowedMethods: undefined,
   corsAllowedHeaders: undefined,
+  serviceEnvelope: undefined,
   metricsMode: 'prometheus',
   enableMetricsApi: true,
   metricsTextFormat: 'torchserve',
@@ -298,6 +306,7 @@ export function resolveServerConfig(options: ServerConfigOptions = {}): ServerCo
     corsAllowedOrigin: p.cors_allowed_origin ?? d.corsAllowedOrigin,
     corsAllowedMethods: p.cors_allowed_methods ?? d.corsAllowedMethods,
     corsAllowedHeaders: p.cors_allowed_headers ?? d.corsAllowedHeaders,
+    serviceEnvelope: p.service_envelope ?? d.serviceEnvelope,
     metricsMode: p.metrics_mode ?? d.metricsMode,
     enableMetricsApi: p.enable_metrics_api ?? d.enableMetricsApi,
     metricsTextFormat: p.metrics_text_format ?? d.metricsTextFormat,

@@ -5,6 +5,7 @@ import type { WorkflowRegistry } from '../serving/workflow-registry.js';
 import type { OipDecoder } from './oip/decoder.js';
 import type { CorsConfig, ResponseContext } from './http/response.js';
 import type { TokenAuth } from './auth.js';
+import type { ServiceEnvelope } from './config-values.js';
 
 /** Settings the routes read; resolved once from config.properties and flags. */
 export interface ApiSettings {
@@ -13,6 +14,8 @@ export interface ApiSettings {
   readonly decodeInputRequest: boolean;
   readonly enableModelApi: boolean;
   readonly cors?: CorsConfig;
+  /** `service_envelope`: `kserve` wraps every handler route's body (see ../handlers/kserve-envelope.ts). */
+  readonly serviceEnvelope?: ServiceEnvelope;
   /** Models loaded at startup, for `/invocations` without `model_name`. */
   readonly startupModels: readonly string[];
 }

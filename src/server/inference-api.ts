@@ -3,7 +3,7 @@ import { KilnError } from '../core/errors.js';
 import type { HandlerResponse } from '../handlers/run.js';
 import type { RequestContext } from './context.js';
 import { decodeInferenceInput, parseQuery, readBody } from './http/request-body.js';
-import { sendBody, sendStatus, startStream } from './http/response.js';
+import { sendBody, sendJson, sendStatus, startStream } from './http/response.js';
 import type { ResponseSettings } from '../handlers/types.js';
 import { route, Router } from './http/router.js';
 import { OIP_SCOPE, oipRoutes } from './oip-api.js';
@@ -33,13 +33,32 @@ interface Target {
   readonly explain: boolean;
   readonly urlPath?: string | undefined;
   readonly query?: Record<string, string>;
+  /**
+   * KServe v1 (`/v1/models/{m}:predict`): the body is JSON whatever its Content-Type says, as
+   * KServe's own server reads it (`curl -d @input.json` sends form encoding).
+   */
+  readonly kserveV1?: boolean;
+}
+
+/** A KServe v1 body parsed as JSON; a body that is not JSON (an image) is decoded as for /predictions. */
+async function decodeV1Input(req: IncomingMessage, body: Buffer, ctx: RequestContext): Promise<Record<string, unknown>> {
+  const multipart = (req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/');
+  if (ctx.settings.decodeInputRequest && !multipart) {
+    try {
+      return { body: JSON.parse(body.toString('utf8')) as unknown };
+    } catch {
+      // not JSON: as any other inference body
+    }
+  }
+  return decodeInferenceInput(req, body, { decodeInputRequest: ctx.settings.decodeInputRequest });
 }
 
 async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, target: Target): Promise<void> {
   // Fail fast on an unknown model or version, before reading a body for nothing.
   const served = ctx.registry.version(target.model, target.version).version;
   const body = await readBody(req, { maxBytes: ctx.settings.maxRequestSize });
-  const input = { ...(target.query ?? {}), ...(await decodeInferenceInput(req, body, { decodeInputRequest: ctx.settings.decodeInputRequest })) };
+  const decoded = target.kserveV1 ? await decodeV1Input(req, body, ctx) : await decodeInferenceInput(req, body, { decodeInputRequest: ctx.settings.decodeInputRequest });
+  const input = { ...(target.query ?? {}), ...decoded };
   const headers = requestHeaders(req, {
     explain: target.explain ? 'True' : 'False',
     ...(target.urlPath ? { url_path: target.urlPath } : {}),
@@ -54,7 +73,8 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
     }
     res.write(chunk);
   };
-  const response = await ctx.registry.predict(target.model, target.version, { input, headers, id: ctx.requestId, onIntermediate, transferable: true });
+  const envelope = ctx.settings.serviceEnvelope === 'kserve' ? { envelope: 'kserve' as const } : {};
+  const response = await ctx.registry.predict(target.model, target.version, { input, headers, id: ctx.requestId, onIntermediate, transferable: true, ...envelope });
   if (streaming) res.end(response.body);
   else sendHandlerResponse(res, response, ctx);
   ctx.metrics.recordInference({
@@ -104,8 +124,14 @@ export function inferenceRouter(): Router<RequestContext> {
     route('POST', '/v1/models/:action', (req, res, { action }, ctx) => {
       const match = /^(.+):(predict|explain)$/.exec(action);
       if (!match) throw new KilnError('KILN_SERVE_RESOURCE_NOT_FOUND', 'Requested resource is not found, please refer to API document.');
-      return infer(req, res, ctx, { model: match[1]!, explain: match[2] === 'explain' });
-    }, { summary: "KServe v1 predict or explain, on the model's default version.", segments: { action: ['{model_name}:predict', '{model_name}:explain'] }, produces: OUT }),
+      return infer(req, res, ctx, { model: match[1]!, explain: match[2] === 'explain', kserveV1: true });
+    }, { summary: "KServe v1 predict or explain, on the model's default version; with service_envelope=kserve, {\"instances\"} in and {\"predictions\"} out.", segments: { action: ['{model_name}:predict', '{model_name}:explain'] }, produces: OUT }),
+    route('GET', '/v1/models', (_req, res, _params, ctx) => {
+      sendJson(res, 200, { models: [...new Set([...ctx.registry.entries()].map((entry) => entry.name))].sort() }, ctx);
+    }, { summary: 'KServe v1 model list: {"models": [names]}.' }),
+    route('GET', '/v1/models/:model', (_req, res, { model }, ctx) => {
+      sendJson(res, 200, { name: model, ready: ctx.registry.version(model).readyWorkers > 0 }, ctx);
+    }, { summary: 'KServe v1 model status: {"name", "ready"} (ready: the default version has a ready worker).' }),
     route('POST', '/invocations', (req, res, _params, ctx) => {
       const query = parseQuery(req.url ?? '');
       const model = query['model_name'] ?? (ctx.settings.startupModels.length === 1 ? ctx.settings.startupModels[0] : undefined);
