@@ -153,7 +153,7 @@ export class KilnServer {
         await server.#listen(['metrics'], init.config.metricsAddress, [['metrics', router]]);
       }
       if (init.config.grpcInferencePort !== undefined) {
-        server.#grpc = await OipGrpcServer.start(init.config.grpcInferencePort, {
+        server.#grpc = await OipGrpcServer.start(init.config.grpcInferenceAddress, init.config.grpcInferencePort, {
           registry: server.registry,
           metrics: init.metrics,
           decoder: server.#oip,

@@ -220,6 +220,7 @@ export const PropertiesSchema = z.object({
   inference_address: address([80, 443]),
   management_address: address([8081, 8444]),
   metrics_address: address([8082, 8445]),
+  grpc_inference_address: z.string().regex(/^(?:\[?[0-9a-f:.]+\]?|[a-z0-9._-]+)$/i, 'must be a host name or IP address').transform((host) => host.replace(/^\[(.*)\]$/, '$1')),
   grpc_inference_port: wholeNumber(0).pipe(z.number().max(65535, 'must be a port number (0-65535)')),
   model_store: z.string(),
   load_models: loadModels,

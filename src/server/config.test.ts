@@ -426,3 +426,12 @@ test("TorchServe's KServe config.properties resolves unchanged, every key accept
   assert.match(ignored[1]!.reason, /runs no Python/);
   assert.match(ignored[2]!.reason, /not a key TorchServe or kiln reads/);
 });
+
+test('grpc_inference_address: 127.0.0.1 by default; beyond loopback only with token authorization off', () => {
+  assert.equal(fromText('grpc_inference_port=7070').grpcInferenceAddress, '127.0.0.1');
+  assert.equal(fromText('grpc_inference_address=[::1]\ngrpc_inference_port=7070').grpcInferenceAddress, '::1');
+  const open = 'grpc_inference_address=0.0.0.0\ngrpc_inference_port=7070\ninference_address=http://0.0.0.0:8085';
+  assertInvalid(() => fromText(open), /grpc_inference_address="0\.0\.0\.0": the gRPC listener can leave loopback only with token authorization off/);
+  assert.equal(fromText(open, { flags: { disableTokenAuth: true } }).grpcInferenceAddress, '0.0.0.0');
+  assertInvalid(() => fromText('grpc_inference_address=a b'), /must be a host name or IP address/);
+});

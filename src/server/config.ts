@@ -42,6 +42,12 @@ export interface ServerConfig {
    * free one). TorchServe always opens 7070; kiln only when asked. @defaultValue undefined (off)
    */
   readonly grpcInferencePort: number | undefined;
+  /**
+   * `grpc_inference_address`: the host the gRPC listener binds (TorchServe's key and default).
+   * Beyond loopback only while token authorization is off, since gRPC requests carry no token.
+   * @defaultValue '127.0.0.1'
+   */
+  readonly grpcInferenceAddress: string;
   /** `model_store` or `--model-store`, as given. @defaultValue undefined (registering by name → 404) */
   readonly modelStore: string | undefined;
   /** `load_models` or `--models`. Ignored by serving when {@link modelSnapshot} is present (TorchServe). @defaultValue [] */
@@ -154,6 +160,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = deepFreeze({
   managementAddress: { protocol: 'http', host: '127.0.0.1', port: 8081 },
   metricsAddress: { protocol: 'http', host: '127.0.0.1', port: 8082 },
   grpcInferencePort: undefined,
+  grpcInferenceAddress: '127.0.0.1',
   modelStore: undefined,
   loadModels: [],
   defaultWorkersPerModel: 1,
@@ -285,6 +292,7 @@ export function resolveServerConfig(options: ServerConfigOptions = {}): ServerCo
     managementAddress: p.management_address ?? d.managementAddress,
     metricsAddress: p.metrics_address ?? d.metricsAddress,
     grpcInferencePort: p.grpc_inference_port ?? d.grpcInferencePort,
+    grpcInferenceAddress: p.grpc_inference_address ?? d.grpcInferenceAddress,
     modelStore: p.model_store ?? d.modelStore,
     loadModels: p.load_models ?? d.loadModels,
     defaultWorkersPerModel: p.default_workers_per_model === 0 ? Math.min(availableParallelism(), MAX_WORKERS) : (p.default_workers_per_model ?? d.defaultWorkersPerModel),
@@ -324,6 +332,10 @@ export function resolveServerConfig(options: ServerConfigOptions = {}): ServerCo
   // Spec §1: never serve an unauthenticated management API beyond this machine.
   if (config.disableTokenAuthorization === true && !isLoopback(config.managementAddress)) {
     throw invalid('disable_token_authorization', settings.get('disable_token_authorization'), 'token authorization cannot be disabled while management_address is not a loopback address');
+  }
+  // gRPC requests carry no token: a gRPC listener beyond loopback would bypass the inference key.
+  if (config.grpcInferencePort !== undefined && !isLoopback(config.grpcInferenceAddress) && isTokenAuthRequired(config)) {
+    throw invalid('grpc_inference_address', settings.get('grpc_inference_address'), 'the gRPC listener can leave loopback only with token authorization off (gRPC requests carry no token)');
   }
   return deepFreeze(config);
 }

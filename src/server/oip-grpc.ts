@@ -156,18 +156,20 @@ function unary<Req, Res>(logger: Logger, handle: Handler<Req, Res>): grpc.handle
   };
 }
 
-/** The gRPC listener (127.0.0.1 only, like every kiln listener by default). */
+/** The gRPC listener (on 127.0.0.1 unless `grpc_inference_address` says otherwise). */
 export class OipGrpcServer {
   readonly #server: grpc.Server;
+  readonly #host: string;
   readonly #port: number;
 
-  private constructor(server: grpc.Server, port: number) {
+  private constructor(server: grpc.Server, host: string, port: number) {
     this.#server = server;
+    this.#host = host;
     this.#port = port;
   }
 
-  /** Binds 127.0.0.1:`port` (0: a free port) and serves GRPCInferenceService. */
-  static async start(port: number, init: OipGrpcInit): Promise<OipGrpcServer> {
+  /** Binds `host`:`port` (port 0: a free port) and serves GRPCInferenceService. */
+  static async start(host: string, port: number, init: OipGrpcInit): Promise<OipGrpcServer> {
     const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
     const service = (grpc.loadPackageDefinition(definition)['inference'] as grpc.GrpcObject)['GRPCInferenceService'] as grpc.ServiceClientConstructor;
     const server = new grpc.Server({ 'grpc.max_receive_message_length': init.maxRequestSize, 'grpc.max_send_message_length': init.maxResponseSize });
@@ -187,16 +189,16 @@ export class OipGrpcServer {
       ModelInfer: unary(logger, (request: GrpcInferRequest) => infer(init, request)),
     });
     const bound = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, actual) => (error ? reject(error) : resolve(actual))),
+      server.bindAsync(`${hostPort(host, port)}`, grpc.ServerCredentials.createInsecure(), (error, actual) => (error ? reject(error) : resolve(actual))),
     ).catch((error: unknown) => {
-      throw new KilnError('KILN_SERVE_CONFIG_INVALID', `cannot listen on 127.0.0.1:${port} for the gRPC inference API: ${(error as Error).message}`, { cause: error });
+      throw new KilnError('KILN_SERVE_CONFIG_INVALID', `cannot listen on ${hostPort(host, port)} for the gRPC inference API: ${(error as Error).message}`, { cause: error });
     });
-    return new OipGrpcServer(server, bound);
+    return new OipGrpcServer(server, host, bound);
   }
 
-  /** `grpc://127.0.0.1:<port>`. */
+  /** `grpc://<host>:<port>`, e.g. `grpc://127.0.0.1:7070`. */
   get address(): string {
-    return `grpc://127.0.0.1:${this.#port}`;
+    return `grpc://${hostPort(this.#host, this.#port)}`;
   }
 
   /** Lets in-flight calls finish (up to `deadlineMs`), then stops. */
@@ -244,4 +246,9 @@ async function infer(init: OipGrpcInit, request: GrpcInferRequest): Promise<unkn
     outputs: described.outputs.map((output) => ({ name: output.name, datatype: output.datatype, shape: output.shape })),
     raw_output_contents: raw,
   };
+}
+
+/** `host:port`, an IPv6 host in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
