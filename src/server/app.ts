@@ -19,7 +19,7 @@ import type { ApiSettings, RequestContext } from './context.js';
 import { createListener, requireHost } from './http/listener.js';
 import { discardBody } from './http/request-body.js';
 import { sendError, type ResponseContext } from './http/response.js';
-import type { Resolution, Router } from './http/router.js';
+import type { Router } from './http/router.js';
 import { TokenAuth } from './auth.js';
 import { inferenceRouter } from './inference-api.js';
 import { managementRouter } from './management-api.js';
@@ -29,6 +29,7 @@ import { OipGrpcServer } from './oip-grpc.js';
 import { metricsRouter } from './metrics-api.js';
 import { loadStartupModels } from './startup-models.js';
 import { ignoredProperties } from './config-ignored.js';
+import { resolveAcross, sameListener, type Api, type ApiRouter } from './listener-apis.js';
 
 /** What a running server needs. */
 export interface KilnServerInit {
@@ -41,7 +42,6 @@ export interface KilnServerInit {
   readonly metrics: ServerMetrics;
 }
 
-type Api = 'inference' | 'management' | 'metrics';
 
 /**
  * kiln's model server: three listeners (inference, management, metrics) in front of one
@@ -317,34 +317,6 @@ export class KilnServer {
   get keyFile(): string | undefined {
     return this.#auth?.path;
   }
-}
-
-/** An API and its route table, as one listener serves it. */
-type ApiRouter = readonly [Api, Router<RequestContext>];
-
-/**
- * Resolves a request on a listener that serves one or more APIs: the first router with a route
- * for it wins; when none has, the first router's error (404, 405 or 400) is the answer, unless a
- * later router knows the path (its 405 is more telling than a 404).
- */
-function resolveAcross(routers: readonly ApiRouter[], method: string, url: string): { api: Api; resolved: Resolution<RequestContext> } {
-  const [first, ...others] = routers.map(([api, router]) => ({ api, resolved: router.resolve(method, url) }));
-  if (!first || 'match' in first.resolved) return first!;
-  const matched = others.find((other) => 'match' in other.resolved);
-  if (matched) return matched;
-  const known = others.find((other) => 'error' in other.resolved && isMethodNotAllowed(other.resolved.error));
-  return known && !isMethodNotAllowed((first.resolved as { error: unknown }).error) ? known : first;
-}
-
-function isMethodNotAllowed(error: unknown): boolean {
-  return error instanceof KilnError && error.code === 'KILN_SERVE_METHOD_NOT_ALLOWED';
-}
-
-/** True when two addresses name the same listener (same scheme, host and port, or the same socket). */
-function sameListener(a: ListenAddress, b: ListenAddress): boolean {
-  if (a.protocol === 'unix' || b.protocol === 'unix') return a.protocol === b.protocol && (a as { path: string }).path === (b as { path: string }).path;
-  // Port 0 asks for a free port each time: two of them are two listeners.
-  return a.protocol === b.protocol && a.host === b.host && a.port === b.port && a.port !== 0;
 }
 
 function describeAddress(address: ListenAddress): string {
