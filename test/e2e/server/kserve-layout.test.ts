@@ -51,7 +51,8 @@ async function writeModelStore(store: string): Promise<void> {
   const onnx = { bytes: encodeModel(model) };
   const text = (value: string) => ({ bytes: new TextEncoder().encode(value) });
   const labels = JSON.stringify(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [String(i), `digit-${i}`])));
-  for (const [name, handler] of [['mnist', 'image_classifier'], ['mnist_tensor', 'tensor']] as const) {
+  // `extra` is in the store but not in the snapshot: TorchServe (and kiln) then ignore load_models=all.
+  for (const [name, handler] of [['mnist', 'image_classifier'], ['mnist_tensor', 'tensor'], ['extra', 'tensor']] as const) {
     await writeArchive({
       modelName: name,
       modelVersion: '1.0',
@@ -207,7 +208,11 @@ describe("TorchServe's arguments, config and model store, unchanged", () => {
     for (const label of Object.keys(predicted.body)) assert.match(label, /^digit-\d$/);
     const models = await call(`${base}/models`, { headers: bearer(keys.management) });
     assert.equal(models.status, 200, models.text);
+    assert.equal((await call(`${base}/models`, { headers: bearer(keys.inference) })).status, 400, 'management routes need the management key');
+    // The inline snapshot wins over load_models=all (extra.mar stays unloaded), with its settings.
     assert.deepEqual(models.body.models.map((model: { modelName: string }) => model.modelName), ['mnist', 'mnist_tensor']);
+    const [described] = (await call(`${base}/models/mnist`, { headers: bearer(keys.management) })).body;
+    assert.deepEqual([described.minWorkers, described.maxWorkers, described.batchSize, described.maxBatchDelay], [1, 5, 5, 200]);
   });
 
   test('KServe v1 without the envelope: model list and status; :predict hands the body to the handler as sent', async () => {
