@@ -207,6 +207,9 @@ describe('deploy/ manifests validate against the Kubernetes and KServe schemas',
     const pod = deployment['spec']['template'];
     const kiln = pod['spec']['containers'][0];
     assert.deepEqual(kiln['args'], container!['args'], 'the Deployment runs kiln as the KServe runtime does');
+    // The same environment, less the envelope that only KServe's label supplies.
+    const runtimeEnv = (container!['env'] as Manifest[]).filter((entry) => entry['name'] !== 'TS_SERVICE_ENVELOPE');
+    assert.deepEqual(kiln['env'], runtimeEnv);
     const named = Object.fromEntries((kiln['ports'] as Manifest[]).map((entry) => [entry['name'], entry['containerPort']]));
     assert.deepEqual(named, { http: port('inference_address'), grpc: Number(properties.get('grpc_inference_port')), metrics: port('metrics_address') });
     const svc = byKind('Service');
