@@ -58,7 +58,7 @@ async function openPage(html: string, screenshot?: string): Promise<PageCheck> {
       figures.map((figure) => ({
         title: figure.querySelector('figcaption')?.textContent ?? '',
         marks: [...figure.querySelectorAll('svg .mark')].filter((mark) => {
-          const box = (mark as SVGGraphicsElement).getBoundingClientRect();
+          const box = (mark as unknown as { getBoundingClientRect(): { width: number; height: number } }).getBoundingClientRect();
           return box.width > 0 && box.height > 0;
         }).length,
       })),
