@@ -30,6 +30,8 @@ export interface CompareOptions {
   readonly warmup?: number;
   /** Samples evaluated for fidelity or accuracy. */
   readonly samples?: number;
+  /** Threads inside one operator. @defaultValue 0 (onnxruntime picks) */
+  readonly intraOpThreads?: number;
   /** Session entries per model (e.g. S8S8 models need `session.qdqisint8allowed`). */
   readonly sessionConfigs?: readonly (Readonly<Record<string, string>> | undefined)[];
   readonly onProgress?: (progress: { readonly phase: 'evaluate' | 'latency'; readonly done: number; readonly total: number | undefined }) => void;
@@ -88,7 +90,7 @@ export async function compareModels(paths: readonly string[], options: CompareOp
   const engines: Engine[] = [];
   try {
     for (const [index, path] of paths.entries()) {
-      engines.push(await Engine.load(path, { label: path, sessionConfig: options.sessionConfigs?.[index] ?? {} }));
+      engines.push(await Engine.load(path, { label: path, intraOpThreads: options.intraOpThreads ?? 0, sessionConfig: options.sessionConfigs?.[index] ?? {} }));
     }
     const notes = paths.map((): string[] => []);
     const evaluation = options.data ? await evaluate(engines, options.data, options) : undefined;

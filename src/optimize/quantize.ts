@@ -114,6 +114,7 @@ export async function quantize(input: string | ParsedModel, options: QuantizeOpt
     fusion,
     sqnr,
     ...(rewritten.fp16 ? { fp16: rewritten.fp16 } : {}),
+    ...(rewritten.staticReport ? { passes: rewritten.staticReport.passes.map(({ name, changes }) => ({ name, changes })) } : {}),
     timing: { readMs, quantizeMs, writeMs, fusionCheckMs, sqnrMs, totalMs: performance.now() - started },
   };
 }

@@ -119,5 +119,7 @@ export interface QuantizeRunReport {
   readonly sqnr: Readonly<Record<string, number>> | undefined;
   /** FP16 mode: what the conversion did. */
   readonly fp16?: Float16Report;
+  /** Static mode: the graph passes run before quantizing (BatchNorm folding, …) and their changes. */
+  readonly passes?: readonly { readonly name: string; readonly changes: number }[];
   readonly timing: QuantizeTiming;
 }
