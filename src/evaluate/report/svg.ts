@@ -115,7 +115,8 @@ export function columnChart(spec: {
   const height = top + plotHeight + 30;
   const values = spec.items.map((item) => (Number.isFinite(item.value) ? item.value : 0));
   const max = niceCeiling(Math.max(0, ...values));
-  const step = plot / Math.max(1, spec.items.length);
+  // Columns at most 24 px wide, so one layer does not fill the plot.
+  const step = Math.min(24, plot / Math.max(1, spec.items.length));
   const parts: string[] = [];
   for (const tick of [0, 0.5, 1]) {
     const y = top + plotHeight * (1 - tick);
