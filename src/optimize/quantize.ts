@@ -24,6 +24,7 @@ interface Rewritten {
   readonly model: ModelProto;
   readonly calibration: CalibrationInfo;
   readonly quantizedNodes: QuantizeRunReport['quantizedNodes'];
+  readonly skippedNodes: QuantizeRunReport['skippedNodes'];
   readonly absorbed: number;
   readonly weightSqnr: ReadonlyMap<string, number>;
   readonly staticReport?: QuantizeReport;
@@ -107,6 +108,7 @@ export async function quantize(input: string | ParsedModel, options: QuantizeOpt
     sizeRatio: outputBytes / inputBytes,
     calibration: rewritten.calibration,
     quantizedNodes: rewritten.quantizedNodes,
+    skippedNodes: rewritten.skippedNodes,
     byOp,
     absorbed: rewritten.absorbed,
     weightSqnr: rewritten.weightSqnr,
@@ -146,12 +148,12 @@ function dynamic(model: ModelProto, mode: Extract<QuantizeMode, { kind: 'dynamic
     const why = report.skippedNodes.slice(0, 3).map((node) => `${node.name}: ${node.reason}`);
     throw new KilnError('KILN_CORE_INVALID_ARGUMENT', `dynamic quantization found no MatMul or Gemm with a constant float weight to quantize${why.length ? ` (${why.join('; ')})` : ''}`);
   }
-  return { model: quantized, calibration: { dynamic: true }, quantizedNodes: report.quantizedNodes, absorbed: 0, weightSqnr: report.weightSqnr };
+  return { model: quantized, calibration: { dynamic: true }, quantizedNodes: report.quantizedNodes, skippedNodes: report.skippedNodes, absorbed: 0, weightSqnr: report.weightSqnr };
 }
 
 async function float16(model: ModelProto, mode: Extract<QuantizeMode, { kind: 'fp16' }>): Promise<Rewritten> {
   const { model: converted, report } = await convertToFloat16(model, { blockNodes: mode.excludeNodes, blockOps: mode.excludeOpTypes });
-  return { model: converted, calibration: { fp16: true }, quantizedNodes: [], absorbed: 0, weightSqnr: new Map(), fp16: report };
+  return { model: converted, calibration: { fp16: true }, quantizedNodes: [], skippedNodes: [], absorbed: 0, weightSqnr: new Map(), fp16: report };
 }
 
 async function staticInt8(
@@ -177,6 +179,7 @@ async function staticInt8(
     model: quantized,
     calibration: report.calibration ? { method: report.calibration.config.method, samples: report.calibration.samples } : { replayed: replay ?? '' },
     quantizedNodes: report.quantizedNodes,
+    skippedNodes: report.skippedNodes,
     absorbed: report.absorbed,
     weightSqnr: report.weightSqnr,
     staticReport: report,

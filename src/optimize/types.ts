@@ -107,6 +107,8 @@ export interface QuantizeRunReport {
   readonly sizeRatio: number;
   readonly calibration: CalibrationInfo;
   readonly quantizedNodes: readonly QuantizedNode[];
+  /** Nodes with a quantizer that stayed float, and why (static and dynamic). */
+  readonly skippedNodes: readonly { readonly name: string; readonly opType: string; readonly reason: string }[];
   /** Quantized nodes counted by op type. */
   readonly byOp: Readonly<Record<string, number>>;
   /** Relu/Clip folded into their producer's range (static). */
