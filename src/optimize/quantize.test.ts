@@ -69,6 +69,7 @@ describe('quantize (the library pipeline)', () => {
 
   it('runs every mode from one parsed model, and refuses an existing output without force, leaving no temp file', async () => {
     const parsed = readInput(modelPath);
+    const before = encodeModel(parsed.model);
     const dynamic = await quantize(parsed, { mode: { kind: 'dynamic', perChannel: true, excludeNodes: [] }, output: join(dir, 'dynamic.onnx') });
     assert.deepEqual(dynamic.calibration, { dynamic: true });
     assert.equal(dynamic.sqnr, undefined, 'no data, no SQNR');
@@ -80,6 +81,9 @@ describe('quantize (the library pipeline)', () => {
       (error) => isKilnError(error) && error.code === 'KILN_IO_OUTPUT_EXISTS',
     );
     assert.deepEqual(readdirSync(dir).filter((name) => name.endsWith('.tmp')), []);
+    await quantize(parsed, { mode: STATIC, output: join(dir, 'static-again.onnx'), data: { source: samples(2) } });
+    // One parse serves every mode only because no mode changes the model it was given.
+    assert.deepEqual(encodeModel(parsed.model), before);
   });
 
   it('compareModels: latency at batch 1 and 8 for each model, fidelity to the first', async () => {
