@@ -173,6 +173,7 @@ async function staticInt8(
     excludeOpTypes: mode.excludeOpTypes,
     ...(mode.opTypes ? { opTypes: mode.opTypes } : {}),
     ...(ranges ? { ranges } : {}),
+    ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
     onProgress: (done, total) => options.onProgress?.({ phase: 'calibrate', done, total }),
   });
   return {

@@ -72,6 +72,8 @@ export interface QuantizeOptions {
   /** Samples compared FP32 vs quantized for the SQNR per output (0: none). @defaultValue 32 */
   readonly sqnrSamples?: number;
   readonly onProgress?: (progress: QuantizeProgress) => void;
+  /** Threads inside one operator while calibrating. @defaultValue 0 (onnxruntime picks) */
+  readonly intraOpThreads?: number;
 }
 
 /** A model already read, so that a caller running several modes parses it once. */
