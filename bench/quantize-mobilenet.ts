@@ -13,16 +13,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compareModels } from '../src/cli/commands/bench-compare.js';
-import { BENCH_DEFAULTS } from '../src/cli/commands/bench.js';
 import { table } from '../src/cli/format.js';
 import { seededRandom } from '../src/core/random.js';
 import { argmax, SqnrAccumulator } from '../src/evaluate/fidelity.js';
 import { writeModel } from '../src/onnx/index.js';
 import { calibrationConfig, parseCalibrationMethod } from '../src/quantize/calibrate/index.js';
 import type { CalibrationSource, Feeds } from '../src/quantize/data/types.js';
-import { checkFusion } from '../src/quantize/fusion-check.js';
-import { quantizeModel } from '../src/quantize/quantize-model.js';
+import { compareModels } from '../src/optimize/compare.js';
+import { quantize } from '../src/optimize/quantize.js';
 import { Engine } from '../src/runtime/index.js';
 import { buildMobileNetV2 } from '../test/fixtures/mobilenet-v2.js';
 
@@ -71,14 +69,20 @@ const int8Path = join(flags.out, 'mobilenet-v2.int8.onnx');
 const model = buildMobileNetV2();
 writeModel(model, fp32Path);
 
-const started = performance.now();
-const { model: quantized, report } = await quantizeModel(model, source(1, calibCount), {
-  calibration: calibrationConfig(parseCalibrationMethod(flags.method)),
-});
-const quantizeSeconds = (performance.now() - started) / 1000;
-const written = writeModel(quantized, int8Path);
-const fusion = await checkFusion(int8Path, report.quantizedNodes);
-const fp32Bytes = (await import('node:fs')).statSync(fp32Path).size;
+// The library's pipeline, on the model already in memory: quantize, write, fusion check.
+const report = await quantize(
+  { path: fp32Path, model },
+  {
+    mode: { kind: 'static', calibration: calibrationConfig(parseCalibrationMethod(flags.method)), scheme: 'U8S8', perChannel: true, reduceRange: false, excludeNodes: [], excludeOpTypes: [] },
+    output: int8Path,
+    force: true,
+    data: { source: source(1, calibCount) },
+    sqnrSamples: 0,
+  },
+);
+const quantizeSeconds = report.timing.quantizeMs / 1000;
+const { fusion } = report;
+const [fp32Bytes, int8Bytes] = [report.input.bytes, report.output.bytes];
 
 // Fidelity on held-out seeds (calibration used 1..calib; evaluation starts at 100000).
 const fp32 = await Engine.load(fp32Path, { intraOpThreads: Number(flags.threads) });
@@ -106,25 +110,20 @@ await fp32.release();
 await int8.release();
 
 const latency = await compareModels([fp32Path, int8Path], {
-  ...BENCH_DEFAULTS,
   batches: [1, 8],
-  batchExplicit: true,
-  threads: [Number(flags.threads)],
+  intraOpThreads: Number(flags.threads),
   iterations: Number(flags.iterations),
   warmup: 10,
-  dims: {},
-  shapes: { input: [1, 3, RESOLUTION, RESOLUTION] },
-  json: false,
 });
 
-console.log(`MobileNetV2 fixture (${RESOLUTION}×${RESOLUTION}, ${CLASSES} classes), ${latency.cpu}, onnxruntime ${latency.onnxruntime}`);
+console.log(`MobileNetV2 fixture (${RESOLUTION}×${RESOLUTION}, ${CLASSES} classes), ${latency.environment.cpu}, onnxruntime ${latency.environment.onnxruntime}`);
 console.log(`calibration: ${flags.method}, ${calibCount} samples, ${quantizeSeconds.toFixed(1)} s; evaluation: ${evalCount} held-out samples\n`);
 console.log(
   table(
     ['measure', 'value'],
     [
-      ['BatchNormalization folded', String(report.passes.find((pass) => pass.name === 'fold-batchnorm')?.changes ?? 0)],
-      ['size FP32 → INT8', `${(fp32Bytes / 2 ** 20).toFixed(2)} MiB → ${(written.fileBytes / 2 ** 20).toFixed(2)} MiB (${(written.fileBytes / fp32Bytes).toFixed(3)}×)`],
+      ['BatchNormalization folded', String(report.passes?.find((pass) => pass.name === 'fold-batchnorm')?.changes ?? 0)],
+      ['size FP32 → INT8', `${(fp32Bytes / 2 ** 20).toFixed(2)} MiB → ${(int8Bytes / 2 ** 20).toFixed(2)} MiB (${(int8Bytes / fp32Bytes).toFixed(3)}×)`],
       ['Conv/MatMul/Gemm fused', `${fusion.compute.fused}/${fusion.compute.asked}`],
       ['all quantized nodes fused', `${fusion.fused}/${fusion.outcomes.length}`],
       ['Relu/Clip absorbed', String(report.absorbed)],
@@ -138,14 +137,13 @@ console.log('');
 console.log(
   table(
     ['model', 'threads', 'batch', 'p50 ms', 'p90 ms', 'INT8 speed-up'],
-    latency.results.map((row) => [
-      row.model.endsWith('int8.onnx') ? 'INT8' : 'FP32',
-      String(row.threads),
-      String(row.batch),
-      row.p50Ms.toFixed(2),
-      row.p90Ms.toFixed(2),
-      row.model.endsWith('int8.onnx') ? `${row.speedup.toFixed(2)}×` : '',
-    ]),
+    [0, 1].flatMap((batchIndex) =>
+      latency.models.map((entry, index) => {
+        const row = entry.latency[batchIndex]!;
+        const speedup = latency.models[0]!.latency[batchIndex]!.p50Ms / row.p50Ms;
+        return [index === 1 ? 'INT8' : 'FP32', flags.threads, String(row.batch), row.p50Ms.toFixed(2), row.p90Ms.toFixed(2), index === 1 ? `${speedup.toFixed(2)}×` : ''];
+      }),
+    ),
   ),
 );
-console.log(`\nsame measurement from the CLI: npx kiln bench ${fp32Path} ${int8Path} --shape input=1,3,${RESOLUTION},${RESOLUTION} --batch 1,8 --threads ${flags.threads} --iterations ${flags.iterations}`);
+console.log(`\nthe same comparison from the CLI: npx kiln compare ${fp32Path} ${int8Path}; or: npx kiln bench ${fp32Path} ${int8Path} --shape input=1,3,${RESOLUTION},${RESOLUTION} --batch 1,8 --threads ${flags.threads} --iterations ${flags.iterations}`);

@@ -7,16 +7,13 @@
  *
  * Usage: npm run bench:modes [-- --samples N] [-- --iterations N]
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { table } from '../src/cli/format.js';
 import { compareLatency } from '../src/evaluate/compare-latency.js';
 import { scoreText, type TextPair } from '../src/evaluate/text-metrics.js';
-import { encodeModel, readModel } from '../src/onnx/index.js';
-import { quantizeDynamic } from '../src/quantize/dynamic.js';
-import { convertToFloat16 } from '../src/quantize/fp16.js';
-import { checkFusion } from '../src/quantize/fusion-check.js';
+import { quantize, readInput } from '../src/optimize/quantize.js';
 import { Engine, runtimeVersion, type HostTensor } from '../src/runtime/index.js';
 import { generateRecSamples, ppOcrModelPath, readRecText } from '../test/fixtures/ocr-eval.js';
 
@@ -33,14 +30,13 @@ const ITERATIONS = flag('--iterations', 100);
 const folder = mkdtempSync(join(tmpdir(), 'kiln-bench-modes-'));
 try {
   const floatPath = ppOcrModelPath('rec');
-  const float = readModel(floatPath).model;
+  // The library's pipeline, both modes from one parse of the model.
+  const float = readInput(floatPath);
   const dynamicPath = join(folder, 'rec.dynamic.onnx');
   const fp16Path = join(folder, 'rec.fp16.onnx');
-  const dynamic = quantizeDynamic(float);
-  writeFileSync(dynamicPath, encodeModel(dynamic.model));
-  const half = await convertToFloat16(float);
-  writeFileSync(fp16Path, encodeModel(half.model));
-  const fusion = await checkFusion(dynamicPath, dynamic.report.quantizedNodes);
+  const dynamic = { report: await quantize(float, { mode: { kind: 'dynamic', perChannel: true, excludeNodes: [] }, output: dynamicPath }) };
+  const half = { report: (await quantize(float, { mode: { kind: 'fp16', excludeNodes: [], excludeOpTypes: [] }, output: fp16Path })).fp16! };
+  const { fusion } = dynamic.report;
   const size = (path: string) => statSync(path).size / 2 ** 20;
   console.log(`kiln bench:modes — ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), node ${process.version}, onnxruntime-node ${runtimeVersion()}`);
   console.log(`PP-OCRv4 rec, FP32 ${size(floatPath).toFixed(2)} MiB`);

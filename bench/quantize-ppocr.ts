@@ -22,8 +22,9 @@ import { table } from '../src/cli/format.js';
 import { SqnrAccumulator, thresholdAgreement, top1Agreement, type Agreement } from '../src/evaluate/fidelity.js';
 import { matchBoxes, pairedOutcomes, scoreDetection, scoreText, type Box, type PairedCounts } from '../src/evaluate/text-metrics.js';
 import { DETECT_DEFAULTS } from '../src/handlers/ocr/detect.js';
-import { readModel, writeModel } from '../src/onnx/index.js';
-import { calibrationConfig, quantizeModel, type CalibrationSource, type QuantizeReport } from '../src/quantize/index.js';
+import { quantize, readInput } from '../src/optimize/quantize.js';
+import type { ParsedModel, QuantizeProgress, QuantizeRunReport } from '../src/optimize/types.js';
+import { calibrationConfig, type CalibrationSource } from '../src/quantize/index.js';
 import { Engine, runtimeVersion, type HostTensor } from '../src/runtime/index.js';
 import {
   collectSamples, generateClsSamples, generateDetSamples, generateRecSamples, ppOcrModelPath, readDetBoxes, readOrientation, readRecText,
@@ -34,22 +35,27 @@ type Method = 'minmax' | 'percentile' | 'entropy' | 'mse';
 const METHODS: readonly Method[] = ['minmax', 'percentile', 'entropy', 'mse'];
 type Feeds = Readonly<Record<string, HostTensor>>;
 
-/** The one call from this harness into kiln's quantizer: quantize, then write the INT8 model. */
+/**
+ * The one call from this harness into kiln's quantizer: the library pipeline (quantize, fusion
+ * check, write). Unfused nodes are kept: this harness measures accuracy, not kernel choice.
+ */
 async function quantizeForEval(
-  modelPath: string,
+  model: ParsedModel,
   outPath: string,
   calibration: CalibrationSource,
   method: Method,
   options: { threads: number; onProgress?: (done: number) => void },
-): Promise<QuantizeReport> {
-  const { model } = readModel(modelPath);
-  const { model: quantized, report } = await quantizeModel(model, calibration, {
-    calibration: calibrationConfig(method),
+): Promise<QuantizeRunReport> {
+  return quantize(model, {
+    mode: { kind: 'static', calibration: calibrationConfig(method), scheme: 'U8S8', perChannel: true, reduceRange: false, excludeNodes: [], excludeOpTypes: [] },
+    output: outPath,
+    force: true,
+    data: { source: calibration },
+    allowUnfused: true,
+    sqnrSamples: 0,
     intraOpThreads: options.threads,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.onProgress ? { onProgress: ({ phase, done }: QuantizeProgress) => phase === 'calibrate' && options.onProgress!(done) } : {}),
   });
-  writeModel(quantized, outPath);
-  return report;
 }
 
 /** Scores one model variant's outputs, sample by sample. */
@@ -225,6 +231,8 @@ async function evaluateModel(task: OcrEvalTask, settings: Settings): Promise<Rec
     // Nothing consumes the calibration split; generate it once to time it and prove it renders.
     timings.calibrationGenerationSeconds = (await timed(() => collectSamples(calibration).then(() => undefined))).seconds;
   }
+  // Parsed once for every method.
+  let parsed: ParsedModel | undefined;
   for (const method of settings.methods) {
     const outPath = join(settings.outDir, `${task}-${method}.onnx`);
     const source: CalibrationSource = {
@@ -238,8 +246,8 @@ async function evaluateModel(task: OcrEvalTask, settings: Settings): Promise<Rec
     let failure: string | undefined;
     try {
       const options = { threads: settings.threads, onProgress: bar.update };
-      const { seconds } = await timed(() => quantizeForEval(fp32Path, outPath, source, method, options));
-      variants.push({ name: method, path: outPath, quantizeSeconds: seconds, runSeconds: 0 });
+      const report = await quantizeForEval((parsed ??= readInput(fp32Path)), outPath, source, method, options);
+      variants.push({ name: method, path: outPath, quantizeSeconds: report.timing.quantizeMs / 1000, runSeconds: 0 });
     } catch (error) {
       failure = (error as Error).message;
     } finally {

@@ -9,8 +9,10 @@ import { runArchive } from './commands/archive.js';
 import { checkArchiverCompat } from './commands/archive-compat.js';
 import { runArchiveInspect } from './commands/archive-inspect.js';
 import { runArchiveWorkflow } from './commands/archive-workflow.js';
+import { evaluationFlags, runCompare } from './commands/compare.js';
 import { runDemo } from './commands/demo.js';
 import { runInspect } from './commands/inspect.js';
+import { runOptimize } from './commands/optimize.js';
 import { runPredict } from './commands/predict.js';
 import { quantizeCommandConfig, runQuantize } from './commands/quantize-flags.js';
 import { runServeBackground, runServeForeground, runStop } from './commands/serve.js';
@@ -179,11 +181,46 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .option('--sqnr-samples <n>', 'calibration samples compared FP32 vs INT8 for the SQNR line', '32')
     .option('-f, --force', 'overwrite an existing output file')
     .option('--json', 'print a JSON document instead of text')
+    .option('--report <file.html>', 'also write an HTML report (and its JSON beside it)')
     .action(async (model: string, flags: Record<string, unknown>) => {
       const config = quantizeCommandConfig(flags);
       await runQuantize(model, config, io);
     });
 
+  const evaluationOptions = (command: Command) =>
+    command
+      .option('--preprocess <spec>', 'image preprocessing of the data, as kiln quantize takes it')
+      .option('--input <name>', 'model input the images or .npy files feed (default: the only input)')
+      .option('--labels <index_to_name.json>', 'class names of an ImageFolder tree (DIR/<label>/*.jpg) for top-1/top-5 accuracy')
+      .option('--samples <n>', 'samples evaluated (default 256)')
+      .option('--iterations <n>', 'timed runs per model and batch size (default 30)')
+      .option('--report <file.html>', 'write a self-contained HTML report (and its JSON beside it)')
+      .option('--json', 'print the report\'s JSON document instead of text');
+  evaluationOptions(
+    program
+      .command('compare')
+      .description('compare models side by side: size, latency at batch 1 and 8 (interleaved), fidelity to the first or accuracy on labelled data')
+      .argument('<models...>', 'two or more .onnx files; the first is the reference')
+      .option('--data <dir>', 'samples: a folder of images or .npy files, or an ImageFolder tree of labelled images'),
+  ).action(async (models: string[], flags: Record<string, unknown>) => {
+    await runCompare(models, evaluationFlags(flags), io);
+  });
+  evaluationOptions(
+    program
+      .command('optimize')
+      .description('run the ladder FP32, FP16, dynamic INT8, static MinMax, static MSE on one model and report the speed/accuracy trade-off')
+      .argument('<model>', 'the float ONNX model')
+      .requiredOption('--data <dir>', 'samples to evaluate on (and calibrate on, unless --calib)')
+      .option('--calib <data>', 'calibration data of the static rungs (default: --data)')
+      .option('--limit <n>', 'use at most this many calibration samples')
+      .option('--out-dir <dir>', 'where the rung models are written', 'kiln-optimize')
+      .option('-f, --force', 'overwrite rung models from an earlier run'),
+  ).action(async (model: string, flags: Record<string, unknown>) => {
+    const evaluation = evaluationFlags(flags);
+    const limit = flags['limit'] === undefined ? undefined : parsePositiveInt('--limit', String(flags['limit']));
+    const calibration = { path: typeof flags['calib'] === 'string' ? flags['calib'] : evaluation.dataPath!, options: { ...evaluation.source, ...(limit !== undefined ? { limit } : {}) } };
+    await runOptimize(model, { ...evaluation, calibration, outDir: String(flags['outDir']), force: Boolean(flags['force']) }, io);
+  });
   program
     .command('predict')
     .description('run an archive\'s handler in this process on input files (each sent as a raw body)')

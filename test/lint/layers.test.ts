@@ -60,3 +60,17 @@ test('a lower layer importing a higher one, a same-layer import, a stray onnxrun
   }
   assert.ok(found.some((line) => line.startsWith('no-circular: ')), `no cycle reported in:\n${found.join('\n')}`);
 });
+
+test('optimize and serving share a layer: the offline pipeline and the model server never import each other', () => {
+  const result = cruise('optimize-serving', {
+    'src/core/errors.ts': 'export const code = 1;\n',
+    'src/serving/registry.ts': "import { code } from '../core/errors.js';\nexport const registry = code;\n",
+    'src/optimize/quantize.ts': "import { registry } from '../serving/registry.js';\nexport const pipeline = registry;\n",
+    'src/cli/main.ts': "import { pipeline } from '../optimize/quantize.js';\nexport const main = pipeline;\n",
+  });
+  assert.notEqual(result.status, 0);
+  assert.deepEqual(
+    result.violations.map((v) => `${v.rule}: ${v.from} -> ${v.to}`),
+    ['layer-optimize: src/optimize/quantize.ts -> src/serving/registry.ts'],
+  );
+});

@@ -1,4 +1,4 @@
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatBytes, formatCount, formatMs, table } from '../format.js';
 import type { CliIO } from '../io.js';
@@ -8,15 +8,12 @@ import { runArchive } from './archive.js';
 import { benchModel, BENCH_DEFAULTS } from './bench.js';
 import { inspectModel, type InspectReport } from './inspect.js';
 import { predictArchive } from './predict.js';
-import { compareModels } from './bench-compare.js';
-import { runQuantize } from './quantize.js';
+import { formatSummary, quantizeSummary } from './quantize.js';
+import { compareModels } from '../../optimize/compare.js';
+import { quantize } from '../../optimize/quantize.js';
 import { parseModelConfig } from '../../archive/model-config.js';
 import { imageToTensor, ImageTransformSchema, type ImageTransform } from '../../handlers/image.js';
 import { calibrationConfig } from '../../quantize/calibrate/index.js';
-import { quantizeDynamic } from '../../quantize/dynamic.js';
-import { convertToFloat16 } from '../../quantize/fp16.js';
-import { checkFusion } from '../../quantize/fusion-check.js';
-import { encodeModel, readModel } from '../../onnx/model-io.js';
 import { parseImagePreprocess } from '../../quantize/data/index.js';
 import { silentLogger } from '../../core/log.js';
 import { createServerMetrics } from '../../metrics/server-metrics.js';
@@ -213,31 +210,27 @@ const CALIBRATION_WORDS = [
 
 /** Dynamic INT8 of the recognizer's MatMuls (no data needed), with the fusion check. */
 async function dynamicDemo(recPath: string, outPath: string, io: CliIO): Promise<void> {
-  const { model, report } = quantizeDynamic(readModel(recPath).model);
-  writeFileSync(outPath, encodeModel(model));
-  const fusion = await checkFusion(outPath, report.quantizedNodes);
-  const [before, after] = [statSync(recPath).size, statSync(outPath).size];
-  const kernels = Object.entries(fusion.integerKernels).map(([op, count]) => `${count} ${op}`).join(', ');
+  const report = await quantize(recPath, { mode: { kind: 'dynamic', perChannel: true, excludeNodes: [] }, output: outPath, force: true });
+  const kernels = Object.entries(report.fusion.integerKernels).map(([op, count]) => `${count} ${op}`).join(', ');
   io.out(
-    `dynamic      recognizer, no calibration: ${fusion.compute.fused}/${fusion.compute.asked} MatMul fused (${kernels}), ` +
-      `${formatBytes(before)} → ${formatBytes(after)} (${(after / before).toFixed(3)}×); accuracy and speed: npm run bench:modes`,
+    `dynamic      recognizer, no calibration: ${report.fusion.compute.fused}/${report.fusion.compute.asked} MatMul fused (${kernels}), ` +
+      `${formatBytes(report.input.bytes)} → ${formatBytes(report.output.bytes)} (${report.sizeRatio.toFixed(3)}×); accuracy and speed: npm run bench:modes`,
   );
 }
 
 /** FP16 of the detector (no data needed): half the size; accuracy and speed: npm run bench:modes. */
 async function float16Demo(detPath: string, outPath: string, io: CliIO): Promise<void> {
-  const { model, report } = await convertToFloat16(readModel(detPath).model);
-  writeFileSync(outPath, encodeModel(model));
-  const [before, after] = [statSync(detPath).size, statSync(outPath).size];
+  const report = await quantize(detPath, { mode: { kind: 'fp16', excludeNodes: [], excludeOpTypes: [] }, output: outPath, force: true });
+  const fp16 = report.fp16!;
   io.out(
-    `fp16         detector, no calibration: ${report.convertedInitializers} weights float16 (${report.floatNodes} nodes kept float32), ` +
-      `${formatBytes(before)} → ${formatBytes(after)} (${(after / before).toFixed(3)}×); slower than FP32 on CPUs, for GPUs`,
+    `fp16         detector, no calibration: ${fp16.convertedInitializers} weights float16 (${fp16.floatNodes} nodes kept float32), ` +
+      `${formatBytes(report.input.bytes)} → ${formatBytes(report.output.bytes)} (${report.sizeRatio.toFixed(3)}×); slower than FP32 on CPUs, for GPUs`,
   );
 }
 
 /**
  * Quantizes the classifier on 16 rendered line crops (half upside down, as it sees in service), then
- * measures FP32 against INT8 side by side, as `kiln bench a.onnx b.onnx` does.
+ * measures FP32 against INT8 side by side on those lines, as `kiln compare a.onnx b.onnx` does.
  */
 async function quantizeDemo(clsPath: string, int8Path: string, out: string, iterations: number, io: CliIO): Promise<void> {
   const calibration = join(out, 'calibration');
@@ -245,41 +238,21 @@ async function quantizeDemo(clsPath: string, int8Path: string, out: string, iter
   for (const [index, words] of CALIBRATION_WORDS.entries()) {
     writeFileSync(join(calibration, `line-${String(index).padStart(2, '0')}.png`), await renderDemoPage([words], { rotate180: index % 2 === 1, margin: 4 }));
   }
-  await runQuantize(
-    clsPath,
-    {
-      output: int8Path,
-      // The demo owns its output folder and runs again over it.
-      force: true,
-      mode: 'static',
-      calibrationPath: calibration,
-      source: { preprocess: parseImagePreprocess('resize=height:48:192,mean=0.5,std=0.5,order=bgr') },
-      calibration: calibrationConfig(),
-      scheme: 'U8S8',
-      perChannel: true,
-      reduceRange: false,
-      excludeNodes: [],
-      excludeOpTypes: [],
-      opTypes: undefined,
-      rangesPath: undefined,
-      saveRangesPath: undefined,
-      allowUnfused: false,
-      sqnrSamples: CALIBRATION_WORDS.length,
-      json: false,
-    },
-    io,
-  );
-  const comparison = await compareModels([clsPath, int8Path], {
-    ...BENCH_DEFAULTS,
-    iterations: Math.max(iterations, 20),
-    warmup: 3,
-    dims: {},
-    shapes: { x: [1, 3, 48, 192] },
-    json: false,
+  const data = { path: calibration, options: { preprocess: parseImagePreprocess('resize=height:48:192,mean=0.5,std=0.5,order=bgr') } };
+  const report = await quantize(clsPath, {
+    mode: { kind: 'static', calibration: calibrationConfig(), scheme: 'U8S8', perChannel: true, reduceRange: false, excludeNodes: [], excludeOpTypes: [] },
+    output: int8Path,
+    // The demo owns its output folder and runs again over it.
+    force: true,
+    data,
+    sqnrSamples: CALIBRATION_WORDS.length,
   });
-  const [fp32, int8] = comparison.results;
-  io.out(`speed        FP32 p50 ${formatMs(fp32!.p50Ms)} ms, INT8 p50 ${formatMs(int8!.p50Ms)} ms: ${int8!.speedup.toFixed(2)}× (batch 1, interleaved runs)`);
-  if (int8!.speedup < 1) {
+  io.out(formatSummary(quantizeSummary(report)));
+  const comparison = await compareModels([clsPath, int8Path], { data, batches: [1], iterations: Math.max(iterations, 20), warmup: 3, samples: 1 });
+  const [fp32, int8] = comparison.models.map((model) => model.latency[0]!);
+  const speedup = fp32!.p50Ms / int8!.p50Ms;
+  io.out(`speed        FP32 p50 ${formatMs(fp32!.p50Ms)} ms, INT8 p50 ${formatMs(int8!.p50Ms)} ms: ${speedup.toFixed(2)}× (batch 1, interleaved runs)`);
+  if (speedup < 1) {
     io.out('             a sub-millisecond model is too small for integer kernels to pay; larger CNNs gain 2× (npm run bench:quantize)');
   }
 }

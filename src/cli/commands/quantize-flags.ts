@@ -54,5 +54,6 @@ export function quantizeCommandConfig(flags: Readonly<Record<string, unknown>>):
     allowUnfused: Boolean(flags['allowUnfused']),
     sqnrSamples: parsePositiveInt('--sqnr-samples', String(flags['sqnrSamples'] ?? '32'), { allowZero: true }),
     json: Boolean(flags['json']),
+    reportPath: typeof flags['report'] === 'string' ? flags['report'] : undefined,
   };
 }

@@ -1,21 +1,15 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
-import { commitTempFiles, checkReadableFile, writeTempSibling } from '../../core/fs.js';
 import { KilnError } from '../../core/errors.js';
-import { SqnrAccumulator } from '../../evaluate/fidelity.js';
-import { GraphView } from '../../onnx/graph.js';
-import type { ModelProto } from '../../onnx/gen/onnx_pb.js';
-import { encodeModel, readModel } from '../../onnx/model-io.js';
-import { Engine } from '../../runtime/engine.js';
+import { reportJsonPath, writeReport } from '../../evaluate/report/index.js';
+import { compareModels } from '../../optimize/compare.js';
+import { quantize, readInput } from '../../optimize/quantize.js';
+import { singleModelReport } from '../../optimize/report.js';
+import type { QuantizeMode, QuantizeRunReport } from '../../optimize/types.js';
 import type { CalibrationConfig } from '../../quantize/calibrate/types.js';
-import { loadRanges, saveRanges } from '../../quantize/calibrate/index.js';
-import { openCalibrationSource, type CalibrationSourceOptions } from '../../quantize/data/index.js';
-import type { CalibrationSource } from '../../quantize/data/types.js';
-import { checkFusion, sessionConfigFor, type FusionReport } from '../../quantize/fusion-check.js';
+import type { CalibrationSourceOptions } from '../../quantize/data/index.js';
+import type { Float16Report } from '../../quantize/fp16.js';
+import { sessionConfigFor, type FusionReport } from '../../quantize/fusion-check.js';
 import type { QuantScheme } from '../../quantize/options.js';
-import { quantizeDynamic } from '../../quantize/dynamic.js';
-import { convertToFloat16, type Float16Report } from '../../quantize/fp16.js';
-import { quantizeModel, type QuantizedNode, type QuantizeReport, type QuantizeRunOptions } from '../../quantize/quantize-model.js';
 import { formatBytes, table } from '../format.js';
 import type { CliIO } from '../io.js';
 
@@ -47,6 +41,8 @@ export interface QuantizeCommandConfig {
   /** Samples of the calibration set compared FP32 vs INT8 for the SQNR line. */
   readonly sqnrSamples: number;
   readonly json: boolean;
+  /** Also write the HTML report (and its JSON beside it) here. */
+  readonly reportPath?: string | undefined;
 }
 
 /** The JSON document `kiln quantize --json` prints. */
@@ -73,190 +69,107 @@ export interface QuantizeSummary {
   readonly sqnr: Readonly<Record<string, number>> | undefined;
 }
 
-/** What either mode hands to the fusion check and the summary. */
-interface Quantized {
-  readonly model: ModelProto;
-  readonly calibration: QuantizeSummary['calibration'];
-  readonly quantizedNodes: readonly QuantizedNode[];
-  readonly absorbed: number;
-  readonly weightSqnr: ReadonlyMap<string, number>;
-  /** Static mode: the ranges, for --save-ranges. */
-  readonly report?: QuantizeReport;
-  readonly fp16?: Float16Report;
-}
-
 /**
  * `kiln quantize IN -o OUT --calib DATA`: static INT8 QDQ quantization with a fusion check, or
  * with `--mode dynamic` dynamic INT8, or with `--mode fp16` float16 (neither needs calibration;
- * `--calib` then only feeds the SQNR line).
+ * `--calib` then only feeds the SQNR line). The pipeline is the library's `quantize`; this layer
+ * turns flags into its options, its progress into a bar and its report into text or JSON.
  */
 export async function runQuantize(input: string, config: QuantizeCommandConfig, io: CliIO): Promise<void> {
-  checkReadableFile(input, 'model');
-  const { model } = readModel(input);
-  // Fail on an existing or unwritable output now, not after minutes of calibration.
-  if (!config.force && existsSync(config.output)) {
-    throw new KilnError('KILN_IO_OUTPUT_EXISTS', `${config.output} already exists: use --force to overwrite it`);
-  }
-  rmSync(writeTempSibling(config.output, []), { force: true });
-  const ranges = config.rangesPath ? loadRanges(config.rangesPath).tensors : undefined;
-  if (config.mode === 'static' && !ranges && !config.calibrationPath) {
+  if (config.mode === 'static' && !config.rangesPath && !config.calibrationPath) {
+    // Read the model first, as before: a missing model is reported before a missing flag.
+    readInput(input);
     throw new KilnError('KILN_CLI_USAGE', 'kiln quantize needs --calib DATA (images, .npy files or a module) or --ranges FILE (or --mode dynamic, which needs neither)');
   }
-  const source = config.calibrationPath ? openCalibrationSource(config.calibrationPath, withDefaultInput(config.source, model)) : undefined;
-  const result =
-    config.mode === 'dynamic' ? dynamicQuantize(model, config) : config.mode === 'fp16' ? await float16(model, config) : await staticQuantize(model, config, source, ranges, io);
-  const bytes = encodeModel(result.model);
-  const temp = writeTempSibling(config.output, [bytes]);
-  let fusion: FusionReport;
+  const bar = io.interactive && !config.json ? new SingleBar({ format: '{phase} [{bar}] {value}/{total} samples', clearOnComplete: true }, Presets.shades_classic) : undefined;
+  let phase: string | undefined;
+  let report: QuantizeRunReport;
   try {
-    fusion = await checkFusion(temp, result.quantizedNodes, config.scheme);
-    const unfused = fusion.outcomes.filter((outcome) => !outcome.fused);
-    if (unfused.length > 0 && !config.allowUnfused) {
-      const list = unfused.slice(0, 5).map((outcome) => `${outcome.name} (${outcome.opType} → ${outcome.became ?? 'removed'})`);
-      throw new KilnError(
-        'KILN_QUANTIZE_NOT_FUSED',
-        `${unfused.length} of ${fusion.outcomes.length} quantized nodes did not become integer kernels in onnxruntime: ${list.join(', ')}${unfused.length > 5 ? ', …' : ''}; exclude them (--exclude-nodes) or pass --allow-unfused`,
-        { details: { unfused } },
-      );
-    }
-    commitTempFiles([[temp, config.output]]);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
-  if (config.saveRangesPath && result.report) saveRanges(config.saveRangesPath, config.calibration.method, result.report.ranges);
-
-  const sqnr = source && config.sqnrSamples > 0 ? await measureSqnr(input, config.output, source, config.sqnrSamples, config.scheme) : undefined;
-  const summary = summarize(input, config, result, fusion, sqnr);
-  if (config.json) io.out(JSON.stringify(summary, null, 2));
-  else io.out(formatSummary(summary));
-  const unfused = summary.fusion.unfused.length;
-  if (unfused > 0) io.err(`kiln: warning: ${unfused} quantized nodes did not fuse (kept with --allow-unfused)`);
-}
-
-function dynamicQuantize(model: ModelProto, config: QuantizeCommandConfig): Quantized {
-  const { model: quantized, report } = quantizeDynamic(model, { perChannel: config.perChannel, excludeNodes: config.excludeNodes });
-  if (report.quantizedNodes.length === 0) {
-    const why = report.skippedNodes.slice(0, 3).map((node) => `${node.name}: ${node.reason}`);
-    throw new KilnError('KILN_CORE_INVALID_ARGUMENT', `dynamic quantization found no MatMul or Gemm with a constant float weight to quantize${why.length ? ` (${why.join('; ')})` : ''}`);
-  }
-  return { model: quantized, calibration: { dynamic: true }, quantizedNodes: report.quantizedNodes, absorbed: 0, weightSqnr: report.weightSqnr };
-}
-
-async function float16(model: ModelProto, config: QuantizeCommandConfig): Promise<Quantized> {
-  const { model: converted, report } = await convertToFloat16(model, { blockNodes: config.excludeNodes, blockOps: config.excludeOpTypes });
-  return { model: converted, calibration: { fp16: true }, quantizedNodes: [], absorbed: 0, weightSqnr: new Map(), fp16: report };
-}
-
-async function staticQuantize(
-  model: ModelProto,
-  config: QuantizeCommandConfig,
-  source: CalibrationSource | undefined,
-  ranges: QuantizeRunOptions['ranges'],
-  io: CliIO,
-): Promise<Quantized> {
-
-  const bar = io.interactive && !config.json ? new SingleBar({ format: 'calibrating [{bar}] {value}/{total} samples', clearOnComplete: true }, Presets.shades_classic) : undefined;
-  bar?.start(source?.count ?? 0, 0);
-  let result: Awaited<ReturnType<typeof quantizeModel>>;
-  try {
-    result = await quantizeModel(model, ranges ? undefined : source, {
-      calibration: config.calibration,
-      scheme: config.scheme,
-      perChannel: config.perChannel,
-      reduceRange: config.reduceRange,
-      excludeNodes: config.excludeNodes,
-      excludeOpTypes: config.excludeOpTypes,
-      ...(config.opTypes ? { opTypes: config.opTypes } : {}),
-      ...(ranges ? { ranges } : {}),
-      onProgress: (done, total) => {
+    report = await quantize(input, {
+      mode: quantizeMode(config),
+      output: config.output,
+      force: config.force,
+      ...(config.calibrationPath ? { data: { path: config.calibrationPath, options: config.source } } : {}),
+      allowUnfused: config.allowUnfused,
+      sqnrSamples: config.sqnrSamples,
+      onProgress: ({ phase: next, done, total }) => {
+        const label = next === 'calibrate' ? 'calibrating' : 'measuring SQNR';
+        if (label !== phase) {
+          bar?.stop();
+          bar?.start(total ?? 0, 0, { phase: label });
+          phase = label;
+        }
         if (total === undefined) bar?.setTotal(done);
-        bar?.update(done);
+        bar?.update(done, { phase: label });
       },
     });
   } finally {
     bar?.stop();
   }
-  const { report } = result;
-  return {
-    model: result.model,
-    calibration: report.calibration ? { method: report.calibration.config.method, samples: report.calibration.samples } : { replayed: config.rangesPath ?? '' },
-    quantizedNodes: report.quantizedNodes,
-    absorbed: report.absorbed,
-    weightSqnr: report.weightSqnr,
-    report,
-  };
-}
-
-/** Streams the first `limit` calibration samples through both models and accumulates SQNR per output. */
-async function measureSqnr(
-  floatPath: string,
-  quantizedPath: string,
-  source: CalibrationSource,
-  limit: number,
-  scheme: QuantScheme,
-): Promise<Record<string, number>> {
-  const reference = await Engine.load(floatPath, { label: floatPath });
-  const quantized = await Engine.load(quantizedPath, { label: quantizedPath, sessionConfig: sessionConfigFor(scheme) });
-  const accumulators = new Map<string, SqnrAccumulator>();
-  try {
-    let seen = 0;
-    for await (const sample of source.samples()) {
-      if (seen++ >= limit) break;
-      const [expected, actual] = [await reference.run(sample), await quantized.run(sample)];
-      for (const [name, tensor] of Object.entries(expected)) {
-        if (tensor.type !== 'float32') continue;
-        const accumulator = accumulators.get(name) ?? new SqnrAccumulator();
-        accumulator.add(tensor.data as Float32Array, actual[name]!.data as Float32Array);
-        accumulators.set(name, accumulator);
-      }
-    }
-  } finally {
-    await reference.release();
-    await quantized.release();
+  const summary = quantizeSummary(report);
+  if (config.json) io.out(JSON.stringify(summary, null, 2));
+  else io.out(formatSummary(summary));
+  if (config.reportPath) {
+    // The report adds what the summary lacks: latency at batch 1 and 8, measured interleaved.
+    const comparison = await compareModels([input, config.output], {
+      ...(config.calibrationPath ? { data: { path: config.calibrationPath, options: config.source } } : {}),
+      samples: Math.max(1, config.sqnrSamples),
+      sessionConfigs: [undefined, config.mode === 'static' ? sessionConfigFor(config.scheme) : undefined],
+    });
+    writeReport(config.reportPath, singleModelReport(report, comparison));
+    if (!config.json) io.out(`report       ${config.reportPath} (and ${reportJsonPath(config.reportPath)})`);
   }
-  return Object.fromEntries([...accumulators].map(([name, accumulator]) => [name, accumulator.db()]));
+  const unfused = summary.fusion.unfused.length;
+  if (unfused > 0) io.err(`kiln: warning: ${unfused} quantized nodes did not fuse (kept with --allow-unfused)`);
 }
 
-function summarize(
-  input: string,
-  config: QuantizeCommandConfig,
-  report: Quantized,
-  fusion: FusionReport,
-  sqnr: Record<string, number> | undefined,
-): QuantizeSummary {
-  const inputBytes = statSync(input).size;
-  const outputBytes = statSync(config.output).size;
-  const byOp: Record<string, number> = {};
-  for (const node of report.quantizedNodes) byOp[node.opType] = (byOp[node.opType] ?? 0) + 1;
+/** The library's mode union from the resolved flags. */
+export function quantizeMode(config: QuantizeCommandConfig): QuantizeMode {
+  switch (config.mode) {
+    case 'dynamic':
+      return { kind: 'dynamic', perChannel: config.perChannel, excludeNodes: config.excludeNodes };
+    case 'fp16':
+      return { kind: 'fp16', excludeNodes: config.excludeNodes, excludeOpTypes: config.excludeOpTypes };
+    case 'static':
+      return {
+        kind: 'static',
+        calibration: config.rangesPath ? { replay: config.rangesPath } : config.calibration,
+        scheme: config.scheme,
+        perChannel: config.perChannel,
+        reduceRange: config.reduceRange,
+        excludeNodes: config.excludeNodes,
+        excludeOpTypes: config.excludeOpTypes,
+        ...(config.opTypes ? { opTypes: config.opTypes } : {}),
+        ...(config.saveRangesPath ? { saveRanges: config.saveRangesPath } : {}),
+      };
+  }
+}
+
+/** The `--json` document: the library report, in the shape the CLI has always printed. */
+export function quantizeSummary(report: QuantizeRunReport): QuantizeSummary {
   return {
-    input: { path: input, bytes: inputBytes },
-    output: { path: config.output, bytes: outputBytes },
-    sizeRatio: outputBytes / inputBytes,
+    input: report.input,
+    output: report.output,
+    sizeRatio: report.sizeRatio,
     calibration: report.calibration,
     quantizedNodes: report.quantizedNodes.length,
-    byOp,
+    byOp: report.byOp,
     absorbed: report.absorbed,
-    worstWeight: worstWeight(report.weightSqnr),
+    worstWeight: report.worstWeight,
     fusion: {
-      compute: fusion.compute,
-      fused: fusion.fused,
-      checked: fusion.outcomes.length,
-      unfused: fusion.outcomes.filter((outcome) => !outcome.fused).map(({ name, opType, became }) => ({ name, opType, became })),
-      integerKernels: fusion.integerKernels,
+      compute: report.fusion.compute,
+      fused: report.fusion.fused,
+      checked: report.fusion.outcomes.length,
+      unfused: report.fusion.outcomes.filter((outcome) => !outcome.fused).map(({ name, opType, became }) => ({ name, opType, became })),
+      integerKernels: report.fusion.integerKernels,
     },
-    sqnr,
+    sqnr: report.sqnr,
     ...(report.fp16 ? { fp16: { ...report.fp16, blockedNodes: report.fp16.blockedNodes.length } } : {}),
   };
 }
 
-function worstWeight(sqnr: ReadonlyMap<string, number>): QuantizeSummary['worstWeight'] {
-  let worst: QuantizeSummary['worstWeight'];
-  for (const [name, sqnrDb] of sqnr) if (!worst || sqnrDb < worst.sqnrDb) worst = { name, sqnrDb };
-  return worst;
-}
-
-function formatSummary(summary: QuantizeSummary): string {
+/** The text `kiln quantize` prints for a summary. */
+export function formatSummary(summary: QuantizeSummary): string {
   const percent = (part: number, whole: number) => (whole === 0 ? '–' : `${((100 * part) / whole).toFixed(1)}%`);
   if (summary.fp16) return formatFloat16(summary, summary.fp16);
   const calibration =
@@ -297,11 +210,4 @@ function formatFloat16(summary: QuantizeSummary, fp16: NonNullable<QuantizeSumma
   }
   lines.push('             on the CPU provider float16 runs through inserted casts and is usually slower than FP32: the gain is size, and speed on GPUs');
   return lines.join('\n');
-}
-
-/** Images and flat .npy folders feed one input: the model's only one unless --input names it. */
-function withDefaultInput(options: CalibrationSourceOptions, model: ModelProto): CalibrationSourceOptions {
-  if (options.input) return options;
-  const inputs = new GraphView(model.graph!).feedInputs;
-  return inputs.length === 1 ? { ...options, input: inputs[0]!.name } : options;
 }
