@@ -8,6 +8,7 @@ import { openWorkflowArchive, type OpenedWorkflowArchive } from '../archive/work
 import { formatWorkflowDag, invalidWorkflowSpec, type WorkflowNodeSettings } from '../archive/workflow-spec.js';
 import { KilnError, describeError, isKilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { WORKFLOW_SETTINGS, type WorkflowSettingName } from '../core/serving-settings.js';
 import { handlerFunctionNames } from '../handlers/load.js';
 import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
 import { resolveArchiveUrl, type ModelStoreConfig } from './model-store.js';
@@ -32,13 +33,7 @@ export interface ListedWorkflow {
 }
 
 /** `GET /workflows/{w}`: TorchServe's fields (the worker and batch values are the spec's `models:` level). */
-export interface WorkflowDescription extends ListedWorkflow {
-  readonly minWorkers: number;
-  readonly maxWorkers: number;
-  readonly batchSize: number;
-  readonly maxBatchDelay: number;
-  readonly workflowDag: string;
-}
+export type WorkflowDescription = ListedWorkflow & { readonly [K in WorkflowSettingName]: number } & { readonly workflowDag: string };
 
 /** What serves one DAG node: a registered model version and how its attempts are timed. */
 interface NodeBinding {
@@ -215,10 +210,8 @@ export class WorkflowRegistry {
       {
         workflowName: name,
         workflowUrl: workflow.url,
-        minWorkers: defaults.minWorkers,
-        maxWorkers: defaults.maxWorkers,
-        batchSize: defaults.batchSize,
-        maxBatchDelay: defaults.maxBatchDelay,
+        // The serving settings a spec sets (the settings table's workflow ones), in table order.
+        ...(Object.fromEntries([...WORKFLOW_SETTINGS.values()].map((setting) => [setting, defaults[setting]])) as Record<WorkflowSettingName, number>),
         workflowDag: formatWorkflowDag(dag),
       },
     ];
