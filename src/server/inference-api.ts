@@ -37,7 +37,7 @@ interface Target {
 
 async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, target: Target): Promise<void> {
   // Fail fast on an unknown model or version, before reading a body for nothing.
-  const served = ctx.registry.version(target.model, target.version).version;
+  ctx.registry.version(target.model, target.version);
   const body = await readBody(req, { maxBytes: ctx.settings.maxRequestSize });
   const input = { ...(target.query ?? {}), ...(await decodeInferenceInput(req, body, { decodeInputRequest: ctx.settings.decodeInputRequest })) };
   const headers = requestHeaders(req, {
@@ -54,17 +54,11 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
     }
     res.write(chunk);
   };
-  const response = await ctx.registry.predict(target.model, target.version, { input, headers, id: ctx.requestId, onIntermediate, transferable: true });
+  // Counted once, where every entry point's requests are (serving/metrics-recorder.ts).
+  const origin = { arrived: ctx.started, versionNamed: target.version !== undefined };
+  const response = await ctx.registry.predict(target.model, target.version, { input, headers, id: ctx.requestId, onIntermediate, transferable: true }, origin);
   if (streaming) res.end(response.body);
   else sendHandlerResponse(res, response, ctx);
-  ctx.metrics.recordInference({
-    model: target.model,
-    version: served,
-    versionInUrl: target.version !== undefined,
-    queueMs: response.queueMs,
-    inferenceMs: response.inferenceMs,
-    totalMs: performance.now() - ctx.started,
-  });
 }
 
 /**
@@ -78,7 +72,8 @@ async function inferWorkflow(req: IncomingMessage, res: ServerResponse, ctx: Req
   ctx.workflows.describe(workflow);
   const body = await readBody(req, { maxBytes: ctx.settings.maxRequestSize });
   const input = await decodeInferenceInput(req, body, { decodeInputRequest: ctx.settings.decodeInputRequest });
-  const response = await ctx.workflows.predict(workflow, { input, headers: requestHeaders(req, { explain: 'False' }), id: ctx.requestId });
+  // Each node's model request is counted once, as every entry point's are.
+  const response = await ctx.workflows.predict(workflow, { input, headers: requestHeaders(req, { explain: 'False' }), id: ctx.requestId }, { counted: true });
   sendHandlerResponse(res, response, ctx, 'application/json');
 }
 
