@@ -5,7 +5,9 @@
  * child process; this process is the load generator (keep-alive clients). Two requests:
  * `GET /ping` (a trivial route) and a predict-shaped `POST /predictions/:model` with a small JSON
  * body that is parsed and answered as JSON. kiln and fastify alternate, round by round, so the
- * machine's noise falls on both.
+ * machine's noise falls on both. Besides requests/s and latency, each server's own CPU time per
+ * request (from /proc, 10 ms ticks) is reported: on a shared, loaded machine throughput moves with
+ * the neighbours, while CPU per request measures the framework's own work.
  *
  * Usage: npm run bench:http [-- --rounds R --seconds S --clients C]
  */
@@ -14,6 +16,7 @@ import http from 'node:http';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { table } from '../src/cli/format.js';
+import { processCpuMs } from './server/child.js';
 import { quantile } from '../src/evaluate/latency.js';
 
 type Framework = 'kiln' | 'fastify';
@@ -157,6 +160,7 @@ async function main(): Promise<void> {
   console.log(`kiln bench:http — ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), node ${process.version}; ${rounds} alternating rounds of ${seconds} s per cell, ${clients} keep-alive clients\n`);
   const rps = new Map<string, number[]>();
   const latencies = new Map<string, number[]>();
+  const cpuMicros = new Map<string, number[]>();
   try {
     for (const server of servers) for (const kind of ['ping', 'predict'] as const) await load(server.port, kind, clients, 500); // warm-up
     for (let round = 0; round < rounds; round++) {
@@ -165,7 +169,10 @@ async function main(): Promise<void> {
         const order = round % 2 === 0 ? servers : [...servers].reverse();
         for (const server of order) {
           const key = `${kind}/${server.framework}`;
+          const cpuBefore = processCpuMs(server.child.pid);
           const result = await load(server.port, kind, clients, seconds * 1000);
+          const cpu = ((processCpuMs(server.child.pid) - cpuBefore) * 1000) / result.latencies.length;
+          (cpuMicros.get(key) ?? cpuMicros.set(key, []).get(key)!).push(cpu);
           (rps.get(key) ?? rps.set(key, []).get(key)!).push(result.rps);
           (latencies.get(key) ?? latencies.set(key, []).get(key)!).push(...result.latencies);
         }
@@ -179,13 +186,26 @@ async function main(): Promise<void> {
   for (const kind of ['ping', 'predict'] as const) {
     const cell = (framework: Framework) => {
       const sorted = [...latencies.get(`${kind}/${framework}`)!].sort((a, b) => a - b);
-      return { rps: median(rps.get(`${kind}/${framework}`)!), p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99) };
+      return { rps: median(rps.get(`${kind}/${framework}`)!), p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), cpu: median(cpuMicros.get(`${kind}/${framework}`)!) };
     };
     const kiln = cell('kiln');
     const fastify = cell('fastify');
-    rows.push([kind, kiln.rps.toFixed(0), fastify.rps.toFixed(0), (kiln.rps / fastify.rps).toFixed(3), kiln.p50.toFixed(2), fastify.p50.toFixed(2), kiln.p99.toFixed(2), fastify.p99.toFixed(2)]);
+    rows.push([
+      kind,
+      kiln.rps.toFixed(0),
+      fastify.rps.toFixed(0),
+      (kiln.rps / fastify.rps).toFixed(3),
+      kiln.p50.toFixed(2),
+      fastify.p50.toFixed(2),
+      kiln.p99.toFixed(2),
+      fastify.p99.toFixed(2),
+      kiln.cpu.toFixed(1),
+      fastify.cpu.toFixed(1),
+      (kiln.cpu / fastify.cpu).toFixed(3),
+    ]);
   }
-  console.log(table(['request', 'kiln req/s', 'fastify req/s', 'kiln/fastify', 'kiln p50 ms', 'fastify p50 ms', 'kiln p99 ms', 'fastify p99 ms'], rows));
+  const header = ['request', 'kiln req/s', 'fastify req/s', 'kiln/fastify', 'kiln p50 ms', 'fastify p50 ms', 'kiln p99 ms', 'fastify p99 ms'];
+  console.log(table([...header, 'kiln CPU µs/req', 'fastify CPU µs/req', 'kiln/fastify CPU'], rows));
 }
 
 const serve = process.argv.indexOf('--serve');
