@@ -208,9 +208,6 @@ export type WorkflowSettingName = { [K in SettingName]: Table[K] extends { workf
 /** config.properties keys of the server-wide defaults. */
 export type SettingProperty = { [K in SettingName]: Table[K] extends { property: infer P extends string } ? P : never }[SettingName];
 
-/** The setting a config.properties key sets. */
-export type SettingOfProperty<P extends SettingProperty> = { [K in SettingName]: Table[K] extends { property: P } ? K : never }[SettingName];
-
 /** A setting's entry, typed loosely (for code that walks the table). */
 export function settingSpec(name: SettingName): SettingSpec {
   return SERVING_SETTINGS[name];
