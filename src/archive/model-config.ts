@@ -2,35 +2,25 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
 import { boundedInt } from '../core/serving-limits.js';
+import { YAML_SETTINGS, type YamlSettingName } from '../core/serving-settings.js';
 import { parseOrThrow } from '../core/schema-errors.js';
-
-/** Server settings TorchServe reads from model-config.yaml, with its defaults where it has one. */
-export const MODEL_CONFIG_DEFAULTS = Object.freeze({
-  responseTimeout: 120,
-  startupTimeout: 120,
-  maxRetryTimeoutInSec: 300,
-  clientTimeoutInMills: 0,
-});
 
 const count = z.number().int().nonnegative();
 const positive = z.number().int().positive();
 
+/** The worker, batch, queue and timeout settings of the one table that model-config.yaml may set. */
+const SETTING_KEYS = Object.fromEntries(YAML_SETTINGS.map((name) => [name, boundedInt(name)])) as {
+  readonly [K in YamlSettingName]: ReturnType<typeof boundedInt>;
+};
+
 const ServerKeys = z
   .strictObject({
-    // Worker, batch, queue and timeout settings: the bounds every source shares (core/serving-limits).
-    minWorkers: boundedInt('minWorkers'),
-    maxWorkers: boundedInt('maxWorkers'),
-    batchSize: boundedInt('batchSize'),
-    maxBatchDelay: boundedInt('maxBatchDelay'),
-    responseTimeout: boundedInt('responseTimeout'),
-    startupTimeout: boundedInt('startupTimeout'),
-    maxRetryTimeoutInSec: boundedInt('maxRetryTimeoutInSec'),
-    clientTimeoutInMills: boundedInt('clientTimeoutInMills'),
+    // Their bounds are the ones every source shares (core/serving-settings).
+    ...SETTING_KEYS,
     deviceType: z.enum(['cpu', 'gpu', 'neuron']),
     deviceIds: z.array(count),
     parallelType: z.string(),
     parallelLevel: positive,
-    jobQueueSize: boundedInt('jobQueueSize'),
     useJobTicket: z.boolean(),
     sequenceBatching: z.boolean(),
     sequenceMaxIdleMSec: count,

@@ -8,28 +8,21 @@
 import { z } from 'zod';
 import { KilnError } from '../core/errors.js';
 import { boundedInt } from '../core/serving-limits.js';
+import { settingSpec, WORKFLOW_SETTINGS, type WorkflowSettingName } from '../core/serving-settings.js';
 import { loadPlainYaml } from './model-config.js';
 import { describeIssue } from '../core/schema-errors.js';
 
 /** Settings of one workflow node (TorchServe's spec keys, camelCased). */
-export interface WorkflowNodeSettings {
-  readonly minWorkers: number;
-  readonly maxWorkers: number;
-  readonly batchSize: number;
-  /** Milliseconds. */
-  readonly maxBatchDelay: number;
+export type WorkflowNodeSettings = { readonly [K in WorkflowSettingName]: number } & {
   /** Further attempts after a node fails or times out. */
   readonly retryAttempts: number;
   /** Milliseconds one attempt of a node may take. */
   readonly timeoutMs: number;
-}
+};
 
-/** TorchServe's defaults for every workflow model (workflows.md). */
+/** TorchServe's defaults for every workflow model (workflows.md): the table's workflow defaults. */
 export const WORKFLOW_DEFAULTS: WorkflowNodeSettings = Object.freeze({
-  minWorkers: 1,
-  maxWorkers: 1,
-  batchSize: 1,
-  maxBatchDelay: 50,
+  ...(Object.fromEntries([...WORKFLOW_SETTINGS.values()].map((name) => [name, settingSpec(name).workflow!.default])) as { [K in WorkflowSettingName]: number }),
   retryAttempts: 1,
   timeoutMs: 10_000,
 });
@@ -69,17 +62,18 @@ export interface WorkflowSpec {
  */
 export const WORKFLOW_NODE_PATTERN = /^(?!__proto__$)[A-Za-z0-9_][A-Za-z0-9_\-.]*$/;
 
-const SETTINGS = {
-  // Worker and batch settings obey the bounds every source shares (core/serving-limits).
-  'min-workers': ['minWorkers', boundedInt('minWorkers')],
-  'max-workers': ['maxWorkers', boundedInt('maxWorkers').pipe(z.number().min(1))],
-  'batch-size': ['batchSize', boundedInt('batchSize')],
-  'max-batch-delay': ['maxBatchDelay', boundedInt('maxBatchDelay')],
+/** Spec key → the field it sets and its schema: the table's workflow settings, then the workflow's own. */
+const SETTINGS: Readonly<Record<string, readonly [keyof WorkflowNodeSettings, z.ZodType<number>]>> = {
+  // Worker and batch settings obey the bounds every source shares (core/serving-settings).
+  ...Object.fromEntries(
+    [...WORKFLOW_SETTINGS].map(([key, name]) => {
+      const min = settingSpec(name).workflow!.min;
+      return [key, [name, min === undefined ? boundedInt(name) : boundedInt(name).pipe(z.number().min(min))]];
+    }),
+  ),
   'retry-attempts': ['retryAttempts', z.number().int().min(0).max(100)],
   'timeout-ms': ['timeoutMs', z.number().int().min(1).max(2_147_483_647)],
-} as const;
-
-type SettingKey = keyof typeof SETTINGS;
+};
 
 const nodeName = z.string().regex(WORKFLOW_NODE_PATTERN, 'a node name must match ^[A-Za-z0-9_][A-Za-z0-9_\\-.]*$');
 
@@ -132,12 +126,12 @@ export function parseWorkflowSpec(text: string, source = 'workflow spec'): Workf
   const entries = Object.entries(top.models ?? {});
   const globals: Record<string, unknown> = {};
   for (const [key, value] of entries) {
-    if (key in SETTINGS) globals[key] = check(SETTINGS[key as SettingKey][1], value, `models.${key}`);
+    if (Object.hasOwn(SETTINGS, key)) globals[key] = check(SETTINGS[key]![1], value, `models.${key}`);
   }
   const defaults = settingsFrom(globals, WORKFLOW_DEFAULTS, 'models');
   const models = new Map<string, WorkflowModelSpec>();
   for (const [key, value] of entries) {
-    if (key in SETTINGS) continue;
+    if (Object.hasOwn(SETTINGS, key)) continue;
     const name = check(nodeName, key, `models.${key}`);
     const entry = check(ModelEntry, value, `models.${key}`) as Record<string, unknown> & { url: string };
     models.set(name, Object.freeze({ url: entry.url, ...settingsFrom(entry, defaults, `models.${key}`) }));

@@ -8,8 +8,8 @@ import { KilnError } from '../core/errors.js';
 import { MAX_WORKERS } from '../core/serving-limits.js';
 import type { Logger } from '../core/log.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
-import type { ModelVersion } from '../serving/model-version.js';
 import { createSystemSampler } from '../metrics/system.js';
+import { MetricsRecorder } from '../serving/metrics-recorder.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { SERVING_DEFAULTS } from '../serving/settings.js';
 import { takeSnapshot, writeSnapshot, type SnapshotKind } from '../serving/snapshot.js';
@@ -58,6 +58,8 @@ export class KilnServer {
   #settings: ApiSettings;
   readonly #auth: TokenAuth | undefined;
   readonly #oip = new OipDecoder();
+  /** The one recorder of request, batch and worker metrics (every entry point reaches it). */
+  readonly #recorder: MetricsRecorder;
   /** The Open Inference Protocol over gRPC, when `grpc_inference_port` is set. */
   #grpc: OipGrpcServer | undefined;
   #inFlight = 0;
@@ -69,6 +71,7 @@ export class KilnServer {
   private constructor(init: KilnServerInit, startupModels: string[]) {
     this.#init = init;
     const { config } = init;
+    this.#recorder = new MetricsRecorder(init.metrics, () => [...this.registry.entries()].map((entry) => entry.version));
     this.#settings = {
       maxRequestSize: config.maxRequestSize,
       maxResponseSize: config.maxResponseSize,
@@ -102,23 +105,8 @@ export class KilnServer {
       logger: init.logger,
       // Every management change is on disk before it is acknowledged, or undone (it throws).
       persist: () => this.#persist(),
-      observer: {
-        batch: (version, batch) => {
-          init.metrics.recordBatch({ model: version.name, version: version.version, size: batch.size, workerThreadMs: batch.inferenceMs });
-          // TorchServe measures PredictionTime around the backend's whole predict call and
-          // HandlerTime around the handler: here the worker's round trip and the handler's own time.
-          init.metrics.recordHandler({ model: version.name, handlerMs: batch.handlerMs, predictionMs: batch.inferenceMs });
-          this.#updateGauges(version);
-        },
-        workerLoaded: (version, worker, loadMs) => {
-          init.metrics.recordWorkerLoad(version.name, version.version, loadMs, worker);
-          this.#updateGauges(version);
-        },
-        changed: () => {
-          for (const { version } of this.registry.entries()) this.#updateGauges(version);
-        },
-        removed: (version) => init.metrics.removeModel(version.name, version.version),
-      },
+      // Every request, batch and worker is recorded in this one place (serving/metrics-recorder.ts).
+      observer: this.#recorder,
     });
     this.workflows = new WorkflowRegistry({
       models: this.registry,
@@ -155,7 +143,6 @@ export class KilnServer {
       if (init.config.grpcInferencePort !== undefined) {
         server.#grpc = await OipGrpcServer.start(init.config.grpcInferenceAddress, init.config.grpcInferencePort, {
           registry: server.registry,
-          metrics: init.metrics,
           decoder: server.#oip,
           maxRequestSize: init.config.maxRequestSize,
           maxResponseSize: init.config.maxResponseSize,
@@ -180,15 +167,6 @@ export class KilnServer {
     }
     return out;
   }
-
-  /** Worker and queue gauges of one version, refreshed as its batches complete. */
-  #updateGauges(version: ModelVersion): void {
-    // A batch that ends after its version was removed must not bring the version's series back.
-    if (version.closed) return;
-    this.#init.metrics.setQueueDepth(version.name, version.version, version.queue.depth);
-    this.#init.metrics.setWorkers(version.name, version.version, version.readyWorkers, version.liveWorkers - version.readyWorkers);
-  }
-
 
   /** Writes the snapshot of a management change; throws when it cannot (the registry undoes the change). */
   #persist(): void {
@@ -249,7 +227,6 @@ export class KilnServer {
       logger: this.#init.logger,
       registry: this.registry,
       workflows: this.workflows,
-      metrics: this.#init.metrics,
       oip: this.#oip,
       settings: this.#settings,
       started: performance.now(),
@@ -259,7 +236,7 @@ export class KilnServer {
     this.#inFlight++;
     res.once('close', () => {
       const ms = performance.now() - ctx.started;
-      if (api !== 'metrics') this.#init.metrics.recordRequest(res.statusCode);
+      if (api !== 'metrics') this.#recorder.response(res.statusCode);
       this.#init.logger.info(
         { requestId: ctx.requestId, api, method: req.method, url: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10, remote: req.socket.remoteAddress },
         'request',

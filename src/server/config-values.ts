@@ -7,6 +7,14 @@
 import { z } from 'zod';
 import { nameProblem } from '../core/names.js';
 import { boundedInt, type BoundedSetting } from '../core/serving-limits.js';
+import {
+  REQUIRED_SNAPSHOT_SETTINGS,
+  SETTING_PROPERTIES,
+  SNAPSHOT_SETTINGS,
+  type RequiredSnapshotSettingName,
+  type SettingProperty,
+  type SnapshotSettingName,
+} from '../core/serving-settings.js';
 import type { ModelVersionSettings } from '../serving/snapshot.js';
 import { MAX_WORKER_MEMORY_MIB, MIN_WORKER_MEMORY_MIB } from '../serving/isolation.js';
 
@@ -152,15 +160,13 @@ const metricsTextFormat = z
   .pipe(z.enum(['torchserve', 'standard'], 'must be torchserve or standard'));
 
 const count = z.number().int('must be a whole number').nonnegative('must not be negative');
+/** A `models=` or snapshot entry: TorchServe's bookkeeping fields and the table's snapshot settings. */
 const VersionSettings = z.object({
   defaultVersion: z.boolean().optional(),
   marName: z.string().min(1).optional(),
-  minWorkers: boundedInt('minWorkers').optional(),
-  maxWorkers: boundedInt('maxWorkers').optional(),
-  batchSize: boundedInt('batchSize').optional(),
-  maxBatchDelay: boundedInt('maxBatchDelay').optional(),
-  responseTimeout: boundedInt('responseTimeout').optional(),
-  startupTimeout: boundedInt('startupTimeout').optional(),
+  ...(Object.fromEntries(SNAPSHOT_SETTINGS.map((name) => [name, boundedInt(name).optional()])) as {
+    readonly [K in SnapshotSettingName]: z.ZodOptional<ReturnType<typeof boundedInt>>;
+  }),
   runtimeType: z.string().optional(),
 });
 const minNotAboveMax = (settings: ModelVersionSettings): boolean =>
@@ -193,10 +199,7 @@ const SnapshotSchema = z.object({
       VersionSettings.required({
         defaultVersion: true,
         marName: true,
-        minWorkers: true,
-        maxWorkers: true,
-        batchSize: true,
-        maxBatchDelay: true,
+        ...(Object.fromEntries(REQUIRED_SNAPSHOT_SETTINGS.map((name) => [name, true])) as { readonly [K in RequiredSnapshotSettingName]: true }),
       }).refine(minNotAboveMax, MIN_ABOVE_MAX),
     ),
   ),
@@ -215,6 +218,11 @@ const json = <T extends z.ZodType>(schema: T) =>
     })
     .pipe(schema);
 
+/** The config.properties keys of the settings table, each a whole number within its setting's bound. */
+const SETTING_PROPERTY_SCHEMAS = Object.fromEntries([...SETTING_PROPERTIES].map(([key, name]) => [key, boundedWhole(name)])) as {
+  readonly [P in SettingProperty]: ReturnType<typeof boundedWhole>;
+};
+
 /** Every key kiln reads; any other key is ignored, as TorchServe does. */
 export const PropertiesSchema = z.object({
   inference_address: address([80, 443]),
@@ -224,16 +232,13 @@ export const PropertiesSchema = z.object({
   grpc_inference_port: wholeNumber(0).pipe(z.number().max(65535, 'must be a port number (0-65535)')),
   model_store: z.string(),
   load_models: loadModels,
-  // 0 means one worker per CPU (capped at the same bound).
-  default_workers_per_model: boundedWhole('minWorkers'),
-  job_queue_size: boundedWhole('jobQueueSize'),
+  // The server-wide defaults of the settings table (default_workers_per_model: 0 means one
+  // worker per CPU, capped at the same bound).
+  ...SETTING_PROPERTY_SCHEMAS,
   worker_isolation: z.enum(['auto', 'process', 'thread'], { message: 'must be auto, process or thread' }),
   worker_max_memory_mib: wholeNumber(1).pipe(z.number().min(MIN_WORKER_MEMORY_MIB, `must be at least ${MIN_WORKER_MEMORY_MIB} (MiB)`).max(MAX_WORKER_MEMORY_MIB, `must be at most ${MAX_WORKER_MEMORY_MIB} (MiB)`)),
   max_request_size: wholeNumber(1),
   max_response_size: wholeNumber(1),
-  default_response_timeout: boundedWhole('responseTimeout'),
-  default_startup_timeout: boundedWhole('startupTimeout'),
-  unregister_model_timeout: boundedWhole('unregisterModelTimeout'),
   allowed_urls: allowedUrls,
   enable_model_api: bool,
   disable_token_authorization: bool,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { KilnError } from '../core/errors.js';
 import { DEFAULT_WORKER_MEMORY_MIB } from '../serving/isolation.js';
 import { MAX_WORKERS } from '../core/serving-limits.js';
+import { SERVING_SETTINGS } from '../core/serving-settings.js';
 import type { ListenAddress, LoadModels, MetricsMode, ModelSettings, ModelSnapshot, ServiceEnvelope } from './config-values.js';
 import type { MetricsTextFormat } from '../metrics/torchserve-text.js';
 import { bool, PropertiesSchema, type PropertyKey } from './config-values.js';
@@ -163,17 +164,17 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = deepFreeze({
   grpcInferenceAddress: '127.0.0.1',
   modelStore: undefined,
   loadModels: [],
-  defaultWorkersPerModel: 1,
-  batchSize: 1,
-  maxBatchDelay: 100,
-  jobQueueSize: 100,
+  defaultWorkersPerModel: SERVING_SETTINGS.minWorkers.default,
+  batchSize: SERVING_SETTINGS.batchSize.default,
+  maxBatchDelay: SERVING_SETTINGS.maxBatchDelay.default,
+  jobQueueSize: SERVING_SETTINGS.jobQueueSize.default,
   workerIsolation: 'auto',
   workerMaxMemoryMiB: DEFAULT_WORKER_MEMORY_MIB,
   maxRequestSize: 6553500,
   maxResponseSize: 6553500,
-  defaultResponseTimeout: 120,
-  defaultStartupTimeout: 120,
-  unregisterModelTimeout: 120,
+  defaultResponseTimeout: SERVING_SETTINGS.responseTimeout.default,
+  defaultStartupTimeout: SERVING_SETTINGS.startupTimeout.default,
+  unregisterModelTimeout: SERVING_SETTINGS.unregisterModelTimeout.default,
   allowedUrls: [],
   enableModelApi: undefined,
   disableTokenAuthorization: undefined,

@@ -1,5 +1,4 @@
 import type { Logger } from '../core/log.js';
-import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ModelRegistry } from '../serving/registry.js';
 import type { WorkflowRegistry } from '../serving/workflow-registry.js';
 import type { OipDecoder } from './oip/decoder.js';
@@ -25,7 +24,6 @@ export interface RequestContext extends ResponseContext {
   readonly logger: Logger;
   readonly registry: ModelRegistry;
   readonly workflows: WorkflowRegistry;
-  readonly metrics: ServerMetrics;
   /** Decodes Open Inference Protocol requests (large JSON ones off the event loop). */
   readonly oip: OipDecoder;
   readonly settings: ApiSettings;

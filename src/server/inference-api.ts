@@ -55,7 +55,7 @@ async function decodeV1Input(req: IncomingMessage, body: Buffer, ctx: RequestCon
 
 async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, target: Target): Promise<void> {
   // Fail fast on an unknown model or version, before reading a body for nothing.
-  const served = ctx.registry.version(target.model, target.version).version;
+  ctx.registry.version(target.model, target.version);
   const body = await readBody(req, { maxBytes: ctx.settings.maxRequestSize });
   const decoded = target.kserveV1 ? await decodeV1Input(req, body, ctx) : await decodeInferenceInput(req, body, { decodeInputRequest: ctx.settings.decodeInputRequest });
   const input = { ...(target.query ?? {}), ...decoded };
@@ -74,17 +74,11 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
     res.write(chunk);
   };
   const envelope = ctx.settings.serviceEnvelope === 'kserve' ? { envelope: 'kserve' as const } : {};
-  const response = await ctx.registry.predict(target.model, target.version, { input, headers, id: ctx.requestId, onIntermediate, transferable: true, ...envelope });
+  // Counted once, where every entry point's requests are (serving/metrics-recorder.ts).
+  const origin = { arrived: ctx.started, versionNamed: target.version !== undefined };
+  const response = await ctx.registry.predict(target.model, target.version, { input, headers, id: ctx.requestId, onIntermediate, transferable: true, ...envelope }, origin);
   if (streaming) res.end(response.body);
   else sendHandlerResponse(res, response, ctx);
-  ctx.metrics.recordInference({
-    model: target.model,
-    version: served,
-    versionInUrl: target.version !== undefined,
-    queueMs: response.queueMs,
-    inferenceMs: response.inferenceMs,
-    totalMs: performance.now() - ctx.started,
-  });
 }
 
 /**
@@ -98,7 +92,8 @@ async function inferWorkflow(req: IncomingMessage, res: ServerResponse, ctx: Req
   ctx.workflows.describe(workflow);
   const body = await readBody(req, { maxBytes: ctx.settings.maxRequestSize });
   const input = await decodeInferenceInput(req, body, { decodeInputRequest: ctx.settings.decodeInputRequest });
-  const response = await ctx.workflows.predict(workflow, { input, headers: requestHeaders(req, { explain: 'False' }), id: ctx.requestId });
+  // Each node's model request is counted once, as every entry point's are.
+  const response = await ctx.workflows.predict(workflow, { input, headers: requestHeaders(req, { explain: 'False' }), id: ctx.requestId }, { counted: true });
   sendHandlerResponse(res, response, ctx, 'application/json');
 }
 

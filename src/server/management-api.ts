@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkName, KILN_RUNTIME } from '../archive/manifest.js';
 import { KilnError } from '../core/errors.js';
-import { boundProblem, SETTING_BOUNDS, type BoundedSetting } from '../core/serving-limits.js';
+import { boundProblem, SETTING_BOUNDS } from '../core/serving-limits.js';
+import { REGISTER_PARAMS, SCALE_PARAMS, SETTING_PARAMS, WORKFLOW_REGISTER_PARAMS, type SettingParam } from '../core/serving-settings.js';
 import { customizedMetadata } from '../serving/describe.js';
 import type { RegisterOptions } from '../serving/registry.js';
 import type { RequestContext } from './context.js';
@@ -16,17 +17,6 @@ function badRequest(message: string): KilnError {
   return new KilnError('KILN_SERVE_BAD_REQUEST', message);
 }
 
-/** REST parameter → the setting whose shared bound it obeys (core/serving-limits). */
-const BOUNDED_PARAMS: Readonly<Record<string, BoundedSetting>> = {
-  min_worker: 'minWorkers',
-  max_worker: 'maxWorkers',
-  initial_workers: 'minWorkers',
-  batch_size: 'batchSize',
-  max_batch_delay: 'maxBatchDelay',
-  response_timeout: 'responseTimeout',
-  startup_timeout: 'startupTimeout',
-};
-
 /** A value as an error message may echo it: bounded, never a whole hostile parameter. */
 function shown(text: string): string {
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
@@ -40,7 +30,7 @@ function shown(text: string): string {
 function intParam(params: Params, name: string): number | undefined {
   const text = params[name];
   if (text === undefined || text === '') return undefined;
-  const setting = BOUNDED_PARAMS[name]!;
+  const setting = SETTING_PARAMS.get(name)!;
   const { min, max, unit } = SETTING_BOUNDS[setting];
   if (!/^-?\d+$/.test(text) || boundProblem(setting, Number(text)) !== undefined) {
     throw badRequest(`Parameter ${name} must be an integer from ${min} to ${max}${unit ? ` (${unit})` : ''}, got '${shown(text)}'.`);
@@ -105,11 +95,7 @@ async function register(req: IncomingMessage, res: ServerResponse, ctx: RequestC
     url,
     ...optional('modelName', nameParam(params, 'model_name')),
     ...optional('handler', params['handler'] || undefined),
-    ...definedInt(params, 'batch_size', 'batchSize'),
-    ...definedInt(params, 'max_batch_delay', 'maxBatchDelay'),
-    ...definedInt(params, 'initial_workers', 'initialWorkers'),
-    ...definedInt(params, 'response_timeout', 'responseTimeout'),
-    ...definedInt(params, 'startup_timeout', 'startupTimeout'),
+    ...settingParams(params, REGISTER_PARAMS),
     synchronous: boolParam(params, 'synchronous') ?? true,
   };
   const outcome = await ctx.registry.register(options);
@@ -122,8 +108,9 @@ async function register(req: IncomingMessage, res: ServerResponse, ctx: RequestC
   }
 }
 
-function definedInt(params: Params, name: string, key: string): Record<string, number> {
-  return optional(key, intParam(params, name));
+/** The setting parameters given, as registration options (the settings table names both). */
+function settingParams(params: Params, known: readonly SettingParam[]): Record<string, number> {
+  return Object.assign({}, ...known.map(({ param, option }) => optional(option, intParam(params, param)))) as Record<string, number>;
 }
 
 function optional<T>(key: string, value: T | undefined): Record<string, T> {
@@ -176,15 +163,15 @@ async function registerWorkflow(req: IncomingMessage, res: ServerResponse, ctx: 
   const name = await ctx.workflows.register({
     url,
     ...optional('workflowName', nameParam(params, 'workflow_name')),
-    ...definedInt(params, 'response_timeout', 'responseTimeout'),
-    ...definedInt(params, 'startup_timeout', 'startupTimeout'),
+    ...settingParams(params, WORKFLOW_REGISTER_PARAMS),
   });
   sendStatus(res, 200, `Workflow ${name} has been registered and scaled successfully.`, ctx);
 }
 
 // What each route tells the API description (OPTIONS /, /api-description; see openapi.ts).
 const PAGE = { limit: 'Page size, at most 100.', next_page_token: 'Where the page starts.' };
-const TIMEOUTS = { response_timeout: 'Seconds a worker may take per batch.', startup_timeout: 'Seconds a worker may take to load.' };
+/** Each setting parameter's description, from the settings table. */
+const paramDocs = (known: readonly SettingParam[]) => Object.fromEntries(known.map(({ param, doc }) => [param, doc]));
 const REGISTER = {
   summary: 'Register a model archive (query parameters, or a JSON object body).',
   query: {
@@ -192,20 +179,17 @@ const REGISTER = {
     model_name: 'Name to register it under.',
     handler: "A handler that replaces the archive's own (a built-in name or a file in the archive).",
     runtime: 'Must be typescript, the one runtime kiln runs.',
-    batch_size: 'Requests per batch.',
-    max_batch_delay: 'Longest wait for a full batch, ms.',
-    initial_workers: 'Workers to start.',
+    ...paramDocs(REGISTER_PARAMS),
     synchronous: 'Answer once the workers are up (true/false).',
-    ...TIMEOUTS,
   },
 };
 const SCALE = {
   summary: 'Scale the workers of the default version or a named one.',
-  query: { min_worker: 'Minimum workers.', max_worker: 'Maximum workers.', synchronous: 'Wait for the workers (true/false).' },
+  query: { ...paramDocs(SCALE_PARAMS), synchronous: 'Wait for the workers (true/false).' },
 };
 const REGISTER_WORKFLOW = {
   summary: 'Register a workflow archive and its models.',
-  query: { url: 'Workflow archive (.war) in the model store, or an allowed URL.', workflow_name: 'Name to register it under.', ...TIMEOUTS },
+  query: { url: 'Workflow archive (.war) in the model store, or an allowed URL.', workflow_name: 'Name to register it under.', ...paramDocs(WORKFLOW_REGISTER_PARAMS) },
 };
 
 /** The management API (port 8081): TorchServe's model and workflow routes. */

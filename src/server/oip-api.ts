@@ -47,7 +47,7 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
   const header = req.headers['inference-header-content-length'];
   const request = await ctx.oip.decode(body, Array.isArray(header) ? header[0] : header, served.signature);
   const results = await runInference(
-    { registry: ctx.registry, metrics: ctx.metrics, model, served, versionNamed: version !== undefined, requestId: ctx.requestId, started: ctx.started },
+    { registry: ctx.registry, model, served, versionNamed: version !== undefined, requestId: ctx.requestId, started: ctx.started },
     request,
   );
   const encoded = encodeInferResponse({

@@ -13,7 +13,6 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { httpStatusOf, isKilnError, KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { ModelRegistry } from '../serving/registry.js';
 import type { OipDecoder } from './oip/decoder.js';
 import { encodeInferResponse } from './oip/response.js';
@@ -22,7 +21,6 @@ import { assertModelReady, assertServerReady, inferenceTarget, labelsOf, modelMe
 /** What the gRPC service needs from the server. */
 export interface OipGrpcInit {
   readonly registry: ModelRegistry;
-  readonly metrics: ServerMetrics;
   readonly decoder: OipDecoder;
   readonly maxRequestSize: number;
   readonly maxResponseSize: number;
@@ -219,7 +217,7 @@ async function infer(init: OipGrpcInit, request: GrpcInferRequest): Promise<unkn
   const { body, headerLength } = restForm(request);
   const decoded = await init.decoder.decode(body, headerLength, served.signature);
   const results = await runInference(
-    { registry: init.registry, metrics: init.metrics, model, served, versionNamed: version !== undefined, requestId: request.id || randomUUID(), started },
+    { registry: init.registry, model, served, versionNamed: version !== undefined, requestId: request.id || randomUUID(), started },
     decoded,
   );
   // Every output raw, in order: the REST binary layout, split at each output's size.

@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.js';
+import { SNAPSHOT_SETTINGS } from '../core/serving-settings.js';
 import { isArchiveCandidate } from '../serving/model-store.js';
 import type { ModelRegistry } from '../serving/registry.js';
 import type { ServerConfig, StartupModel } from './config.js';
@@ -28,11 +29,9 @@ export async function loadStartupModels(registry: ModelRegistry, config: ServerC
           registry.register({
             url: settings.marName,
             modelName: name,
+            // Every snapshot setting of the table; the worker counts as restored ones (they win).
+            ...Object.fromEntries(SNAPSHOT_SETTINGS.flatMap((key) => (settings[key] === undefined ? [] : [[key, settings[key]]]))),
             restoredWorkers: { min: settings.minWorkers, max: settings.maxWorkers },
-            batchSize: settings.batchSize,
-            maxBatchDelay: settings.maxBatchDelay,
-            ...(settings.responseTimeout !== undefined ? { responseTimeout: settings.responseTimeout } : {}),
-            ...(settings.startupTimeout !== undefined ? { startupTimeout: settings.startupTimeout } : {}),
             makeDefault: settings.defaultVersion,
             loadedAtStartup: true,
           }),

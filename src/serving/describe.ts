@@ -1,23 +1,17 @@
 import { KILN_RUNTIME } from '../archive/manifest.js';
 import { KilnError } from '../core/errors.js';
 import type { ModelVersion } from './model-version.js';
-import { reportedSettings } from './settings.js';
+import { describedSettings } from './settings.js';
+import type { DescribedSettingName } from '../core/serving-settings.js';
 import type { WorkerInfo } from './worker.js';
 
 /** One entry of `GET /models/{m}`: TorchServe's fields, in TorchServe's order. */
-export interface VersionDescription {
+export type VersionDescription = {
   readonly modelName: string;
   readonly modelVersion: string;
   readonly modelUrl: string;
   readonly runtime: string;
-  readonly minWorkers: number;
-  readonly maxWorkers: number;
-  readonly batchSize: number;
-  readonly maxBatchDelay: number;
-  readonly responseTimeout: number;
-  readonly startupTimeout: number;
-  readonly maxRetryTimeoutInSec: number;
-  readonly clientTimeoutInMills: number;
+} & { readonly [K in DescribedSettingName]: number } & {
   readonly parallelType: string;
   readonly parallelLevel: number;
   readonly deviceType: 'cpu' | 'gpu';
@@ -32,7 +26,7 @@ export interface VersionDescription {
   readonly loadedAtStartup: boolean;
   readonly workers: readonly WorkerInfo[];
   readonly jobQueueStatus: { readonly remainingCapacity: number; readonly pendingRequests: number };
-}
+};
 
 /** Describes a version as TorchServe's management API does. */
 export function describeVersion(version: ModelVersion, loadedAtStartup: boolean): VersionDescription {
@@ -43,9 +37,7 @@ export function describeVersion(version: ModelVersion, loadedAtStartup: boolean)
     modelVersion: version.version,
     modelUrl: version.url,
     runtime: version.archive.manifest.runtime ?? KILN_RUNTIME,
-    ...reportedSettings(settings),
-    maxRetryTimeoutInSec: settings.maxRetryTimeoutInSec,
-    clientTimeoutInMills: settings.clientTimeoutInMills,
+    ...describedSettings(settings),
     parallelType: server.parallelType ?? '',
     parallelLevel: server.parallelLevel ?? 0,
     deviceType: 'cpu',

@@ -12,6 +12,23 @@ import { Worker, type WorkerObserver, type WorkerInfo } from './worker.js';
 /** Seconds between restarts of a failing worker: TorchServe's Fibonacci back-off, capped. */
 const RESTART_BACKOFF_S = [0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597];
 
+/**
+ * Where a request entered the server, for the one place that counts requests
+ * (`RegistryObserver.served`): every entry point (TorchServe routes, OIP REST and gRPC, workflow
+ * nodes) passes one, and a request without one (describe's `customized` call) is not counted.
+ */
+export interface RequestOrigin {
+  /** `performance.now()` when the request arrived at its entry point. */
+  readonly arrived: number;
+  /** The caller named the version (TorchServe labels the metrics by it, else `default`). */
+  readonly versionNamed: boolean;
+}
+
+/** What a version reports: its workers' events and each counted request it answered. */
+export interface VersionObserver extends WorkerObserver {
+  served(response: ServedResponse, origin: RequestOrigin): void;
+}
+
 /** Where a version came from and how it is served. */
 export interface VersionInit {
   readonly name: string;
@@ -23,7 +40,7 @@ export interface VersionInit {
   /** The workflow this version is a node of, if any (left out of snapshots). */
   readonly workflow?: string | undefined;
   readonly logger: Logger;
-  readonly observe: WorkerObserver;
+  readonly observe: VersionObserver;
   /** Where each worker's handler runs (a worker thread, or this thread). */
   readonly createHost: (init: HostInit) => HandlerHost;
 }
@@ -44,7 +61,7 @@ export class ModelVersion {
   #settings: VersionSettings;
   readonly #workers = new Set<Worker>();
   readonly #logger: Logger;
-  readonly #observe: WorkerObserver;
+  readonly #observe: VersionObserver;
   readonly #createHost: (init: HostInit) => HandlerHost;
   #nextId = 1;
   #failures = 0;
@@ -167,11 +184,19 @@ export class ModelVersion {
     this.#restartTimer.unref();
   }
 
-  /** Queues one request and resolves with its response when a worker has handled its batch. */
-  predict(request: BatchRequest): Promise<ServedResponse> {
+  /**
+   * Queues one request and resolves with its response when a worker has handled its batch. With
+   * an `origin`, the answered request is reported once (`served`), whichever entry point sent it.
+   */
+  predict(request: BatchRequest, origin?: RequestOrigin): Promise<ServedResponse> {
     if (this.liveWorkers === 0) return Promise.reject(this.#noWorker());
-    return new Promise((resolve, reject) => {
+    const answered = new Promise<ServedResponse>((resolve, reject) => {
       this.queue.push({ request, enqueuedAt: performance.now(), resolve, reject });
+    });
+    if (origin === undefined) return answered;
+    return answered.then((response) => {
+      this.#observe.served(response, origin);
+      return response;
     });
   }
 

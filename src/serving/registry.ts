@@ -6,7 +6,7 @@ import type { Logger } from '../core/log.js';
 import type { BatchRequest } from '../handlers/run.js';
 import type { ServedResponse } from './batch-queue.js';
 import { InProcessHost, type HandlerHost, type HostInit } from './handler-host.js';
-import { ModelVersion } from './model-version.js';
+import { ModelVersion, type RequestOrigin } from './model-version.js';
 import { ThreadHost } from './thread-host.js';
 import { ProcessHost } from './process-host.js';
 import { DEFAULT_WORKER_MEMORY_MIB, resolveIsolation, type IsolationPolicy, type VersionIsolation } from './isolation.js';
@@ -46,11 +46,28 @@ export type RegisterOutcome =
  * it concerns (its `name`, `version`, queue and workers), so an observer never looks it up.
  */
 export interface RegistryObserver {
+  /**
+   * One request answered, from whichever entry point (see {@link RequestOrigin}): the one place
+   * requests are counted, so the TorchServe routes, OIP over REST and gRPC, and workflow nodes
+   * cannot count differently.
+   */
+  served?(version: ModelVersion, request: ServedRequest): void;
   batch?(version: ModelVersion, batch: { size: number; queueMs: number; inferenceMs: number; handlerMs: number }): void;
   workerLoaded?(version: ModelVersion, worker: string, loadMs: number): void;
   /** After every register, scale, unregister and set-default. */
   changed?(): void;
   removed?(version: ModelVersion): void;
+}
+
+/** One answered request, as {@link RegistryObserver.served} reports it. */
+export interface ServedRequest {
+  /** The caller named the version. */
+  readonly versionNamed: boolean;
+  /** Milliseconds it waited in the queue, and its batch's round trip to the worker. */
+  readonly queueMs: number;
+  readonly inferenceMs: number;
+  /** Milliseconds from its arrival at the entry point to its answer. */
+  readonly totalMs: number;
 }
 
 /** What the registry needs. */
@@ -168,6 +185,13 @@ export class ModelRegistry {
         workflow: options.workflow,
         logger: this.#init.logger,
         observe: {
+          served: (response, origin) =>
+            this.#init.observer?.served?.(version, {
+              versionNamed: origin.versionNamed,
+              queueMs: response.queueMs,
+              inferenceMs: response.inferenceMs,
+              totalMs: performance.now() - origin.arrived,
+            }),
           batch: (batch) => this.#init.observer?.batch?.(version, batch),
           loaded: (worker, loadMs) => this.#init.observer?.workerLoaded?.(version, worker, loadMs),
         },
@@ -282,10 +306,13 @@ export class ModelRegistry {
     return token + limit <= names.length ? { nextPageToken: String(token + limit), models: page } : { models: page };
   }
 
-  /** Runs one request on a version (the default when none is named). */
-  predict(name: string, version: string | undefined, request: BatchRequest): Promise<ServedResponse> {
+  /**
+   * Runs one request on a version (the default when none is named). `origin` says where it
+   * entered, so that it is counted (see {@link RegistryObserver.served}).
+   */
+  predict(name: string, version: string | undefined, request: BatchRequest, origin?: RequestOrigin): Promise<ServedResponse> {
     try {
-      return this.version(name, version).predict(request);
+      return this.version(name, version).predict(request, origin);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -3,30 +3,25 @@ import { join } from 'node:path';
 import { formatProperties } from '../core/properties.js';
 import { writeFileAtomic } from '../core/fs.js';
 import type { ModelRegistry } from './registry.js';
-import { reportedSettings } from './settings.js';
+import { snapshotSettings } from './settings.js';
+import type { RequiredSnapshotSettingName, SnapshotSettingName } from '../core/serving-settings.js';
 
-/** Per-version settings of config.properties `models=` (all optional) and of a snapshot entry. */
-export interface ModelVersionSettings {
+/**
+ * Per-version settings of config.properties `models=` (all optional) and of a snapshot entry:
+ * the snapshot settings of the one table (src/core/serving-settings.ts), plus TorchServe's
+ * bookkeeping fields.
+ */
+export type ModelVersionSettings = {
   readonly defaultVersion?: boolean;
   readonly marName?: string;
-  readonly minWorkers?: number;
-  readonly maxWorkers?: number;
-  readonly batchSize?: number;
-  /** Milliseconds. */
-  readonly maxBatchDelay?: number;
-  /** Seconds. */
-  readonly responseTimeout?: number;
-  /** Seconds. */
-  readonly startupTimeout?: number;
   readonly runtimeType?: string;
-}
+} & { readonly [K in SnapshotSettingName]?: number };
 
 /** `models=` JSON: model name → version → settings. */
 export type ModelSettings = Readonly<Record<string, Readonly<Record<string, ModelVersionSettings>>>>;
 
 /** One version in a snapshot: TorchServe always writes these fields (the timeouts since 0.8). */
-export type SnapshotModelVersion = ModelVersionSettings &
-  Required<Pick<ModelVersionSettings, 'defaultVersion' | 'marName' | 'minWorkers' | 'maxWorkers' | 'batchSize' | 'maxBatchDelay'>>;
+export type SnapshotModelVersion = ModelVersionSettings & Required<Pick<ModelVersionSettings, 'defaultVersion' | 'marName' | RequiredSnapshotSettingName>>;
 
 /** TorchServe's `model_snapshot` JSON, written into every `*-snapshot.cfg`. */
 export interface ModelSnapshot {
@@ -52,7 +47,7 @@ export function takeSnapshot(registry: ModelRegistry, kind: SnapshotKind): Model
     (models[name] ??= {})[version.version] = {
       defaultVersion: isDefault,
       marName: version.url,
-      ...reportedSettings(settings),
+      ...snapshotSettings(settings),
       runtimeType: version.archive.manifest.runtime,
     };
   }

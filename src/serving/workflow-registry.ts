@@ -8,6 +8,7 @@ import { openWorkflowArchive, type OpenedWorkflowArchive } from '../archive/work
 import { formatWorkflowDag, invalidWorkflowSpec, type WorkflowNodeSettings } from '../archive/workflow-spec.js';
 import { KilnError, describeError, isKilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { WORKFLOW_SETTINGS, type WorkflowSettingName } from '../core/serving-settings.js';
 import { handlerFunctionNames } from '../handlers/load.js';
 import type { BatchRequest, HandlerResponse } from '../handlers/run.js';
 import { resolveArchiveUrl, type ModelStoreConfig } from './model-store.js';
@@ -32,13 +33,7 @@ export interface ListedWorkflow {
 }
 
 /** `GET /workflows/{w}`: TorchServe's fields (the worker and batch values are the spec's `models:` level). */
-export interface WorkflowDescription extends ListedWorkflow {
-  readonly minWorkers: number;
-  readonly maxWorkers: number;
-  readonly batchSize: number;
-  readonly maxBatchDelay: number;
-  readonly workflowDag: string;
-}
+export type WorkflowDescription = ListedWorkflow & { readonly [K in WorkflowSettingName]: number } & { readonly workflowDag: string };
 
 /** What serves one DAG node: a registered model version and how its attempts are timed. */
 interface NodeBinding {
@@ -215,10 +210,8 @@ export class WorkflowRegistry {
       {
         workflowName: name,
         workflowUrl: workflow.url,
-        minWorkers: defaults.minWorkers,
-        maxWorkers: defaults.maxWorkers,
-        batchSize: defaults.batchSize,
-        maxBatchDelay: defaults.maxBatchDelay,
+        // The serving settings a spec sets (the settings table's workflow ones), in table order.
+        ...(Object.fromEntries([...WORKFLOW_SETTINGS.values()].map((setting) => [setting, defaults[setting]])) as Record<WorkflowSettingName, number>),
         workflowDag: formatWorkflowDag(dag),
       },
     ];
@@ -228,12 +221,12 @@ export class WorkflowRegistry {
    * Runs one request through the workflow's DAG (`POST /wfpredict/{w}`). One leaf: its response.
    * Several: a JSON object of each leaf's output by node name, as TorchServe merges them.
    */
-  async predict(name: string, request: BatchRequest): Promise<HandlerResponse> {
+  async predict(name: string, request: BatchRequest, options: { readonly counted: boolean } = { counted: false }): Promise<HandlerResponse> {
     const workflow = this.#workflow(name);
     const leaves = await runDag(
       workflow.archive.spec.dag,
       request.input,
-      (node, input) => this.#runNode(workflow, node, { input, id: randomUUID(), ...(request.headers ? { headers: request.headers } : {}) }),
+      (node, input) => this.#runNode(workflow, node, { input, id: randomUUID(), ...(request.headers ? { headers: request.headers } : {}) }, options.counted),
       (response) => response.body,
     );
     if (leaves.size === 1) return [...leaves.values()][0]!;
@@ -241,11 +234,14 @@ export class WorkflowRegistry {
     return { body: new TextEncoder().encode(`${JSON.stringify(merged, null, 2)}\n`), json: true, settings: { headers: {} } };
   }
 
-  async #runNode(workflow: Workflow, node: string, request: BatchRequest): Promise<HandlerResponse> {
+  async #runNode(workflow: Workflow, node: string, request: BatchRequest, counted: boolean): Promise<HandlerResponse> {
     const binding = workflow.nodes.get(node)!;
     const gone = (error: unknown) => isKilnError(error, 'KILN_SERVE_MODEL_NOT_FOUND') || isKilnError(error, 'KILN_SERVE_VERSION_NOT_FOUND');
+    // A node's model request is counted once, when an attempt is answered (its latency from the
+    // node's start; the label says `default`, as the caller named no version).
+    const origin = counted ? { arrived: performance.now(), versionNamed: false } : undefined;
     try {
-      return await withAttempts(() => this.#init.models.predict(binding.model, binding.version, request), binding.policy, gone);
+      return await withAttempts(() => this.#init.models.predict(binding.model, binding.version, request, origin), binding.policy, gone);
     } catch (error) {
       const failed = error as AttemptsFailed;
       this.#init.logger.warn({ err: failed.cause, workflow: workflow.name, node, attempts: failed.attempts }, 'workflow node failed');

@@ -7,7 +7,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError } from '../../core/errors.js';
 import { KILN_VERSION } from '../../core/version.js';
-import type { ServerMetrics } from '../../metrics/server-metrics.js';
 import type { SignatureEntry } from '../../onnx/summary.js';
 import type { HostTensor } from '../../runtime/tensors.js';
 import type { ModelVersion } from '../../serving/model-version.js';
@@ -87,7 +86,6 @@ export function inferenceTarget(registry: ModelRegistry, model: string, version:
 /** What one inference needs besides the request. */
 export interface InferenceCall {
   readonly registry: ModelRegistry;
-  readonly metrics: ServerMetrics;
   readonly model: string;
   readonly served: ModelVersion;
   /** The version was named by the caller (the metrics label says so). */
@@ -99,20 +97,12 @@ export interface InferenceCall {
 
 /**
  * Runs a decoded request through the registry's queue, batcher and workers (the decoded tensors
- * move to the worker thread), counts it in `ts_inference_requests_total`, and returns every
- * output the model produced.
+ * move to the worker thread) and returns every output the model produced. The request is
+ * counted (`ts_inference_requests_total`) where every entry point's are: serving's
+ * metrics recorder, reached through its origin.
  */
 export async function runInference(call: InferenceCall, request: InferRequest): Promise<Record<string, HostTensor>> {
-  const { metrics, model, served } = call;
-  const result = await inferTensors(served, request.inputs, call.requestId);
-  metrics.recordInference({
-    model,
-    version: served.version,
-    versionInUrl: call.versionNamed,
-    queueMs: result.queueMs,
-    inferenceMs: result.inferenceMs,
-    totalMs: performance.now() - call.started,
-  });
+  const result = await inferTensors(call.served, request.inputs, call.requestId, { arrived: call.started, versionNamed: call.versionNamed });
   return result.outputs;
 }
 
