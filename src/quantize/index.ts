@@ -14,3 +14,5 @@ export { computeQuantParams, quantRange, roundHalfEven, quantizeValue, dequantiz
 export { OP_QUANTIZERS, opQuantizerFor, quantizableOpTypes } from './ops/op-table.js';
 export type { OpQuantizer, NodePlan, PlanContext } from './ops/types.js';
 export * from './budget/index.js';
+export { quantizeWithAccuracyPasses, type AccuracyPassOptions, type AccuracyPassReport } from './accuracy-passes.js';
+export { correctBiases, measureInputMeans } from './bias-correction.js';
