@@ -6,8 +6,8 @@
  * The search, and what it costs in evaluations of the user's metric (E) and variants (V):
  * 1. the FP32 baseline (1 E unless given) and the fully quantized model (1 E): if it already
  *    meets the budget, stop;
- * 2. the sensitivity table (N + 1 V of output SQNR, no E; see sensitivity.ts);
- * 3. every weighted layer float (1 E): if even that misses, the budget is unreachable;
+ * 2. every weighted layer float (1 E): if even that misses, the budget is unreachable;
+ * 3. the sensitivity table (N + 1 V of output SQNR, no E; see sensitivity.ts);
  * 4. a binary search over k for the shortest prefix of the ranking that meets the budget
  *    (⌈log₂ N⌉ E; the metric is close to monotone in k, and every accepted k was measured);
  * 5. pruning: each kept layer, largest MACs first, is tried back in INT8 and stays INT8 when
@@ -150,12 +150,6 @@ export async function quantizeWithBudget(
   };
   if (meets(fullMetric)) return finish([], fullMetric, first.report, first.model, undefined);
 
-  const fidelity = await outputFidelity(encodeModel(prepared), options.sensitivityFeeds, { intraOpThreads: options.intraOpThreads ?? 0 });
-  const sensitivity = await analyzeSensitivity(layers, builder, fidelity, {
-    method: options.sensitivityMethod ?? 'leave-one-out',
-    onLayer: (done, total) => logger.debug({ done, total }, 'accuracy budget: sensitivity'),
-  });
-  const ranking = sensitivity.layers.map((layer) => layer.name);
   const tried = new Map<string, number>();
   const metricWith = async (floatNames: readonly string[]) => {
     const key = [...floatNames].sort().join('\n');
@@ -167,16 +161,23 @@ export async function quantizeWithBudget(
     return metric;
   };
 
-  const allFloat = await metricWith(ranking);
+  // Fail fast, before the N variants of the sensitivity table.
+  const allFloat = await metricWith(layers.map((layer) => layer.name));
   if (!meets(allFloat)) {
     throw new KilnError(
       'KILN_QUANTIZE_BUDGET_UNREACHABLE',
-      `accuracy budget unreachable: ${describeBudget(options.budget)} was asked, but with all ${ranking.length} weighted layers in float the metric is ${allFloat.toFixed(4)} ` +
+      `accuracy budget unreachable: ${describeBudget(options.budget)} was asked, but with all ${layers.length} weighted layers in float the metric is ${allFloat.toFixed(4)} ` +
         `(FP32 ${baseline.toFixed(4)}, fully INT8 ${fullMetric.toFixed(4)}); the rest of the error comes from quantized activations of other ops, ` +
         'or the budget is finer than the evaluation set can measure: loosen the budget, exclude more ops, or use more held-out data',
-      { details: { baseline, fullyQuantized: fullMetric, allWeightedFloat: allFloat, layers: ranking.length } },
+      { details: { baseline, fullyQuantized: fullMetric, allWeightedFloat: allFloat, layers: layers.length } },
     );
   }
+  const fidelity = await outputFidelity(encodeModel(prepared), options.sensitivityFeeds, { intraOpThreads: options.intraOpThreads ?? 0 });
+  const sensitivity = await analyzeSensitivity(layers, builder, fidelity, {
+    method: options.sensitivityMethod ?? 'leave-one-out',
+    onLayer: (done, total) => logger.debug({ done, total }, 'accuracy budget: sensitivity'),
+  });
+  const ranking = sensitivity.layers.map((layer) => layer.name);
   // Shortest prefix of the ranking that meets the budget: prefix 0 fails, prefix N holds.
   let low = 0;
   let high = ranking.length;

@@ -50,9 +50,9 @@ function nodeMacs(node: NodeProto, view: GraphView, input: readonly number[], ou
 /**
  * Measures the MACs of the named nodes of `model` (a prepared float model) by running it once
  * on `sample` with every such node's first input and output exposed as graph outputs
- * (optimizations off, so the tensors exist as named). ONNX Runtime gives the real shapes,
- * which kiln's forward shape inference cannot always do for dynamic axes (the recognizer's
- * width flows through Reshape and Transpose).
+ * (optimizations off, so the tensors exist as named). ONNX Runtime gives the real shapes for
+ * every op; kiln's forward shape inference has rules for a subset of ops and leaves dynamic
+ * axes open.
  */
 export async function measureLayers(model: ModelProto, names: readonly string[], sample: Feeds, intraOpThreads = 0): Promise<WeightedLayer[]> {
   const view = new GraphView(model.graph!);
