@@ -19,6 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { table } from '../src/cli/format.js';
+import { createLogger } from '../src/core/log.js';
 import { seededRandom } from '../src/core/random.js';
 import { scoreText } from '../src/evaluate/text-metrics.js';
 import { encodeModel, readModel, type ModelProto } from '../src/onnx/index.js';
@@ -44,6 +45,8 @@ const { values: flags } = parseArgs({
 const threads = Number(flags.threads);
 const parts = new Set(flags.parts.split(','));
 const results: Record<string, unknown> = {};
+/** Progress as JSON lines on stderr (KILN_LOG_LEVEL=debug shows every variant). */
+const logger = createLogger({ base: { bench: 'budget' } });
 
 /** Held-out recognizer lines: another seed and other sizes, contrast and noise than calibration. */
 const HELD_OUT: RecVariation = { fontSize: [12, 30], contrast: [40, 160], noise: 14, blurChance: 0.5 };
@@ -103,6 +106,7 @@ async function recognizer(): Promise<void> {
       evaluate,
       sensitivityFeeds: heldOut.slice(0, Number(flags.sensitivity)).map((sample) => sample.feeds),
       intraOpThreads: threads,
+      logger,
     }),
   );
   const report = value.report;
@@ -133,7 +137,7 @@ async function mobilenet(): Promise<void> {
   const metric = await outputFidelity(encodeModel(model), heldOut, { intraOpThreads: threads });
   const budget: AccuracyBudget = { kind: 'min-metric', min: Number(flags['min-sqnr']) };
   const { value, seconds } = await timed(() =>
-    quantizeWithBudget(model, sourceOf('32 N(0,1) images', calib), { budget, evaluate: metric, baseline: Number.POSITIVE_INFINITY, sensitivityFeeds: heldOut, intraOpThreads: threads }),
+    quantizeWithBudget(model, sourceOf('32 N(0,1) images', calib), { budget, evaluate: metric, baseline: Number.POSITIVE_INFINITY, sensitivityFeeds: heldOut, intraOpThreads: threads, logger }),
   );
   console.log(`\n## MobileNetV2 fixture (${resolution}×${resolution}), logits SQNR vs FP32 on 16 held-out inputs; calibration 32 inputs; budget: SQNR ≥ ${budget.min} dB`);
   console.log(budgetRows(value.report, 'dB', 2));

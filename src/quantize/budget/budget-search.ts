@@ -178,6 +178,7 @@ export async function quantizeWithBudget(
     onLayer: (done, total) => logger.debug({ done, total }, 'accuracy budget: sensitivity'),
   });
   const ranking = sensitivity.layers.map((layer) => layer.name);
+  logger.info({ allFloat, mostSensitive: ranking.slice(0, 5) }, 'accuracy budget: sensitivity table done');
   // Shortest prefix of the ranking that meets the budget: prefix 0 fails, prefix N holds.
   let low = 0;
   let high = ranking.length;
@@ -195,6 +196,7 @@ export async function quantizeWithBudget(
     if (meets(await metricWith(without))) kept = without;
   }
   const finalMetric = await metricWith(kept);
+  logger.info({ kept, finalMetric }, 'accuracy budget: search done');
   const final = await builder.build(kept);
   return finish(kept, finalMetric, final.report, final.model, sensitivity);
 }
