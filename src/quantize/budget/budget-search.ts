@@ -21,6 +21,7 @@ import type { Logger } from '../../core/log.js';
 import { silentLogger } from '../../core/log.js';
 import type { ModelProto } from '../../onnx/gen/onnx_pb.js';
 import { encodeModel } from '../../onnx/model-io.js';
+import { equalizeCrossLayer } from '../../onnx/passes/equalize-cross-layer.js';
 import { PREPARE_PASSES, runPasses } from '../../onnx/passes/index.js';
 import type { CalibrationSource, Feeds } from '../data/types.js';
 import type { QuantizeOptions } from '../options.js';
@@ -53,6 +54,11 @@ export interface BudgetOptions extends QuantizeOptions {
   readonly sensitivityMethod?: SensitivityMethod;
   /** @defaultValue {@link BUDGET_DEFAULTS.pruneEvaluations} */
   readonly pruneEvaluations?: number;
+  /**
+   * Cross-layer equalization before calibration (see accuracy-passes.ts). Bias correction is
+   * not offered here: a corrected bias is only right while its layer is INT8. @defaultValue false
+   */
+  readonly equalize?: boolean;
   /** @defaultValue 0 (onnxruntime decides) */
   readonly intraOpThreads?: number;
   readonly logger?: Logger;
@@ -109,7 +115,8 @@ export async function quantizeWithBudget(
   const logger = options.logger ?? silentLogger();
   if (options.sensitivityFeeds.length === 0) throw new KilnError('KILN_CORE_INVALID_ARGUMENT', 'accuracy budget: no held-out inputs for the sensitivity analysis');
   assertNotQuantized(model);
-  const prepared = runPasses(model, PREPARE_PASSES).model;
+  const cleaned = runPasses(model, PREPARE_PASSES).model;
+  const prepared = options.equalize ? equalizeCrossLayer(cleaned).model : cleaned;
   const quantizeOptions = quantizerOptions(options);
   // Calibrate once; every variant below replays these ranges.
   const first = await quantizeModel(prepared, source, { ...quantizeOptions, ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}), logger });
@@ -203,6 +210,6 @@ export async function quantizeWithBudget(
 
 /** The quantizer's own options out of the budget options. */
 function quantizerOptions(options: BudgetOptions): QuantizeOptions {
-  const { budget: _budget, evaluate: _evaluate, baseline: _baseline, sensitivityFeeds: _feeds, sensitivityMethod: _method, pruneEvaluations: _prune, intraOpThreads: _threads, logger: _logger, ...rest } = options;
+  const { budget: _budget, evaluate: _evaluate, baseline: _baseline, sensitivityFeeds: _feeds, sensitivityMethod: _method, pruneEvaluations: _prune, equalize: _equalize, intraOpThreads: _threads, logger: _logger, ...rest } = options;
   return rest;
 }
