@@ -6,8 +6,9 @@
  * The search, and what it costs in evaluations of the user's metric (E) and variants (V):
  * 1. the FP32 baseline (1 E unless given) and the fully quantized model (1 E): if it already
  *    meets the budget, stop;
- * 2. every weighted layer float (1 E): if even that misses, the budget is unreachable;
- * 3. the sensitivity table (N + 1 V of output SQNR, no E; see sensitivity.ts);
+ * 2. the sensitivity table (N + 1 V of output SQNR, no E; see sensitivity.ts); the candidates
+ *    are the layers whose float variant scores better than the fully quantized model;
+ * 3. every candidate float (1 E): if even that misses, the budget is unreachable;
  * 4. a binary search over k for the shortest prefix of the ranking that meets the budget
  *    (⌈log₂ N⌉ E; the metric is close to monotone in k, and every accepted k was measured);
  * 5. pruning: each kept layer, largest MACs first, is tried back in INT8 and stays INT8 when
@@ -168,25 +169,27 @@ export async function quantizeWithBudget(
     return metric;
   };
 
-  // Fail fast, before the N variants of the sensitivity table.
-  const allFloat = await metricWith(layers.map((layer) => layer.name));
-  if (!meets(allFloat)) {
-    throw new KilnError(
-      'KILN_QUANTIZE_BUDGET_UNREACHABLE',
-      `accuracy budget unreachable: ${describeBudget(options.budget)} was asked, but with all ${layers.length} weighted layers in float the metric is ${allFloat.toFixed(4)} ` +
-        `(FP32 ${baseline.toFixed(4)}, fully INT8 ${fullMetric.toFixed(4)}); the rest of the error comes from quantized activations of other ops, ` +
-        'or the budget is finer than the evaluation set can measure: loosen the budget, exclude more ops, or use more held-out data',
-      { details: { baseline, fullyQuantized: fullMetric, allWeightedFloat: allFloat, layers: layers.length } },
-    );
-  }
   const fidelity = await outputFidelity(encodeModel(prepared), options.sensitivityFeeds, { intraOpThreads: options.intraOpThreads ?? 0 });
   const sensitivity = await analyzeSensitivity(layers, builder, fidelity, {
     method: options.sensitivityMethod ?? 'leave-one-out',
     onLayer: (done, total) => logger.debug({ done, total }, 'accuracy budget: sensitivity'),
   });
-  const ranking = sensitivity.layers.map((layer) => layer.name);
-  logger.info({ allFloat, mostSensitive: ranking.slice(0, 5) }, 'accuracy budget: sensitivity table done');
-  // Shortest prefix of the ranking that meets the budget: prefix 0 fails, prefix N holds.
+  // Only layers whose float variant helps are candidates: keeping a layer float can also
+  // hurt (its neighbours are then quantized in another configuration), so "every layer
+  // float" is not the best the search can do, and such layers would only cost MACs.
+  const ranking = sensitivity.layers.filter((layer) => sensitivity.method !== 'leave-one-out' || layer.score > 0).map((layer) => layer.name);
+  logger.info({ candidates: ranking.length, mostSensitive: ranking.slice(0, 5) }, 'accuracy budget: sensitivity table done');
+  const allCandidates = ranking.length > 0 ? await metricWith(ranking) : fullMetric;
+  if (!meets(allCandidates)) {
+    throw new KilnError(
+      'KILN_QUANTIZE_BUDGET_UNREACHABLE',
+      `accuracy budget unreachable: ${describeBudget(options.budget)} was asked, but with all ${ranking.length} sensitive layers (of ${layers.length} weighted) in float the metric is ${allCandidates.toFixed(4)} ` +
+        `(FP32 ${baseline.toFixed(4)}, fully INT8 ${fullMetric.toFixed(4)}); the rest of the error comes from quantized activations of other ops, ` +
+        'or the budget is finer than the evaluation set can measure: loosen the budget, exclude more ops, or use more held-out data',
+      { details: { baseline, fullyQuantized: fullMetric, allSensitiveFloat: allCandidates, sensitiveLayers: ranking.length, layers: layers.length } },
+    );
+  }
+  // Shortest prefix of the ranking that meets the budget: prefix 0 fails, the whole holds.
   let low = 0;
   let high = ranking.length;
   while (high - low > 1) {
