@@ -80,6 +80,14 @@ describe('accuracy budget', () => {
     assert.deepEqual(report.floatLayers.map((layer) => layer.name), ['fragile']);
   });
 
+  it('equalizes before calibrating when asked, and still meets the floor', async () => {
+    const model = buildFragileChain();
+    const metric = await outputFidelity(encodeModel(model), heldOut);
+    const { model: quantized, report } = await quantizeWithBudget(model, calibration, { budget: { kind: 'min-metric', min: 18 }, evaluate: metric, sensitivityFeeds: heldOut, equalize: true });
+    assert.ok(report.finalMetric >= 18);
+    assert.equal(await metric(encodeModel(quantized)), report.finalMetric);
+  });
+
   it('stops after one evaluation when the fully quantized model is within budget', async () => {
     const model = buildFragileChain();
     const metric = await outputFidelity(encodeModel(model), heldOut);
