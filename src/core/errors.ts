@@ -372,6 +372,11 @@ export const ERROR_CATALOGUE = {
     wireType: 'InternalServerException',
     summary: 'A node asked to be quantized did not become an integer kernel in ONNX Runtime\'s optimized graph.',
   },
+  KILN_QUANTIZE_BUDGET_UNREACHABLE: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'An accuracy budget cannot be met even with every sensitive layer kept in float.',
+  },
   KILN_CLI_USAGE: {
     kind: 'invalid_arg',
     wireType: 'BadRequestException',

@@ -13,3 +13,6 @@ export { checkFusion, sessionConfigFor, type FusionReport, type FusionOutcome, t
 export { computeQuantParams, quantRange, roundHalfEven, quantizeValue, dequantizeValue, type QuantParams, type QuantRange, type QuantType } from './math.js';
 export { OP_QUANTIZERS, opQuantizerFor, quantizableOpTypes } from './ops/op-table.js';
 export type { OpQuantizer, NodePlan, PlanContext } from './ops/types.js';
+export * from './budget/index.js';
+export { quantizeWithAccuracyPasses, type AccuracyPassOptions, type AccuracyPassReport } from './accuracy-passes.js';
+export { correctBiases, measureInputMeans } from './bias-correction.js';
