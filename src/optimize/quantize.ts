@@ -12,7 +12,8 @@ import { quantizeDynamic } from '../quantize/dynamic.js';
 import { convertToFloat16 } from '../quantize/fp16.js';
 import { checkFusion, sessionConfigFor, type FusionReport } from '../quantize/fusion-check.js';
 import type { QuantScheme } from '../quantize/options.js';
-import { quantizeModel, type QuantizeReport } from '../quantize/quantize-model.js';
+import { quantizeModel, type QuantizeReport, type QuantizeRunOptions } from '../quantize/quantize-model.js';
+import { staticWithAccuracy, wantsAccuracyWork } from './accuracy.js';
 import { Engine } from '../runtime/engine.js';
 import type { CalibrationInfo, ModelData, ParsedModel, QuantizeMode, QuantizeOptions, QuantizeRunReport, StaticMode } from './types.js';
 
@@ -29,6 +30,8 @@ interface Rewritten {
   readonly weightSqnr: ReadonlyMap<string, number>;
   readonly staticReport?: QuantizeReport;
   readonly fp16?: QuantizeRunReport['fp16'];
+  readonly budget?: QuantizeRunReport['budget'];
+  readonly accuracyPasses?: QuantizeRunReport['accuracyPasses'];
 }
 
 /**
@@ -116,6 +119,8 @@ export async function quantize(input: string | ParsedModel, options: QuantizeOpt
     fusion,
     sqnr,
     ...(rewritten.fp16 ? { fp16: rewritten.fp16 } : {}),
+    ...(rewritten.budget ? { budget: rewritten.budget } : {}),
+    ...(rewritten.accuracyPasses ? { accuracyPasses: rewritten.accuracyPasses } : {}),
     ...(rewritten.staticReport ? { passes: rewritten.staticReport.passes.map(({ name, changes }) => ({ name, changes })) } : {}),
     timing: { readMs, quantizeMs, writeMs, fusionCheckMs, sqnrMs, totalMs: performance.now() - started },
   };
@@ -164,7 +169,8 @@ async function staticInt8(
   options: QuantizeOptions,
 ): Promise<Rewritten> {
   const replay = 'replay' in mode.calibration ? mode.calibration.replay : undefined;
-  const { model: quantized, report } = await quantizeModel(model, ranges ? undefined : source, {
+  const run = wantsAccuracyWork(mode) ? (runModel: ModelProto, runSource: CalibrationSource | undefined, runOptions: QuantizeRunOptions) => staticWithAccuracy(runModel, mode, runSource, runOptions) : quantizeModel;
+  const { model: quantized, report, ...accuracy } = await run(model, ranges ? undefined : source, {
     ...(replay === undefined ? { calibration: mode.calibration as Exclude<StaticMode['calibration'], { replay: string }> } : {}),
     scheme: mode.scheme,
     perChannel: mode.perChannel,
@@ -184,6 +190,8 @@ async function staticInt8(
     absorbed: report.absorbed,
     weightSqnr: report.weightSqnr,
     staticReport: report,
+    ...('budget' in accuracy && accuracy.budget ? { budget: accuracy.budget } : {}),
+    ...('passes' in accuracy && accuracy.passes ? { accuracyPasses: accuracy.passes } : {}),
   };
 }
 

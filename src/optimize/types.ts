@@ -11,6 +11,8 @@ import type { Float16Report } from '../quantize/fp16.js';
 import type { FusionReport } from '../quantize/fusion-check.js';
 import type { QuantScheme } from '../quantize/options.js';
 import type { QuantizedNode } from '../quantize/quantize-model.js';
+import type { AccuracyPassReport } from '../quantize/accuracy-passes.js';
+import type { BudgetReport } from '../quantize/budget/index.js';
 
 /** Static INT8 (QDQ): activation ranges from calibration data, or replayed from a ranges file. */
 export interface StaticMode {
@@ -26,7 +28,31 @@ export interface StaticMode {
   readonly opTypes?: readonly string[];
   /** Write the ranges used (calibrated or replayed) to this JSON file. */
   readonly saveRanges?: string;
+  /** Cross-layer equalization before calibration (spec §8b; FP32 outputs unchanged). @defaultValue false */
+  readonly equalize?: boolean;
+  /** Empirical bias correction of quantized Conv/Gemm (needs calibration data; not with a budget). @defaultValue false */
+  readonly biasCorrection?: boolean;
+  /** Keep the most sensitive layers float until this target holds on held-out data. */
+  readonly budget?: AccuracyTarget;
 }
+
+/**
+ * An accuracy budget and the held-out data it is measured on. `max-drop`: top-1 accuracy on a
+ * labelled ImageFolder tree (`dir/<label>/*.jpg`, classes matched to `labels`, an
+ * index_to_name.json) may fall at most `maxDropPp` percentage points below FP32. `min-sqnr`:
+ * the worst output's SQNR against FP32 stays at or above `minSqnrDb`, on any data.
+ */
+export type AccuracyTarget =
+  | {
+      readonly kind: 'max-drop';
+      readonly maxDropPp: number;
+      readonly heldOut: string;
+      readonly labels?: string;
+      readonly options?: CalibrationSourceOptions;
+      /** @defaultValue 128 */
+      readonly samples?: number;
+    }
+  | { readonly kind: 'min-sqnr'; readonly minSqnrDb: number; readonly heldOut: CalibrationSource; readonly samples?: number };
 
 /** Dynamic INT8: MatMul/Gemm weights int8, activations quantized at run time; no data needed. */
 export interface DynamicMode {
@@ -125,5 +151,9 @@ export interface QuantizeRunReport {
   readonly fp16?: Float16Report;
   /** Static mode: the graph passes run before quantizing (BatchNorm folding, …) and their changes. */
   readonly passes?: readonly { readonly name: string; readonly changes: number }[];
+  /** Static mode with a budget: the search's outcome (layers kept float, INT8 MAC share, sensitivity). */
+  readonly budget?: Omit<BudgetReport, 'quantize'>;
+  /** Static mode with accuracy passes: what they changed. */
+  readonly accuracyPasses?: AccuracyPassReport;
   readonly timing: QuantizeTiming;
 }
