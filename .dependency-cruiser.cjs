@@ -1,9 +1,9 @@
 // The layer rule of ../shared/design.md, enforced: imports point down only.
-//   core <- {onnx, runtime, archive, metrics} <- {quantize, evaluate, handlers} <- serving <- server <- cli
+//   core <- {onnx, runtime, archive, metrics, image} <- {quantize, evaluate, handlers} <- serving <- server <- cli
 // Folders in the same layer never import each other (handlers may read archive types, a lower layer).
 const LAYERS = [
   ['core'],
-  ['onnx', 'runtime', 'archive', 'metrics'],
+  ['onnx', 'runtime', 'archive', 'metrics', 'image'],
   ['quantize', 'evaluate', 'handlers'],
   ['serving'],
   ['server'],

@@ -11,7 +11,8 @@ import { predictArchive } from './predict.js';
 import { compareModels } from './bench-compare.js';
 import { runQuantize } from './quantize.js';
 import { parseModelConfig } from '../../archive/model-config.js';
-import { imageToTensor, ImageTransformSchema, type ImageTransform } from '../../handlers/image.js';
+import { resolveHandlerImage } from '../../handlers/image-config.js';
+import { prepareImage } from '../../image/index.js';
 import { calibrationConfig } from '../../quantize/calibrate/index.js';
 import { quantizeDynamic } from '../../quantize/dynamic.js';
 import { convertToFloat16 } from '../../quantize/fp16.js';
@@ -149,9 +150,8 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   io.out('\nstep 6/6  serve: TorchServe\'s REST API and KServe\'s Open Inference Protocol v2 on loopback; register the archives, predict over HTTP');
   // The OIP request carries the classifier's own preprocessing of the line, as a KServe client would.
   const handlerConfig = parseModelConfig(CLS_MODEL_CONFIG).handler['handler'] as { image: unknown };
-  const transform = ImageTransformSchema.parse(handlerConfig.image) as ImageTransform;
-  const tensor = await imageToTensor(upsideDown, transform);
-  const oipRequest = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, ...transform.size], datatype: 'FP32', data: Array.from(tensor) }] });
+  const tensor = await prepareImage(upsideDown, resolveHandlerImage('image_classifier', handlerConfig.image, []));
+  const oipRequest = JSON.stringify({ inputs: [{ name: 'x', shape: tensor.dims, datatype: 'FP32', data: Array.from(tensor.data) }] });
   writeFileSync(join(out, 'line-upside-down.json'), oipRequest);
   await serveDemo(out, page, upsideDown, oipRequest, io);
   io.out(`\nnext: kiln serve --model-store ${out} --foreground, then the curl commands above (see README)`);
@@ -253,7 +253,7 @@ async function quantizeDemo(clsPath: string, int8Path: string, out: string, iter
       force: true,
       mode: 'static',
       calibrationPath: calibration,
-      source: { preprocess: parseImagePreprocess('resize=height:48:192,mean=0.5,std=0.5,order=bgr') },
+      source: { preprocess: parseImagePreprocess('ppocr-cls') },
       calibration: calibrationConfig(),
       scheme: 'U8S8',
       perChannel: true,

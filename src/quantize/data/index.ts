@@ -7,23 +7,26 @@ import { extname, join } from 'node:path';
 import { KilnError } from '../../core/errors.js';
 import { readError } from '../../core/fs.js';
 import type { TensorSignature } from '../../runtime/feeds.js';
-import type { ImagePreprocess } from './image-preprocess.js';
+import type { ImagePreprocess } from '../../image/index.js';
 import { IMAGE_EXTENSIONS, imageFolderSource, listImages } from './images.js';
 import { moduleSource } from './module.js';
 import { listNpy, npyFolderSource } from './npy.js';
 import type { CalibrationSource, Feeds } from './types.js';
 
 export type { CalibrationSource, Feeds } from './types.js';
+// The image descriptions live in src/image; re-exported because the public API has always
+// offered them beside the calibration sources.
 export {
   IMAGE_PREPROCESS_DEFAULTS,
+  IMAGE_PRESETS,
   parseImagePreprocess,
   planResize,
   resolveImagePreprocess,
   type ImagePreprocess,
   type ImagePreprocessOptions,
   type ImageResize,
-} from './image-preprocess.js';
-export { IMAGE_EXTENSIONS, imageFolderSource, imageTensor } from './images.js';
+} from '../../image/index.js';
+export { IMAGE_EXTENSIONS, imageBytesTensor, imageFolderSource, imageTensor } from './images.js';
 export { npyFolderSource, parseNpy, readNpy } from './npy.js';
 export { moduleSource, toFeeds } from './module.js';
 
