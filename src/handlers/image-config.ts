@@ -5,8 +5,8 @@
  *
  * The form kiln read before the image module (`size`, `fit: crop|stretch|pad`, `resize: 256`,
  * `mean`/`std` by source colour, `channelOrder: RGB|BGR`) is still read, with its own old
- * defaults (the model's input size, `fit: crop`, ImageNet mean/std), so archives built for it
- * serve the same tensors except for the resize kernel (now bilinear everywhere).
+ * defaults (the model's input size, `fit: crop`, ImageNet mean/std, cubic resize), so archives
+ * built for it serve the tensors they did (up to torchvision's rounding of the crop geometry).
  */
 import { z } from 'zod';
 import { KilnError, describeError } from '../core/errors.js';
@@ -60,7 +60,8 @@ function fromLegacy(handler: string, value: unknown, modelShape: readonly (numbe
   // tensor channel, so BGR reverses them.
   const byTensor = (values: readonly number[]): number[] => (bgr ? [...values].reverse() : [...values]);
   try {
-    return resolveImagePreprocess({ resize, mean: byTensor(legacy.mean), std: byTensor(legacy.std), channelOrder: bgr ? 'bgr' : 'rgb', layout });
+    // The old form resized with a cubic kernel; kept, so its archives serve the tensors they did.
+    return resolveImagePreprocess({ resize, kernel: 'cubic', mean: byTensor(legacy.mean), std: byTensor(legacy.std), channelOrder: bgr ? 'bgr' : 'rgb', layout });
   } catch (error) {
     throw loadFailed(handler, describeError(error));
   }

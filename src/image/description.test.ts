@@ -18,6 +18,7 @@ describe('parseImagePreprocess', () => {
   it('reads the PP-OCR recognition example, with lists continued after a key', () => {
     assert.deepEqual(parseImagePreprocess('resize=stretch:192x48,mean=0.5,0.5,0.5,std=0.5,0.5,0.5,order=rgb,layout=nchw'), {
       resize: { mode: 'stretch', width: 192, height: 48 },
+      kernel: 'linear',
       scale: 1 / 255,
       mean: [0.5, 0.5, 0.5],
       std: [0.5, 0.5, 0.5],
@@ -57,13 +58,14 @@ describe('parseImagePreprocess', () => {
       ['resize=multiple-of:960:-32', /'-32' is not a positive integer/],
       ['resize=shorter-side:224:256', /resize\.crop: the crop must not be larger/],
       ['resize=stretch:0x4', /resize\.width/],
-      ['resize=stretch:4x4,size=3', /unknown key 'size' \(keys: preset, resize, scale, mean, std, order, layout, pad\)/],
+      ['resize=stretch:4x4,size=3', /unknown key 'size' \(keys: preset, resize, kernel, scale, mean, std, order, layout, pad\)/],
       ['resize=stretch:4x4,mean=1,2', /mean takes 1 or 3 numbers, not 2/],
       ['resize=stretch:4x4,std=1,0,1', /std: must not hold 0/],
       ['resize=stretch:4x4,scale=abc', /scale: 'abc' is not a number/],
       ['resize=stretch:4x4,scale=1/0', /scale: .*expected number, received Infinity/],
       ['resize=stretch:4x4,order=grb', /channelOrder: /],
       ['resize=stretch:4x4,layout=chw', /layout: /],
+      ['resize=stretch:4x4,kernel=nearest', /kernel: /],
       ['resize=stretch:4x4,order=rgb,order=bgr', /'order' is given twice/],
       [',resize=stretch:4x4', /'' in ',resize=stretch:4x4' is not key=value/],
       ['resize=stretch:4x4,pad=1,2', /pad takes one value, not 2/],
@@ -122,6 +124,7 @@ describe('presets', () => {
     assert.deepEqual(parseImagePreprocess('imagenet'), IMAGE_PRESETS.imagenet);
     assert.deepEqual(IMAGE_PRESETS.imagenet, {
       resize: { mode: 'shorter-side', size: 256, crop: 224 },
+      kernel: 'linear',
       scale: 1 / 255,
       mean: [0.485, 0.456, 0.406],
       std: [0.229, 0.224, 0.225],
@@ -137,8 +140,13 @@ describe('presets', () => {
     assert.deepEqual(IMAGE_PRESETS['ppocr-det'].resize, { mode: 'multiple-of', maxSide: 960, multiple: 32 });
     assert.deepEqual(IMAGE_PRESETS['ppocr-rec'].resize, { mode: 'height', height: 48, minWidth: 320, maxWidth: 3200 });
     assert.deepEqual(IMAGE_PRESETS['ppocr-cls'].resize, { mode: 'height', height: 48, maxWidth: 192 });
-    for (const name of ['ppocr-det', 'ppocr-rec', 'ppocr-cls'] as const) assert.equal(IMAGE_PRESETS[name].channelOrder, 'bgr');
-    assert.deepEqual(parseImagePreprocess('resize=height:48:192,mean=0.5,std=0.5,order=bgr'), IMAGE_PRESETS['ppocr-cls']);
+    for (const name of ['ppocr-det', 'ppocr-rec', 'ppocr-cls'] as const) {
+      assert.equal(IMAGE_PRESETS[name].channelOrder, 'bgr');
+      // kiln's OCR handler has always resized with lanczos3 (sharp's default).
+      assert.equal(IMAGE_PRESETS[name].kernel, 'lanczos3');
+    }
+    assert.deepEqual(parseImagePreprocess('resize=height:48:192,kernel=lanczos3,mean=0.5,std=0.5,order=bgr'), IMAGE_PRESETS['ppocr-cls']);
+    assert.equal(parseImagePreprocess('resize=height:48:192,mean=0.5,std=0.5,order=bgr').kernel, 'linear');
   });
 
   it('a preset takes overrides, in the string and the mapping form alike', () => {

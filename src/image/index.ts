@@ -10,7 +10,6 @@ export {
   ImagePreprocessOptionsSchema,
   ImageResizeSchema,
   MAX_INPUT_PIXELS,
-  RESIZE_KERNEL,
   channelCount,
   isImagePreset,
   resolveImagePreprocess,
@@ -19,6 +18,7 @@ export {
   type ImagePreprocessOptions,
   type ImagePresetName,
   type ImageResize,
+  type ResizeKernel,
 } from './description.js';
 export { parseImagePreprocess } from './spec-string.js';
 export { fixedOutputSize, planResize, roundHalfEven, type ResizePlan } from './geometry.js';

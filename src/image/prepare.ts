@@ -13,7 +13,7 @@
  */
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { KilnError, describeError } from '../core/errors.js';
-import { ALPHA_BACKGROUND, MAX_INPUT_PIXELS, RESIZE_KERNEL, channelCount, type ImagePreprocess } from './description.js';
+import { ALPHA_BACKGROUND, MAX_INPUT_PIXELS, channelCount, type ImagePreprocess } from './description.js';
 import { planResize, type ResizePlan } from './geometry.js';
 
 /** Decoded 8-bit pixels, interleaved, row-major (`width * height * channels` bytes). */
@@ -79,7 +79,7 @@ export async function prepareImage(input: ImageInput, preprocess: ImagePreproces
   const plan = planResize(preprocess.resize, width, height);
   let pipeline = image.flatten({ background: ALPHA_BACKGROUND }).toColourspace(preprocess.channelOrder === 'gray' ? 'b-w' : 'srgb');
   if (plan.resizeWidth !== width || plan.resizeHeight !== height) {
-    pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: RESIZE_KERNEL });
+    pipeline = pipeline.resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel: preprocess.kernel });
   }
   if (plan.width !== plan.resizeWidth || plan.height !== plan.resizeHeight) {
     // After resize() in the chain, sharp extracts from the resized image (post-resize extract).

@@ -7,7 +7,7 @@ import { IMAGE_PRESETS, invalidPreprocess, isImagePreset, resolveImagePreprocess
 
 const RESIZE_SYNTAX =
   'stretch:WIDTHxHEIGHT, shorter-side:SIZE:CROP, pad:WIDTHxHEIGHT, height:HEIGHT:[MINWIDTH-]MAXWIDTH[:MULTIPLE] or multiple-of:MAXSIDE:MULTIPLE';
-const KEYS = ['preset', 'resize', 'scale', 'mean', 'std', 'order', 'layout', 'pad'] as const;
+const KEYS = ['preset', 'resize', 'kernel', 'scale', 'mean', 'std', 'order', 'layout', 'pad'] as const;
 
 function parseNumber(text: string, key: string): number {
   // A fraction such as 1/255 or 1/127.5 is the usual way to write a scale.
@@ -69,6 +69,7 @@ export function parseResize(text: string): ImageResize {
  * - `resize=` `stretch:WIDTHxHEIGHT` | `shorter-side:SIZE:CROP` | `pad:WIDTHxHEIGHT` |
  *   `height:HEIGHT:[MINWIDTH-]MAXWIDTH[:MULTIPLE]` | `multiple-of:MAXSIDE:MULTIPLE`
  *   (required without a preset; see {@link ImageResize})
+ * - `kernel=` linear | cubic | lanczos3 (default linear)
  * - `scale=` a number or fraction (default 1/255)
  * - `mean=` and `std=` one number for all channels or one per channel, in the TENSOR's channel
  *   order (defaults 0 and 1)
@@ -122,6 +123,7 @@ export function parseImagePreprocess(text: string): ImagePreprocess {
   if (pad !== undefined) options['padValue'] = parseNumber(pad, 'pad');
   if (items.has('mean')) options['mean'] = channels('mean');
   if (items.has('std')) options['std'] = channels('std');
+  if (items.has('kernel')) options['kernel'] = single('kernel');
   if (items.has('order')) options['channelOrder'] = single('order');
   if (items.has('layout')) options['layout'] = single('layout');
   return resolveImagePreprocess(options);

@@ -109,6 +109,19 @@ describe('calibration and serving tensors are bit-identical', () => {
     }
   }
 
+  it('every kernel, through the old handler form too (cubic, kept for archives written for it)', async () => {
+    for (const kernel of ['linear', 'cubic', 'lanczos3']) {
+      const spec = `resize=shorter-side:256:224,kernel=${kernel},mean=0.485,0.456,0.406,std=0.229,0.224,0.225`;
+      const calibration = await calibrationTensors(join(scratch, 'all'), parseImagePreprocess(spec));
+      const served = kernel === 'cubic' ? resolveHandlerImage('image_classifier', { size: [224, 224], resize: 256, fit: 'crop' }, []) : resolveHandlerImage('image_classifier', spec, []);
+      assert.deepStrictEqual(served, parseImagePreprocess(spec), kernel);
+      for (const [index, file] of FILES.entries()) {
+        const batch = await prepareImageBatch([{ data: readFileSync(join(scratch, 'all', file)) }], served);
+        assert.deepStrictEqual(batch.tensor!.data, calibration[index]!.data, `${kernel} ${file}`);
+      }
+    }
+  });
+
   it('the mapping form in model-config.yaml gives the same tensors as the string form', async () => {
     const mapping = resolveHandlerImage('image_classifier', { preset: 'imagenet', layout: 'NHWC' }, []);
     assert.deepStrictEqual(mapping, parseImagePreprocess('preset=imagenet,layout=nhwc'));
