@@ -46,7 +46,7 @@ function fromLegacy(handler: string, value: unknown, modelShape: readonly (numbe
   const legacy = parsed.data;
   const layout = legacy.layout.toLowerCase() as 'nchw' | 'nhwc';
   const size = legacy.size ?? inputSize(modelShape, layout);
-  if (!size) throw loadFailed(handler, "the model's input has a dynamic size; set handler.image (e.g. image: imagenet, or size: [height, width])");
+  if (!size) throw loadFailed(handler, "the model's input has a dynamic size; set handler.image.size: [height, width], or a description with a resize mode (e.g. image: imagenet)");
   const [height, width] = size;
   let resize;
   if (legacy.fit === 'stretch') resize = { mode: 'stretch', width, height };
