@@ -10,7 +10,8 @@
  *   - old calibration: `quantize/data/images.ts` `imageTensor` (decode to raw, bilinear resize
  *     in a second call, normalize);
  *   - new: `prepareImage` with the `imagenet` preset (one sharp pipeline from the encoded bytes,
- *     shrink-on-load for JPEG, normalize with hoisted per-channel constants).
+ *     shrink-on-load for JPEG, normalize with hoisted per-channel constants), and the same with
+ *     the old serving path's cubic kernel, like for like.
  *
  * The old modules are taken from git (`--old-ref`, default the commit before the image module)
  * into a scratch folder inside the repository, their relative imports pointed at src/.
@@ -26,7 +27,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { table } from '../src/cli/format.js';
-import { IMAGE_PRESETS, prepareImage } from '../src/image/index.js';
+import { IMAGE_PRESETS, prepareImage, resolveImagePreprocess } from '../src/image/index.js';
+
+/** The imagenet preset with the old serving path's cubic kernel: the same work, like for like. */
+const CUBIC = resolveImagePreprocess({ preset: 'imagenet', kernel: 'cubic' });
 
 const flag = (name: string, fallback: string): string => {
   const at = process.argv.indexOf(name);
@@ -109,6 +113,7 @@ async function main(): Promise<void> {
     const implementations: [string, Prepare][] = [
       ['old serving (handlers/image.ts)', old.serving],
       ['old calibration (quantize/data/images.ts)', old.calibration],
+      ['new, cubic (the old serving kernel)', (bytes) => prepareImage(bytes, CUBIC)],
       ['new (src/image, preset imagenet)', (bytes) => prepareImage(bytes, IMAGE_PRESETS.imagenet)],
     ];
     const rows: string[][] = [];
@@ -121,7 +126,8 @@ async function main(): Promise<void> {
       for (let r = 0; r < ROUNDS; r++) {
         for (const [index, [, prepare]] of implementations.entries()) await round(prepare, bytes, file, tallies[index]!);
       }
-      const newCpu = tallies[2]!.cpuMs / tallies[2]!.images;
+      const last = tallies[tallies.length - 1]!;
+      const newCpu = last.cpuMs / last.images;
       for (const [index, [name]] of implementations.entries()) {
         const tally = tallies[index]!;
         const cpu = tally.cpuMs / tally.images;
