@@ -2,19 +2,15 @@
  * Calibration from a folder of images: each file (png, jpg, jpeg, webp; sorted by name) is read
  * and turned into one float32 tensor for a named input by the image module's `prepareImage`,
  * the very function the built-in handlers serve with, so calibration sees the served tensors.
- *
- * Symbolic links are followed wherever they point: the folder is the user's own data, only read,
- * so a link into another disk is what they meant. After resolution only regular files count; a
- * link to a folder is skipped like a real subfolder (the folder is not searched recursively, so
- * no link cycle can be walked), and a broken or looping link is refused with its name rather
- * than silently dropped from the calibration set.
+ * Symbolic links are followed (entries.ts); a link to a folder is skipped like a real subfolder.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { KilnError, describeError, isKilnError } from '../../core/errors.js';
 import { prepareImage, type ImagePreprocess } from '../../image/index.js';
 import type { HostTensor } from '../../runtime/tensors.js';
+import { resolvedKind } from './entries.js';
 import type { CalibrationSource, Feeds } from './types.js';
 
 /** File extensions read as images (lower case). */
@@ -75,13 +71,7 @@ export function listImages(folder: string): string[] {
   return readdirSync(folder, { withFileTypes: true })
     .filter((entry) => {
       if (entry.name.startsWith('.') || !isImageFile(entry.name)) return false;
-      if (!entry.isSymbolicLink()) return entry.isFile();
-      const path = join(folder, entry.name);
-      try {
-        return statSync(path).isFile();
-      } catch (error) {
-        throw invalid(`${path}: a symbolic link that leads to no file (${describeError(error)})`, { file: path }, error);
-      }
+      return resolvedKind(folder, entry) === 'file';
     })
     .map((entry) => entry.name)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

@@ -84,7 +84,15 @@ export function openCalibrationSource(path: string, options: CalibrationSourceOp
     }
     return imageFolderSource(path, { input: options.input, preprocess: options.preprocess, limit: options.limit });
   }
-  const hasInputFolders = entries.some((name) => statSync(join(path, name)).isDirectory() && listNpy(join(path, name)).length > 0);
+  // statSync follows links; a broken link that is neither an image nor a .npy file is not data.
+  const isFolder = (name: string): boolean => {
+    try {
+      return statSync(join(path, name)).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  const hasInputFolders = entries.some((name) => isFolder(name) && listNpy(join(path, name)).length > 0);
   if (npy.length > 0 || hasInputFolders) return npyFolderSource(path, options);
   throw invalid(`${path}: holds none of ${KINDS}`, { path });
 }
