@@ -1,11 +1,11 @@
 // The layer rule of ../shared/design.md, enforced: imports point down only.
-//   core <- {onnx, runtime, archive, metrics} <- {quantize, evaluate, handlers} <- {optimize, serving} <- server <- cli
+//   core <- {onnx, runtime, archive, metrics, image} <- {quantize, evaluate, handlers} <- {optimize, serving} <- server <- cli
 // optimize (the quantize pipeline, comparisons and the trade-off ladder) and serving share a layer:
 // the offline tool and the model server never import each other.
 // Folders in the same layer never import each other (handlers may read archive types, a lower layer).
 const LAYERS = [
   ['core'],
-  ['onnx', 'runtime', 'archive', 'metrics'],
+  ['onnx', 'runtime', 'archive', 'metrics', 'image'],
   ['quantize', 'evaluate', 'handlers'],
   ['optimize', 'serving'],
   ['server'],

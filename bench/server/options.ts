@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { CLS_LABELS } from '../../src/cli/demo-assets.js';
 import { ppOcrAssetsDir } from '../../src/cli/default-models.js';
-import { ImageTransformSchema, type ImageTransform } from '../../src/handlers/image.js';
+import { IMAGE_PRESETS } from '../../src/image/index.js';
 
 function flag(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
@@ -67,4 +67,4 @@ export const imageModelConfig = (batchSize: number, isolation: 'thread' | 'proce
 /** The tensor copy: the same batching, the `tensor` handler with the raw loop's threads. */
 export const tensorModelConfig = () => [`batchSize: ${BATCH}`, `maxBatchDelay: ${MAX_BATCH_DELAY_MS}`, 'handler:', `  threads: ${THREADS}`, ''].join('\n');
 /** The image_classifier's preprocessing as the demo configures it, for the in-process loops. */
-export const TRANSFORM = { ...ImageTransformSchema.parse({ size: [48, 192], fit: 'pad', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], channelOrder: 'BGR' }), size: [48, 192] } as ImageTransform;
+export const TRANSFORM = IMAGE_PRESETS['ppocr-cls'];

@@ -34,12 +34,7 @@ export const CLS_MODEL_CONFIG = [
   'batchSize: 8',
   'maxBatchDelay: 10',
   'handler:',
-  '  image:',
-  '    size: [48, 192]   # PP-OCR: height 48, width up to 192, aspect kept, zero padding',
-  '    fit: pad',
-  '    mean: [0.5, 0.5, 0.5]',
-  '    std: [0.5, 0.5, 0.5]',
-  '    channelOrder: BGR  # PaddleOCR trains on OpenCV (BGR) images',
+  '  image: ppocr-cls   # PP-OCR: 48 rows, width by aspect up to 192, zero padding, BGR, mean/std 0.5',
   '  topk: 2',
   '',
 ].join('\n');

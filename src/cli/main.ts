@@ -163,7 +163,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
         .default('static'),
     )
     .option('--calib <data>', 'calibration data: a folder of images, a folder of .npy files (or one subfolder per input), or a .js/.ts module')
-    .option('--preprocess <spec>', 'image preprocessing, e.g. resize=stretch:192x48,mean=0.5,0.5,0.5,std=0.5,0.5,0.5')
+    .option('--preprocess <spec>', 'image preprocessing: a preset (imagenet, ppocr-det, ppocr-rec, ppocr-cls) or e.g. resize=shorter-side:256:224,mean=0.485,0.456,0.406,std=0.229,0.224,0.225 (docs/quantization.md)')
     .option('--input <name>', 'model input the images or .npy files feed (default: the only input)')
     .option('--limit <n>', 'use at most this many calibration samples')
     .addOption(new Option('--method <method>', 'calibration method').choices(['mse', 'minmax', 'percentile', 'entropy']).default('mse'))

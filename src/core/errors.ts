@@ -377,6 +377,16 @@ export const ERROR_CATALOGUE = {
     wireType: 'BadRequestException',
     summary: 'An accuracy budget cannot be met even with every sensitive layer kept in float.',
   },
+  KILN_IMAGE_PREPROCESS_INVALID: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'An image preprocessing description (--preprocess, model-config.yaml handler.image) is malformed: an unknown key, preset or resize mode, or a value out of range.',
+  },
+  KILN_IMAGE_DECODE_FAILED: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'Bytes given as an image are not one kiln can decode (corrupt, truncated, an unknown format, or over 100 million pixels).',
+  },
   KILN_CLI_USAGE: {
     kind: 'invalid_arg',
     wireType: 'BadRequestException',

@@ -12,7 +12,8 @@ import { formatSummary, quantizeSummary } from './quantize.js';
 import { compareModels } from '../../optimize/compare.js';
 import { quantize } from '../../optimize/quantize.js';
 import { parseModelConfig } from '../../archive/model-config.js';
-import { imageToTensor, ImageTransformSchema, type ImageTransform } from '../../handlers/image.js';
+import { resolveHandlerImage } from '../../handlers/image-config.js';
+import { prepareImage } from '../../image/index.js';
 import { calibrationConfig } from '../../quantize/calibrate/index.js';
 import { parseImagePreprocess } from '../../quantize/data/index.js';
 import { silentLogger } from '../../core/log.js';
@@ -146,9 +147,8 @@ export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   io.out('\nstep 6/6  serve: TorchServe\'s REST API and KServe\'s Open Inference Protocol v2 on loopback; register the archives, predict over HTTP');
   // The OIP request carries the classifier's own preprocessing of the line, as a KServe client would.
   const handlerConfig = parseModelConfig(CLS_MODEL_CONFIG).handler['handler'] as { image: unknown };
-  const transform = ImageTransformSchema.parse(handlerConfig.image) as ImageTransform;
-  const tensor = await imageToTensor(upsideDown, transform);
-  const oipRequest = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, ...transform.size], datatype: 'FP32', data: Array.from(tensor) }] });
+  const tensor = await prepareImage(upsideDown, resolveHandlerImage('image_classifier', handlerConfig.image, []));
+  const oipRequest = JSON.stringify({ inputs: [{ name: 'x', shape: tensor.dims, datatype: 'FP32', data: Array.from(tensor.data) }] });
   writeFileSync(join(out, 'line-upside-down.json'), oipRequest);
   await serveDemo(out, page, upsideDown, oipRequest, io);
   io.out(`\nnext: kiln serve --model-store ${out} --foreground, then the curl commands above (see README)`);
@@ -238,7 +238,7 @@ async function quantizeDemo(clsPath: string, int8Path: string, out: string, iter
   for (const [index, words] of CALIBRATION_WORDS.entries()) {
     writeFileSync(join(calibration, `line-${String(index).padStart(2, '0')}.png`), await renderDemoPage([words], { rotate180: index % 2 === 1, margin: 4 }));
   }
-  const data = { path: calibration, options: { preprocess: parseImagePreprocess('resize=height:48:192,mean=0.5,std=0.5,order=bgr') } };
+  const data = { path: calibration, options: { preprocess: parseImagePreprocess('ppocr-cls') } };
   const report = await quantize(clsPath, {
     mode: { kind: 'static', calibration: calibrationConfig(), scheme: 'U8S8', perChannel: true, reduceRange: false, excludeNodes: [], excludeOpTypes: [] },
     output: int8Path,

@@ -1,6 +1,6 @@
 import { KilnError } from '../../core/errors.js';
 import { calibrationConfig, parseCalibrationMethod } from '../../quantize/calibrate/index.js';
-import { parseImagePreprocess } from '../../quantize/data/index.js';
+import { parseImagePreprocess } from '../../image/index.js';
 import type { QuantScheme } from '../../quantize/options.js';
 import { parsePositiveInt } from '../options.js';
 import type { QuantizeCommandConfig } from './quantize.js';

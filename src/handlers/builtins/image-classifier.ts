@@ -4,13 +4,15 @@ import { z } from 'zod';
 import { KilnError } from '../../core/errors.js';
 import { Engine } from '../../runtime/engine.js';
 import type { HostTensor } from '../../runtime/tensors.js';
-import { ImageTransformSchema, imageToTensor, requestBytes, type ImageTransform } from '../image.js';
+import type { ImagePreprocess, ImageTensor } from '../../image/index.js';
+import { resolveHandlerImage } from '../image-config.js';
+import { requestBytes, requestImageTensor } from '../request-image.js';
 import { settleEach, succeeded } from '../request-errors.js';
-import { defineHandler, type Handler, type HandlerContext } from '../types.js';
+import { defineHandler, type Handler, type HandlerContext, type RequestInput } from '../types.js';
 import { parseOrThrow } from '../../core/schema-errors.js';
 
 const ConfigSchema = z.object({
-  image: ImageTransformSchema.prefault({}),
+  image: z.unknown().optional(),
   topk: z.number().int().positive().default(5),
   softmax: z.enum(['auto', 'always', 'never']).default('auto'),
 }).loose();
@@ -42,19 +44,43 @@ export function topK(row: Float32Array, k: number, labels: ReadonlyMap<number, s
 }
 
 /** The decoded images of a batch (or each one's error) and the tensor of those that decoded. */
-interface PreparedBatch {
-  readonly images: (Float32Array | Error)[];
+export interface PreparedBatch {
+  readonly images: (ImageTensor | Error)[];
   readonly tensor: HostTensor | undefined;
 }
 
 /**
- * `image_classifier`: any image sharp decodes → resize/crop/normalize as `handler.image` in
- * model-config.yaml says (default: the model's input size, ImageNet mean/std) → one batched
- * run → softmax → top-k labels from index_to_name.json.
+ * The image_classifier's preprocess: each request's bytes through the image module (each image
+ * decodes on its own: one that is not an image fails alone, not its batch), stacked into one
+ * batch tensor. Images whose tensor size differs from the batch's first (possible with the
+ * `multiple-of` mode) fail alone.
+ */
+export async function prepareImageBatch(requests: readonly RequestInput[], preprocess: ImagePreprocess): Promise<PreparedBatch> {
+  const prepared = await settleEach(requests, (request, index) => requestImageTensor(requestBytes(request, index), preprocess, index));
+  const first = succeeded(prepared)[0]?.value;
+  if (!first) return { images: prepared, tensor: undefined };
+  const images = prepared.map((image, index) =>
+    image instanceof Error || image.dims.every((dim, axis) => dim === first.dims[axis])
+      ? image
+      : new KilnError('KILN_HANDLER_INPUT_INVALID', `request ${index}: its tensor is [${image.dims.join(', ')}], the batch's [${first.dims.join(', ')}]; use a fixed-size resize mode or batchSize 1`, {
+          details: { requestIndex: index },
+        }),
+  );
+  const decoded = succeeded(images);
+  const data = new Float32Array(decoded.length * first.data.length);
+  decoded.forEach(({ value }, row) => data.set(value.data, row * first.data.length));
+  return { images, tensor: { type: 'float32', dims: [decoded.length, ...first.dims.slice(1)], data } };
+}
+
+/**
+ * `image_classifier`: any image sharp decodes → the image module's preprocessing as
+ * `handler.image` in model-config.yaml describes it (see image-config.ts; default: the model's
+ * input size, centre crop, ImageNet mean/std) → one batched run → softmax → top-k labels from
+ * index_to_name.json.
  */
 export function imageClassifier(): Handler {
   let engine: Engine;
-  let transform: ImageTransform;
+  let preprocess: ImagePreprocess;
   let config: z.infer<typeof ConfigSchema>;
   let labels: Map<number, string>;
   return defineHandler<PreparedBatch, (Float32Array | Error)[]>({
@@ -62,25 +88,16 @@ export function imageClassifier(): Handler {
       config = parseOrThrow(ConfigSchema, context.modelYamlConfig['handler'] ?? {}, (reason) => new KilnError('KILN_HANDLER_LOAD_FAILED', `image_classifier: handler config: ${reason}`));
       if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'image_classifier needs a serialized ONNX model in the archive');
       engine = await Engine.load(context.modelPath, { label: context.modelName, logger: context.logger });
-      const shape = engine.inputs[0]?.shape ?? [];
-      const [h, w] = config.image.layout === 'NCHW' ? [shape[2], shape[3]] : [shape[1], shape[2]];
-      const size = config.image.size ?? (typeof h === 'number' && typeof w === 'number' ? ([h, w] as [number, number]) : undefined);
-      if (!size) {
-        throw new KilnError('KILN_HANDLER_LOAD_FAILED', `image_classifier: the model's input has a dynamic size; set handler.image.size: [height, width] in model-config.yaml`);
+      try {
+        preprocess = resolveHandlerImage('image_classifier', config.image, engine.inputs[0]?.shape ?? []);
+      } catch (error) {
+        await engine.release();
+        throw error;
       }
-      transform = { ...config.image, size };
       labels = loadLabels(context.modelDir);
     },
     async preprocess(requests) {
-      // Each image decodes on its own: one that is not an image fails alone, not its batch.
-      const images = await settleEach(requests, (request, index) => imageToTensor(requestBytes(request, index), transform, index));
-      const decoded = succeeded(images);
-      if (decoded.length === 0) return { images, tensor: undefined };
-      const [height, width] = transform.size;
-      const data = new Float32Array(decoded.length * 3 * height * width);
-      decoded.forEach(({ value }, row) => data.set(value, row * value.length));
-      const dims = transform.layout === 'NCHW' ? [decoded.length, 3, height, width] : [decoded.length, height, width, 3];
-      return { images, tensor: { type: 'float32', dims, data } };
+      return prepareImageBatch(requests, preprocess);
     },
     async inference({ images, tensor }) {
       if (!tensor) return images as Error[];

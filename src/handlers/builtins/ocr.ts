@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { KilnError } from '../../core/errors.js';
 import { resolveInside } from '../../core/fs.js';
-import { requestBytes } from '../image.js';
+import { requestBytes } from '../request-image.js';
 import { loadOcrPipeline } from '../ocr/pipeline.js';
 import type { OcrLine, OcrPipeline } from '../ocr/types.js';
 import { forRequest, settleEach } from '../request-errors.js';

@@ -3,11 +3,13 @@
  * ('0') or upside down ('180'), and turns the upside-down ones before recognition.
  */
 import type { Engine } from '../../runtime/engine.js';
-import { SIGNED_UNIT, resizeToHeight, rotate180, sliceColumns, writeChw } from './image.js';
+import { IMAGE_PRESETS, prepareImage } from '../../image/index.js';
+import { rotate180, sliceColumns } from './pixels.js';
 import type { RgbImage } from './types.js';
 
-/** The classifier's fixed input: 48 rows by 192 columns. */
+/** The classifier's fixed input: 48 rows by 192 columns (the `ppocr-cls` preset). */
 export const CLS_INPUT = Object.freeze({ height: 48, width: 192 });
+const CLS_PREPROCESS = IMAGE_PRESETS['ppocr-cls'];
 
 /** Class names in the order of the classifier's output. */
 export const CLS_LABELS = Object.freeze(['0', '180'] as const);
@@ -63,7 +65,7 @@ export async function classifyOrientation(
     const batch = tiles.slice(start, start + config.batchSize);
     const data = new Float32Array(batch.length * 3 * height * width);
     for (const [index, { tile }] of batch.entries()) {
-      writeChw(data, index * 3 * height * width, await resizeToHeight(tile, height, width), width, height, SIGNED_UNIT);
+      data.set((await prepareImage({ ...tile, channels: 3 }, CLS_PREPROCESS)).data, index * 3 * height * width);
     }
     const outputs = await engine.run({ x: { type: 'float32', dims: [batch.length, 3, height, width], data } });
     const probs = Object.values(outputs)[0]!.data as Float32Array;

@@ -2,7 +2,7 @@
  * Cuts each detected text box out of the page as an upright image for the classifier and the
  * recognizer.
  */
-import { rotate90CounterClockwise } from './image.js';
+import { rotate90CounterClockwise } from './pixels.js';
 import { growQuad, quadSize } from './geometry.js';
 import type { Point, Quad, RgbImage } from './types.js';
 

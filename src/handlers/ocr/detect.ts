@@ -5,7 +5,7 @@
 import type { Engine } from '../../runtime/engine.js';
 import { connectedComponents } from './components.js';
 import { expandRect, mapQuad, minAreaRect, readingOrder, rectCorners, unclipDistance, type RotatedRect } from './geometry.js';
-import { resizeImage, writeChw, type Normalization } from './image.js';
+import { IMAGE_PRESETS, prepareImage, resolveImagePreprocess, type ImagePreprocess } from '../../image/index.js';
 import type { Quad, RgbImage } from './types.js';
 
 /** Settings of detection; the values are PaddleOCR's published inference defaults. */
@@ -34,26 +34,21 @@ export const DETECT_DEFAULTS: DetectConfig = Object.freeze({
   minSize: 3,
 });
 
-/** ImageNet statistics, which the DB backbone was trained with (in PaddleOCR's channel order). */
-const DET_NORMALIZATION: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-
-/** The network downsamples by 32, so both input sides must be multiples of it. */
-const STRIDE = 32;
+/**
+ * The detector's preprocessing: the `ppocr-det` preset (ImageNet statistics, which the DB
+ * backbone was trained with, on B, G, R as PaddleOCR feeds them; sides multiples of 32, since
+ * the network downsamples by 32) with the longer side limited to `maxSideLength`.
+ */
+export function detectPreprocess(maxSideLength: number): ImagePreprocess {
+  const preset = IMAGE_PRESETS['ppocr-det'];
+  if (preset.resize.mode !== 'multiple-of' || preset.resize.maxSide === maxSideLength) return preset;
+  return resolveImagePreprocess({ ...preset, resize: { ...preset.resize, maxSide: maxSideLength } });
+}
 
 /** A detected text box with the detector's confidence in it. */
 export interface DetectedBox {
   readonly box: Quad;
   readonly score: number;
-}
-
-/**
- * The detector's input size for an image: scaled so the longer side is at most
- * `maxSideLength` (keeping the aspect ratio), then each side rounded to a multiple of 32.
- */
-export function detectorInputSize(width: number, height: number, maxSideLength: number): { width: number; height: number } {
-  const ratio = Math.min(1, maxSideLength / Math.max(width, height));
-  const round = (side: number) => Math.max(STRIDE, Math.round((side * ratio) / STRIDE) * STRIDE);
-  return { width: round(width), height: round(height) };
 }
 
 /**
@@ -106,17 +101,17 @@ function meanInside(prob: Float32Array, width: number, height: number, rect: Rot
 }
 
 /**
- * Finds the text boxes of an image: runs the detector on the resized page and maps the boxes
- * back to the image's pixels (clamped to its edges), in reading order.
+ * Finds the text boxes of an image: runs the detector on the page prepared by
+ * {@link detectPreprocess} and maps the boxes back to the image's pixels (clamped to its edges),
+ * in reading order. With `encoded`, the page's own bytes, the detector's input is made from them
+ * in one pipeline (shrink-on-load for large JPEGs), exactly as calibrating with `--preprocess
+ * ppocr-det` on the same file makes it; `image` then only gives the page's size.
  */
-export async function detectText(engine: Engine, image: RgbImage, config: DetectConfig = DETECT_DEFAULTS): Promise<DetectedBox[]> {
-  const size = detectorInputSize(image.width, image.height, config.maxSideLength);
-  const resized = await resizeImage(image, size.width, size.height);
-  const data = new Float32Array(3 * size.width * size.height);
-  writeChw(data, 0, resized, size.width, size.height, DET_NORMALIZATION);
-  const outputs = await engine.run({ x: { type: 'float32', dims: [1, 3, size.height, size.width], data } });
+export async function detectText(engine: Engine, image: RgbImage, config: DetectConfig = DETECT_DEFAULTS, encoded?: Uint8Array): Promise<DetectedBox[]> {
+  const { dims, data } = await prepareImage(encoded ?? { ...image, channels: 3 }, detectPreprocess(config.maxSideLength));
+  const outputs = await engine.run({ x: { type: 'float32', dims: [...dims], data } });
   const prob = Object.values(outputs)[0]!;
-  const [, , mapHeight = size.height, mapWidth = size.width] = prob.dims;
+  const [, , mapHeight = dims[2], mapWidth = dims[3]] = prob.dims;
   const scaleX = image.width / mapWidth;
   const scaleY = image.height / mapHeight;
   const clamp = (value: number, max: number) => Math.min(max, Math.max(0, value));

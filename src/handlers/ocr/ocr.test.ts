@@ -11,9 +11,11 @@ import { randomWords, renderLine, renderPage, type Box } from '../../../test/fix
 import { classifyOrientation, orientationTiles, uprightCrops } from './classify.js';
 import { cropQuad, cropTextLine } from './crop.js';
 import { ctcGreedyDecode, parseCharset } from './ctc.js';
-import { boxesFromProbabilities, detectorInputSize } from './detect.js';
+import { boxesFromProbabilities, detectPreprocess } from './detect.js';
+import { planResize } from '../../image/index.js';
 import { convexHull, expandRect, minAreaRect, readingOrder, rectCorners, unclipDistance, type RotatedRect } from './geometry.js';
-import { decodeImage, rotate180 } from './image.js';
+import { rotate180 } from './pixels.js';
+import { decodeRequestImage as decodeImage } from '../request-image.js';
 import { loadOcrPipeline } from './pipeline.js';
 import type { OcrLine, OcrPipeline, Point, Quad, RgbImage } from './types.js';
 import { levenshtein } from '../../../test/fixtures/text-metrics.js';
@@ -234,9 +236,14 @@ describe('box geometry', () => {
   });
 
   it('sizes the detector input to multiples of 32 within the longer-side limit', () => {
-    assert.deepEqual(detectorInputSize(1280, 720, 960), { width: 960, height: 544 });
-    assert.deepEqual(detectorInputSize(100, 50, 960), { width: 96, height: 64 });
-    assert.deepEqual(detectorInputSize(10, 10, 960), { width: 32, height: 32 });
+    const size = (width: number, height: number) => {
+      const plan = planResize(detectPreprocess(960).resize, width, height);
+      return { width: plan.outWidth, height: plan.outHeight };
+    };
+    assert.deepEqual(size(1280, 720), { width: 960, height: 544 });
+    assert.deepEqual(size(100, 50), { width: 96, height: 64 });
+    assert.deepEqual(size(10, 10), { width: 32, height: 32 });
+    assert.deepEqual(planResize(detectPreprocess(640).resize, 1280, 720).outWidth, 640);
   });
 
   it('orders boxes by rows, then left to right', () => {

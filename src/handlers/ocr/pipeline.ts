@@ -10,7 +10,7 @@ import { CLASSIFY_DEFAULTS, uprightCrops } from './classify.js';
 import { cropTextLine } from './crop.js';
 import { parseCharset, type Charset } from './ctc.js';
 import { DETECT_DEFAULTS, detectText, type DetectConfig } from './detect.js';
-import { decodeImage } from './image.js';
+import { decodeRequestImage } from '../request-image.js';
 import { RECOGNIZE_DEFAULTS, recognizeCrops } from './recognize.js';
 import type { OcrLine, OcrPipeline, OcrPipelineOptions, Quad } from './types.js';
 
@@ -59,8 +59,8 @@ export async function loadOcrPipeline(options: OcrPipelineOptions): Promise<OcrP
   return {
     async recognize(bytes) {
       const started = performance.now();
-      const image = await decodeImage(bytes);
-      const boxes = await detectText(det, image, detect);
+      const image = await decodeRequestImage(bytes);
+      const boxes = await detectText(det, image, detect, bytes);
       if (boxes.length === 0) return [];
       let crops = boxes.map(({ box }) => cropTextLine(image, box));
       if (classify) crops = await uprightCrops(cls, crops, CLASSIFY_DEFAULTS);

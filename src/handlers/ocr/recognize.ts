@@ -4,7 +4,7 @@
 import { KilnError } from '../../core/errors.js';
 import type { Engine } from '../../runtime/engine.js';
 import { ctcGreedyDecode, type Charset, type Decoded } from './ctc.js';
-import { SIGNED_UNIT, resizeToHeight, writeChw } from './image.js';
+import { IMAGE_PRESETS, prepareImage, resolveImagePreprocess } from '../../image/index.js';
 import type { RgbImage } from './types.js';
 
 /** Settings of recognition (PaddleOCR's inference defaults for PP-OCRv4). */
@@ -17,8 +17,10 @@ export interface RecognizeConfig {
   readonly batchSize: number;
 }
 
-/** Defaults for {@link RecognizeConfig}, written once. */
-export const RECOGNIZE_DEFAULTS: RecognizeConfig = Object.freeze({ height: 48, minWidth: 320, batchSize: 6 });
+const REC_RESIZE = IMAGE_PRESETS['ppocr-rec'].resize as { readonly height: number; readonly minWidth: number };
+
+/** Defaults for {@link RecognizeConfig}: the `ppocr-rec` preset's height and minimum width. */
+export const RECOGNIZE_DEFAULTS: RecognizeConfig = Object.freeze({ height: REC_RESIZE.height, minWidth: REC_RESIZE.minWidth, batchSize: 6 });
 
 /**
  * The width of a batch: wide enough for its widest crop at the model's height, and at least
@@ -55,9 +57,10 @@ async function recognizeBatch(engine: Engine, batch: readonly RgbImage[], charse
   const width = batchWidth(batch, config);
   const slot = 3 * height * width;
   const data = new Float32Array(batch.length * slot);
-  for (const [index, crop] of batch.entries()) {
-    writeChw(data, index * slot, await resizeToHeight(crop, height, width), width, height, SIGNED_UNIT);
-  }
+  // The `ppocr-rec` preset at the batch's width: each crop keeps its aspect at `height` rows and
+  // is padded on the right to the widest one (a batch of one is the preset exactly).
+  const preprocess = resolveImagePreprocess({ ...IMAGE_PRESETS['ppocr-rec'], resize: { mode: 'height', height, maxWidth: width } });
+  for (const [index, crop] of batch.entries()) data.set((await prepareImage({ ...crop, channels: 3 }, preprocess)).data, index * slot);
   const outputs = await engine.run({ x: { type: 'float32', dims: [batch.length, 3, height, width], data } });
   const probs = Object.values(outputs)[0]!;
   const [, steps = 0, classes = 0] = probs.dims;

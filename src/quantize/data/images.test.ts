@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { KilnError } from '../../core/errors.js';
-import { resolveImagePreprocess, type ImageResize } from './image-preprocess.js';
+import { resolveImagePreprocess, type ImageResize } from '../../image/index.js';
 import { imageFolderSource, imageTensor } from './images.js';
 import type { Feeds } from './types.js';
 
@@ -79,7 +79,7 @@ describe('imageTensor', () => {
     assert.ok(data.every((value) => value >= 0 && value <= 1));
   });
 
-  it('widens grey images to three channels and drops alpha', async () => {
+  it('widens grey images to three channels and flattens alpha on white', async () => {
     const grey = join(scratch, 'grey.png');
     await sharp(Buffer.from([0, 50, 100, 150]), { raw: { width: 2, height: 2, channels: 1 } }).png().toFile(grey);
     const greyTensor = await imageTensor(grey, preprocess({ mode: 'stretch', width: 2, height: 2 }));
@@ -87,7 +87,8 @@ describe('imageTensor', () => {
     const rgba = join(scratch, 'rgba.png');
     await sharp(Buffer.from([10, 20, 30, 0, 40, 50, 60, 255]), { raw: { width: 2, height: 1, channels: 4 } }).png().toFile(rgba);
     const rgbaTensor = await imageTensor(rgba, preprocess({ mode: 'stretch', width: 2, height: 1 }));
-    assert.deepEqual([...(rgbaTensor.data as Float32Array)], [10, 40, 20, 50, 30, 60]);
+    // Fully transparent → white; opaque → its own colour.
+    assert.deepEqual([...(rgbaTensor.data as Float32Array)], [255, 40, 255, 50, 255, 60]);
     rmSync(grey);
     rmSync(rgba);
   });
@@ -130,6 +131,28 @@ describe('imageFolderSource', () => {
     assert.equal((await collect(limited.samples())).length, 2);
     // A second pass gives the same tensors.
     assert.deepEqual(await collect(limited.samples()), samples.slice(0, 2));
+  });
+
+  it('follows symbolic links to files wherever they point, skips links to folders, refuses broken ones', async () => {
+    const elsewhere = join(scratch, 'elsewhere');
+    const folder = join(scratch, 'linked');
+    mkdirSync(join(elsewhere, 'sub'), { recursive: true });
+    mkdirSync(folder);
+    await writePng(join(elsewhere, 'real.png'));
+    await writePng(join(elsewhere, 'sub', 'deep.png'));
+    symlinkSync(join(elsewhere, 'real.png'), join(folder, 'a-link.png'));
+    symlinkSync('../elsewhere/real.png', join(folder, 'b-relative.png'));
+    symlinkSync(join(elsewhere, 'sub'), join(folder, 'c-folder.png'));
+    const source = imageFolderSource(folder, { input: 'x', preprocess: preprocess({ mode: 'stretch', width: 4, height: 2 }) });
+    assert.equal(source.count, 2);
+    const samples = await collect(source.samples());
+    assert.deepEqual(samples[0], samples[1]);
+    assert.equal((samples[0]!['x']!.data as Float32Array)[3], 30);
+    symlinkSync(join(elsewhere, 'missing.png'), join(folder, 'd-broken.png'));
+    assert.throws(() => imageFolderSource(folder, { input: 'x', preprocess: preprocess({ mode: 'stretch', width: 4, height: 2 }) }), /d-broken\.png: a symbolic link that leads to no file/);
+    symlinkSync(join(folder, 'e-loop.png'), join(folder, 'e-loop.png'));
+    rmSync(join(folder, 'd-broken.png'));
+    assert.throws(() => imageFolderSource(folder, { input: 'x', preprocess: preprocess({ mode: 'stretch', width: 4, height: 2 }) }), /e-loop\.png: a symbolic link that leads to no file .*ELOOP|e-loop\.png: a symbolic link that leads to no file/);
   });
 
   it('refuses a folder without images', () => {

@@ -7,23 +7,26 @@ import { extname, join } from 'node:path';
 import { KilnError } from '../../core/errors.js';
 import { readError } from '../../core/fs.js';
 import type { TensorSignature } from '../../runtime/feeds.js';
-import type { ImagePreprocess } from './image-preprocess.js';
+import type { ImagePreprocess } from '../../image/index.js';
 import { IMAGE_EXTENSIONS, imageFolderSource, listImages } from './images.js';
 import { moduleSource } from './module.js';
 import { listNpy, npyFolderSource } from './npy.js';
 import type { CalibrationSource, Feeds } from './types.js';
 
 export type { CalibrationSource, Feeds } from './types.js';
+// The image descriptions live in src/image; re-exported because the public API has always
+// offered them beside the calibration sources.
 export {
   IMAGE_PREPROCESS_DEFAULTS,
+  IMAGE_PRESETS,
   parseImagePreprocess,
   planResize,
   resolveImagePreprocess,
   type ImagePreprocess,
   type ImagePreprocessOptions,
   type ImageResize,
-} from './image-preprocess.js';
-export { IMAGE_EXTENSIONS, imageFolderSource, imageTensor } from './images.js';
+} from '../../image/index.js';
+export { IMAGE_EXTENSIONS, imageBytesTensor, imageFolderSource, imageTensor } from './images.js';
 export { npyFolderSource, parseNpy, readNpy } from './npy.js';
 export { moduleSource, toFeeds } from './module.js';
 
@@ -81,7 +84,15 @@ export function openCalibrationSource(path: string, options: CalibrationSourceOp
     }
     return imageFolderSource(path, { input: options.input, preprocess: options.preprocess, limit: options.limit });
   }
-  const hasInputFolders = entries.some((name) => statSync(join(path, name)).isDirectory() && listNpy(join(path, name)).length > 0);
+  // statSync follows links; a broken link that is neither an image nor a .npy file is not data.
+  const isFolder = (name: string): boolean => {
+    try {
+      return statSync(join(path, name)).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  const hasInputFolders = entries.some((name) => isFolder(name) && listNpy(join(path, name)).length > 0);
   if (npy.length > 0 || hasInputFolders) return npyFolderSource(path, options);
   throw invalid(`${path}: holds none of ${KINDS}`, { path });
 }

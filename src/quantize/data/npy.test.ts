@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -39,6 +39,21 @@ describe('parseNpy (calibration)', () => {
 });
 
 describe('npyFolderSource', () => {
+  it('follows symbolic links to .npy files and to per-input folders, and refuses a broken one', async () => {
+    const store = join(scratch, 'linked-store');
+    const folder = join(scratch, 'linked');
+    mkdirSync(join(store, 'y'), { recursive: true });
+    mkdirSync(join(folder, 'x'), { recursive: true });
+    writeFileSync(join(store, 'x0.npy'), npy('<f4', [1], Float32Array.of(5)));
+    writeFileSync(join(store, 'y', 'y0.npy'), npy('<f4', [1], Float32Array.of(7)));
+    symlinkSync(join(store, 'x0.npy'), join(folder, 'x', 'a.npy'));
+    symlinkSync(join(store, 'y'), join(folder, 'y'));
+    const samples = await collect(npyFolderSource(folder).samples());
+    assert.deepEqual(samples, [{ x: { type: 'float32', dims: [1], data: Float32Array.of(5) }, y: { type: 'float32', dims: [1], data: Float32Array.of(7) } }]);
+    symlinkSync(join(store, 'gone.npy'), join(folder, 'x', 'b.npy'));
+    assert.throws(() => npyFolderSource(folder), calibrationInvalid(/b\.npy: a symbolic link that leads to no file/));
+  });
+
   it('reads a flat folder for one input, sorted by name, up to the limit', async () => {
     const folder = join(scratch, 'flat');
     mkdirSync(folder);

@@ -12,6 +12,7 @@ import { KilnError } from '../../core/errors.js';
 import { readFileChecked } from '../../core/fs.js';
 import { parseNpy as parseNpyBytes } from '../../runtime/npy.js';
 import type { HostTensor } from '../../runtime/tensors.js';
+import { resolvedKind } from './entries.js';
 import type { CalibrationSource, Feeds } from './types.js';
 
 function invalid(file: string, message: string): KilnError {
@@ -37,10 +38,10 @@ function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The `.npy` files of a folder, sorted by name. */
+/** The `.npy` files of a folder, sorted by name; symbolic links followed (entries.ts). */
 export function listNpy(folder: string): string[] {
   return readdirSync(folder, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && !entry.name.startsWith('.') && extname(entry.name).toLowerCase() === '.npy')
+    .filter((entry) => !entry.name.startsWith('.') && extname(entry.name).toLowerCase() === '.npy' && resolvedKind(folder, entry) === 'file')
     .map((entry) => entry.name)
     .sort(byName);
 }
@@ -67,7 +68,7 @@ export function npyFolderSource(folder: string, options: NpySourceOptions = {}):
     columns = [{ input: options.input, files: flat.map((name) => join(folder, name)) }];
   } else {
     const inputs = readdirSync(folder, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+      .filter((entry) => !entry.name.startsWith('.') && resolvedKind(folder, entry) === 'folder')
       .map((entry) => entry.name)
       .sort(byName);
     columns = inputs.map((input) => ({ input, files: listNpy(join(folder, input)).map((name) => join(folder, input, name)) }));
