@@ -14,7 +14,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runArchive } from '../src/cli/commands/archive.js';
+import { createModelArchive } from '../src/handlers/model-archive.js';
 import { CLS_LABELS, renderDemoPage } from '../src/cli/demo-assets.js';
 import { startServer, type Server } from './server/child.js';
 import { validLabels } from './server/load.js';
@@ -39,20 +39,17 @@ function argument(name: string, fallback: string): string {
 async function buildArchive(root: string, store: string): Promise<void> {
   writeFileSync(join(root, 'index_to_name.json'), CLS_LABELS);
   writeFileSync(join(root, 'model-config.yaml'), imageModelConfig(BATCH, ISOLATION as 'thread' | 'process'));
-  await runArchive(
-    {
-      modelName: MODEL,
-      version: '1.0',
-      serializedFile: MODEL_PATH,
-      handler: 'image_classifier',
-      extraFiles: join(root, 'index_to_name.json'),
-      configFile: join(root, 'model-config.yaml'),
-      exportPath: store,
-      archiveFormat: 'default',
-      force: true,
-    },
-    { out: () => undefined, err: (text) => process.stderr.write(text), interactive: false },
-  );
+  await createModelArchive({
+    modelName: MODEL,
+    version: '1.0',
+    serializedFile: MODEL_PATH,
+    handler: 'image_classifier',
+    extraFiles: [join(root, 'index_to_name.json')],
+    configFile: join(root, 'model-config.yaml'),
+    exportPath: store,
+    format: 'default',
+    force: true,
+  });
 }
 
 async function register(server: Server): Promise<void> {

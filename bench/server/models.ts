@@ -5,9 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runArchive } from '../../src/cli/commands/archive.js';
+import { createModelArchive } from '../../src/handlers/model-archive.js';
 import { CLS_LABELS } from '../../src/cli/demo-assets.js';
-import type { CliIO } from '../../src/cli/io.js';
 import type { Server } from './child.js';
 import { BATCH, IMAGES, imageModelConfig, MAX_BATCH_DELAY_MS, MODEL_PATH, OIP_MODEL, PROCESS_MODEL, TENSOR_MODEL, tensorModelConfig } from './options.js';
 
@@ -17,7 +16,6 @@ import { BATCH, IMAGES, imageModelConfig, MAX_BATCH_DELAY_MS, MODEL_PATH, OIP_MO
  * identical but for their names.
  */
 export async function buildArchives(root: string, store: string): Promise<void> {
-  const quiet: CliIO = { out: () => undefined, err: (text) => process.stderr.write(text), interactive: false };
   writeFileSync(join(root, 'index_to_name.json'), CLS_LABELS);
   const copies = [
     ...(IMAGES ? [1, BATCH].map((batchSize) => ({ name: `cls-b${batchSize}`, handler: 'image_classifier', config: imageModelConfig(batchSize), extra: true })) : []),
@@ -28,20 +26,17 @@ export async function buildArchives(root: string, store: string): Promise<void> 
     const dir = join(root, copy.name);
     mkdirSync(dir);
     writeFileSync(join(dir, 'model-config.yaml'), copy.config);
-    await runArchive(
-      {
-        modelName: copy.name,
-        version: '1.0',
-        serializedFile: MODEL_PATH,
-        handler: copy.handler,
-        ...(copy.extra ? { extraFiles: join(root, 'index_to_name.json') } : {}),
-        configFile: join(dir, 'model-config.yaml'),
-        exportPath: store,
-        archiveFormat: 'default',
-        force: true,
-      },
-      quiet,
-    );
+    await createModelArchive({
+      modelName: copy.name,
+      version: '1.0',
+      serializedFile: MODEL_PATH,
+      handler: copy.handler,
+      ...(copy.extra ? { extraFiles: [join(root, 'index_to_name.json')] } : {}),
+      configFile: join(dir, 'model-config.yaml'),
+      exportPath: store,
+      format: 'default',
+      force: true,
+    });
   }
 }
 

@@ -1,10 +1,17 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
+import { demoAssetsMissing } from './default-models.js';
 
 /** The DejaVu Sans font of the `dejavu-fonts-ttf` package: text renders the same on every machine. */
 export function demoFontPath(): string {
-  return join(dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf', 'DejaVuSans.ttf');
+  let manifest: string;
+  try {
+    manifest = createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json');
+  } catch (error) {
+    throw demoAssetsMissing('the DejaVu font of dejavu-fonts-ttf', error);
+  }
+  return join(dirname(manifest), 'ttf', 'DejaVuSans.ttf');
 }
 
 /** Black text on a white page with a margin, for the demo's OCR request (a small margin gives a line crop). */

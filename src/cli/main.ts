@@ -1,24 +1,36 @@
 import { Command, CommanderError, Option } from 'commander';
 import { KilnError } from '../core/errors.js';
-import { KILN_RUNTIME } from '../archive/manifest.js';
 import { KILN_VERSION } from '../core/version.js';
 import type { GraphOptimizationLevel } from '../runtime/engine.js';
-import { BENCH_DEFAULTS, runBench, type BenchConfig } from './commands/bench.js';
-import { runBenchComparison } from './commands/bench-compare.js';
-import { runArchive } from './commands/archive.js';
-import { checkArchiverCompat } from './commands/archive-compat.js';
-import { runArchiveInspect } from './commands/archive-inspect.js';
-import { runArchiveWorkflow } from './commands/archive-workflow.js';
-import { evaluationFlags, runCompare } from './commands/compare.js';
-import { runDemo } from './commands/demo.js';
-import { runInspect } from './commands/inspect.js';
-import { runOptimize } from './commands/optimize.js';
-import { runPredict } from './commands/predict.js';
-import { quantizeCommandConfig, runQuantize } from './commands/quantize-flags.js';
-import { runServeBackground, runServeForeground, runStop } from './commands/serve.js';
+import { BENCH_DEFAULTS } from './commands/bench-defaults.js';
+import type { BenchConfig } from './commands/bench.js';
 import { processIO, type CliIO } from './io.js';
 import { collectDim, collectShape, parseIntList, parsePositiveInt } from './options.js';
 import { EXIT, reportError } from './report-error.js';
+
+/**
+ * The module behind each command, imported only when that command runs: `kiln --help` and
+ * every other command load none of the rest (onnxruntime, sharp, the server), so the CLI starts
+ * in tens of milliseconds. A new command adds its row here and its `program.command` below.
+ */
+const load = {
+  inspect: () => import('./commands/inspect.js'),
+  bench: () => import('./commands/bench.js'),
+  benchCompare: () => import('./commands/bench-compare.js'),
+  archive: () => import('./commands/archive.js'),
+  archiveCompat: () => import('./commands/archive-compat.js'),
+  archiveInspect: () => import('./commands/archive-inspect.js'),
+  archiveWorkflow: () => import('./commands/archive-workflow.js'),
+  quantize: () => import('./commands/quantize-flags.js'),
+  predict: () => import('./commands/predict.js'),
+  serve: () => import('./commands/serve.js'),
+  demo: () => import('./commands/demo.js'),
+  compare: () => import('./commands/compare.js'),
+  optimize: () => import('./commands/optimize.js'),
+} as const;
+
+/** `torch-model-archiver --runtime`'s one accepted value (the archive manifest's `KILN_RUNTIME`, not imported: it would load zod). */
+const ARCHIVE_RUNTIME = 'typescript';
 
 export { EXIT } from './report-error.js';
 
@@ -39,6 +51,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .option('--json', 'print a JSON document instead of text')
     .option('--no-runtime', 'do not load the model in onnxruntime')
     .action(async (model: string, flags: { json?: boolean; runtime: boolean }) => {
+      const { runInspect } = await load.inspect();
       await runInspect(model, { json: flags.json ?? false, runtime: flags.runtime }, io);
     });
 
@@ -72,8 +85,8 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
           optimization: flags['optimization'] as GraphOptimizationLevel,
           json: Boolean(flags['json']),
       };
-      if (models.length > 1) await runBenchComparison(models, config, io);
-      else await runBench(models[0]!, config, io);
+      if (models.length > 1) await (await load.benchCompare()).runBenchComparison(models, config, io);
+      else await (await load.bench()).runBench(models[0]!, config, io);
     });
 
   program
@@ -88,16 +101,18 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .option('--export-path <dir>', 'where to write the archive', '.')
     .addOption(new Option('--archive-format <format>', 'archive format').choices(['default', 'zip-store', 'tgz', 'no-archive']).default('default'))
     .option('-f, --force', 'overwrite an existing archive')
-    .option('--runtime <runtime>', `torch-model-archiver's flag: only ${KILN_RUNTIME} (a Python runtime is refused)`)
+    .option('--runtime <runtime>', `torch-model-archiver's flag: only ${ARCHIVE_RUNTIME} (a Python runtime is refused)`)
     .option('-r, --requirements-file <path>', 'torch-model-archiver\'s flag: refused (kiln installs no Python packages; npm imports are bundled)')
     .option('--model-file <path>', 'torch-model-archiver\'s flag: with an ONNX --serialized-file, ignored with a warning')
     .option('--inspect <archive>', 'validate an archive (.mar, or a workflow .war) and list its manifest and files instead')
     .option('--json', 'with --inspect: print a JSON document')
     .action(async (flags: Record<string, string | boolean | undefined>) => {
       if (typeof flags['inspect'] === 'string') {
+        const { runArchiveInspect } = await load.archiveInspect();
         await runArchiveInspect(flags['inspect'], Boolean(flags['json']), io);
         return;
       }
+      const { checkArchiverCompat } = await load.archiveCompat();
       checkArchiverCompat(
         {
           ...(typeof flags['runtime'] === 'string' ? { runtime: flags['runtime'] } : {}),
@@ -110,6 +125,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
       for (const required of ['modelName', 'handler'] as const) {
         if (!flags[required]) throw new KilnError('KILN_CLI_USAGE', `kiln archive needs --${required === 'modelName' ? 'model-name' : 'handler'}`);
       }
+      const { runArchive } = await load.archive();
       await runArchive(
         {
           modelName: flags['modelName'] as string,
@@ -139,6 +155,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
       for (const [key, flag] of [['workflowName', 'workflow-name'], ['specFile', 'spec-file'], ['handler', 'handler']] as const) {
         if (!flags[key]) throw new KilnError('KILN_CLI_USAGE', `kiln archive-workflow needs --${flag}`);
       }
+      const { runArchiveWorkflow } = await load.archiveWorkflow();
       await runArchiveWorkflow(
         {
           workflowName: flags['workflowName'] as string,
@@ -183,6 +200,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .option('--json', 'print a JSON document instead of text')
     .option('--report <file.html>', 'also write an HTML report (and its JSON beside it)')
     .action(async (model: string, flags: Record<string, unknown>) => {
+      const { quantizeCommandConfig, runQuantize } = await load.quantize();
       const config = quantizeCommandConfig(flags);
       await runQuantize(model, config, io);
     });
@@ -203,6 +221,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
       .argument('<models...>', 'two or more .onnx files; the first is the reference')
       .option('--data <dir>', 'samples: a folder of images or .npy files, or an ImageFolder tree of labelled images'),
   ).action(async (models: string[], flags: Record<string, unknown>) => {
+    const { evaluationFlags, runCompare } = await load.compare();
     await runCompare(models, evaluationFlags(flags), io);
   });
   evaluationOptions(
@@ -216,6 +235,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
       .option('--out-dir <dir>', 'where the rung models are written', 'kiln-optimize')
       .option('-f, --force', 'overwrite rung models from an earlier run'),
   ).action(async (model: string, flags: Record<string, unknown>) => {
+    const [{ evaluationFlags }, { runOptimize }] = await Promise.all([load.compare(), load.optimize()]);
     const evaluation = evaluationFlags(flags);
     const limit = flags['limit'] === undefined ? undefined : parsePositiveInt('--limit', String(flags['limit']));
     const calibration = { path: typeof flags['calib'] === 'string' ? flags['calib'] : evaluation.dataPath!, options: { ...evaluation.source, ...(limit !== undefined ? { limit } : {}) } };
@@ -227,6 +247,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .argument('<archive>', '.mar, .tar.gz or archive folder')
     .argument('<inputs...>', 'input files, one request each, run as one batch')
     .action(async (archive: string, inputs: string[]) => {
+      const { runPredict } = await load.predict();
       await runPredict(archive, inputs, io);
     });
 
@@ -250,6 +271,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
         ...(flags['disableTokenAuth'] ? { disableTokenAuth: true } : {}),
         ...(flags['enableModelApi'] ? { enableModelApi: true } : {}),
       };
+      const { runServeBackground, runServeForeground } = await load.serve();
       if (serveFlags.foreground) await runServeForeground(serveFlags, io);
       else await runServeBackground(argv.slice(argv.indexOf('serve') + 1), serveFlags, io);
     });
@@ -258,6 +280,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .command('stop')
     .description('stop a server started with kiln serve (drains requests, writes a snapshot)')
     .action(async () => {
+      const { runStop } = await load.serve();
       await runStop(io);
     });
 
@@ -267,6 +290,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .option('-n, --iterations <n>', 'timed runs per model', '20')
     .option('--out <dir>', 'where the demo writes its archives and sample images', '.kiln-demo')
     .action(async (flags: { iterations: string; out: string }) => {
+      const { runDemo } = await load.demo();
       await runDemo({ iterations: parsePositiveInt('--iterations', flags.iterations), out: flags.out }, io);
     });
 

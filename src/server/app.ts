@@ -25,7 +25,7 @@ import { inferenceRouter } from './inference-api.js';
 import { managementRouter } from './management-api.js';
 import { sendOipError } from './oip-api.js';
 import { OipDecoder } from './oip/decoder.js';
-import { OipGrpcServer } from './oip-grpc.js';
+import type { OipGrpcServer } from './oip-grpc.js';
 import { metricsRouter } from './metrics-api.js';
 import { loadStartupModels } from './startup-models.js';
 import { ignoredProperties } from './config-ignored.js';
@@ -141,6 +141,9 @@ export class KilnServer {
         await server.#listen(['metrics'], init.config.metricsAddress, [['metrics', router]]);
       }
       if (init.config.grpcInferencePort !== undefined) {
+        // Loaded only when a gRPC port is set: grpc-js and its proto loader are a third of the
+        // server's start-up imports (docs/benchmarks.md, CLI start).
+        const { OipGrpcServer } = await import('./oip-grpc.js');
         server.#grpc = await OipGrpcServer.start(init.config.grpcInferenceAddress, init.config.grpcInferencePort, {
           registry: server.registry,
           decoder: server.#oip,

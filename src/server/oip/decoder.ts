@@ -8,7 +8,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { KilnError, type ErrorCode } from '../../core/errors.js';
-import { startTypeScriptThread } from '../../core/ts-thread.js';
+import { siblingModule, startTypeScriptThread } from '../../core/ts-thread.js';
 import { decodeInferRequest, type InferRequest, type ModelSignature } from './request.js';
 
 /** JSON bodies at least this large are decoded off the event loop. */
@@ -70,7 +70,7 @@ export class OipDecoder {
 
   #start(): Worker {
     if (this.#thread) return this.#thread;
-    const thread = startTypeScriptThread(new URL('./decode-entry.ts', import.meta.url));
+    const thread = startTypeScriptThread(siblingModule('decode-entry', import.meta.url));
     thread.on('message', (answer: DecodedMessage) => {
       const pending = this.#pending.get(answer.id);
       this.#pending.delete(answer.id);

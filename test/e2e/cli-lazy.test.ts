@@ -1,0 +1,39 @@
+/**
+ * `kiln --help` loads no command (issue 12): commands are imported when they run, so the help
+ * answers without loading onnxruntime, sharp, the server or its protocols. Checked on the
+ * loaded CommonJS modules of a process that ran the help (the heavy packages are CommonJS, so
+ * each one that loads leaves its files in `require.cache`). esbuild is not on the list: tsx,
+ * which runs the sources here, loads it itself.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+
+const REPO = new URL('../../', import.meta.url).pathname;
+const HEAVY = /node_modules\/(onnxruntime-node|onnxruntime-common|sharp|@grpc|prom-client|busboy|yauzl|tar-stream)\//;
+
+/** Runs `kiln <argv>` in a fresh process and returns the CommonJS files it loaded. */
+function loadedBy(argv: readonly string[]): { code: number; out: string; loaded: string[] } {
+  const script = [
+    "import { createRequire } from 'node:module';",
+    "const { runCli } = await import('./src/cli/main.ts');",
+    'const lines = [];',
+    `const code = await runCli(${JSON.stringify(argv)}, { out: (text) => lines.push(text), err: (text) => lines.push(text), interactive: false });`,
+    "console.log(JSON.stringify({ code, out: lines.join('\\n'), loaded: Object.keys(createRequire(import.meta.url).cache) }));",
+  ].join('\n');
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  return JSON.parse(result.stdout) as { code: number; out: string; loaded: string[] };
+}
+
+test('kiln --help imports none of the commands and none of their heavy packages', () => {
+  const { code, out, loaded } = loadedBy(['--help']);
+  assert.equal(code, 0);
+  assert.match(out, /quantize/);
+  assert.deepEqual(loaded.filter((path) => HEAVY.test(path)), []);
+});
+
+test('a command loads its module when it runs: kiln inspect reaches onnxruntime', () => {
+  const { loaded } = loadedBy(['inspect', 'no-such.onnx']);
+  assert.ok(loaded.some((path) => /onnxruntime-node/.test(path)), 'the check sees a heavy package load');
+});
