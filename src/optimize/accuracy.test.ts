@@ -39,7 +39,7 @@ describe('quantize with an accuracy target', () => {
   it('--min-sqnr keeps the fragile layer float, reports it, and the written model meets the floor', async () => {
     const output = join(dir, 'budget.onnx');
     const report = await quantize(modelPath, {
-      mode: { ...plain, budget: { kind: 'min-sqnr', minSqnrDb: 18, heldOut: sourceOf(1000, 8) } },
+      mode: { ...plain, budget: { kind: 'min-sqnr', minSqnrDb: 18, heldOut: { source: sourceOf(1000, 8) } } },
       output,
       data: { source: sourceOf(1, 8) },
       sqnrSamples: 0,
@@ -63,7 +63,7 @@ describe('quantize with an accuracy target', () => {
     assert.ok(report.accuracyPasses.correctedBiases > 0, 'the Conv biases were corrected');
     await assert.rejects(
       quantize(modelPath, {
-        mode: { ...plain, biasCorrection: true, budget: { kind: 'min-sqnr', minSqnrDb: 18, heldOut: sourceOf(1000, 4) } },
+        mode: { ...plain, biasCorrection: true, budget: { kind: 'min-sqnr', minSqnrDb: 18, heldOut: { source: sourceOf(1000, 4) } } },
         output: join(dir, 'both.onnx'),
         data: { source: sourceOf(1, 8) },
       }),

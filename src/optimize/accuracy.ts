@@ -14,7 +14,7 @@ import type { CalibrationSource, Feeds } from '../quantize/data/types.js';
 import type { QuantizeReport, QuantizeRunOptions } from '../quantize/quantize-model.js';
 import { Engine } from '../runtime/engine.js';
 import { openLabelledData } from './labelled-data.js';
-import type { AccuracyTarget, StaticMode } from './types.js';
+import type { AccuracyTarget, ModelData, StaticMode } from './types.js';
 
 /** Held-out samples scored per variant, unless the target says otherwise. */
 export const ACCURACY_DEFAULTS = Object.freeze({ heldOutSamples: 128, sensitivitySamples: 16 });
@@ -43,6 +43,7 @@ export async function staticWithAccuracy(
   mode: StaticMode,
   source: CalibrationSource | undefined,
   options: QuantizeRunOptions,
+  openData: (data: ModelData) => CalibrationSource,
 ): Promise<AccuracyOutcome> {
   if (mode.biasCorrection && !source) {
     throw new KilnError('KILN_CORE_INVALID_ARGUMENT', 'bias correction measures activation means on calibration data: give --calib (ranges replayed with --ranges are not enough)');
@@ -55,7 +56,7 @@ export async function staticWithAccuracy(
     throw new KilnError('KILN_CORE_INVALID_ARGUMENT', 'bias correction cannot be combined with an accuracy budget: a corrected bias is only right while its layer stays INT8, and the budget search moves layers to float');
   }
   const target = mode.budget;
-  const { evaluate, feeds, baseline } = await heldOutMetric(model, target);
+  const { evaluate, feeds, baseline } = await heldOutMetric(model, target, openData);
   const { model: quantized, report } = await quantizeWithBudget(model, source, {
     ...options,
     budget: target.kind === 'max-drop' ? { kind: 'max-drop', maxDrop: target.maxDropPp } : { kind: 'min-metric', min: target.minSqnrDb },
@@ -72,11 +73,13 @@ export async function staticWithAccuracy(
 async function heldOutMetric(
   model: ModelProto,
   target: AccuracyTarget,
+  openData: (data: ModelData) => CalibrationSource,
 ): Promise<{ evaluate: (bytes: Uint8Array) => Promise<number>; feeds: readonly Feeds[]; baseline: number | undefined }> {
   const limit = target.samples ?? ACCURACY_DEFAULTS.heldOutSamples;
   if (target.kind === 'min-sqnr') {
-    const feeds = await collect(target.heldOut.samples(), limit);
-    if (feeds.length === 0) throw new KilnError('KILN_CORE_INVALID_ARGUMENT', `--min-sqnr: the held-out data (${target.heldOut.description}) has no samples`);
+    const heldOut = openData(target.heldOut);
+    const feeds = await collect(heldOut.samples(), limit);
+    if (feeds.length === 0) throw new KilnError('KILN_CORE_INVALID_ARGUMENT', `--min-sqnr: the held-out data (${heldOut.description}) has no samples`);
     // A floor on SQNR against FP32: FP32 itself is infinitely faithful.
     return { evaluate: await outputFidelity(encodeModel(model), feeds), feeds, baseline: Number.POSITIVE_INFINITY };
   }

@@ -169,7 +169,7 @@ async function staticInt8(
   options: QuantizeOptions,
 ): Promise<Rewritten> {
   const replay = 'replay' in mode.calibration ? mode.calibration.replay : undefined;
-  const run = wantsAccuracyWork(mode) ? (runModel: ModelProto, runSource: CalibrationSource | undefined, runOptions: QuantizeRunOptions) => staticWithAccuracy(runModel, mode, runSource, runOptions) : quantizeModel;
+  const run = wantsAccuracyWork(mode) ? (runModel: ModelProto, runSource: CalibrationSource | undefined, runOptions: QuantizeRunOptions) => staticWithAccuracy(runModel, mode, runSource, runOptions, (data) => openModelData(data, model)) : quantizeModel;
   const { model: quantized, report, ...accuracy } = await run(model, ranges ? undefined : source, {
     ...(replay === undefined ? { calibration: mode.calibration as Exclude<StaticMode['calibration'], { replay: string }> } : {}),
     scheme: mode.scheme,

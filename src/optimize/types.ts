@@ -52,7 +52,7 @@ export type AccuracyTarget =
       /** @defaultValue 128 */
       readonly samples?: number;
     }
-  | { readonly kind: 'min-sqnr'; readonly minSqnrDb: number; readonly heldOut: CalibrationSource; readonly samples?: number };
+  | { readonly kind: 'min-sqnr'; readonly minSqnrDb: number; readonly heldOut: ModelData; readonly samples?: number };
 
 /** Dynamic INT8: MatMul/Gemm weights int8, activations quantized at run time; no data needed. */
 export interface DynamicMode {

@@ -32,7 +32,9 @@ export function quantizeCommandConfig(flags: Readonly<Record<string, unknown>>):
     }
     if (flags['scheme'] === 'S8S8') throw new KilnError('KILN_CLI_USAGE', `--scheme S8S8 applies to static quantization, not --mode ${mode}`);
   }
+  const target = accuracyTarget(flags, mode);
   return {
+    ...target,
     output: String(flags['output']),
     force: Boolean(flags['force']),
     mode,
@@ -56,4 +58,25 @@ export function quantizeCommandConfig(flags: Readonly<Record<string, unknown>>):
     json: Boolean(flags['json']),
     reportPath: typeof flags['report'] === 'string' ? flags['report'] : undefined,
   };
+}
+
+/** `--equalize`, `--bias-correction` and the budget flags, checked together. */
+function accuracyTarget(flags: Readonly<Record<string, unknown>>, mode: QuantizeCommandConfig['mode']): Pick<QuantizeCommandConfig, 'equalize' | 'biasCorrection' | 'budget'> {
+  const equalize = Boolean(flags['equalize']);
+  const biasCorrection = Boolean(flags['biasCorrection']);
+  const maxDrop = number('--max-drop', flags['maxDrop']);
+  const minSqnr = number('--min-sqnr', flags['minSqnr']);
+  const evalPath = typeof flags['eval'] === 'string' ? flags['eval'] : undefined;
+  const labels = typeof flags['labels'] === 'string' ? flags['labels'] : undefined;
+  const asked = [equalize && '--equalize', biasCorrection && '--bias-correction', maxDrop !== undefined && '--max-drop', minSqnr !== undefined && '--min-sqnr'].filter(Boolean);
+  if (mode !== 'static' && asked.length > 0) throw new KilnError('KILN_CLI_USAGE', `${asked[0]} applies to static quantization, not --mode ${mode}`);
+  if (maxDrop !== undefined && minSqnr !== undefined) throw new KilnError('KILN_CLI_USAGE', 'give one budget: --max-drop or --min-sqnr, not both');
+  if (maxDrop !== undefined && maxDrop < 0) throw new KilnError('KILN_CLI_USAGE', `--max-drop is a drop in percentage points (0 or more), not ${maxDrop}`);
+  const budgetFlag = maxDrop !== undefined ? '--max-drop' : minSqnr !== undefined ? '--min-sqnr' : undefined;
+  if (budgetFlag && !evalPath) throw new KilnError('KILN_CLI_USAGE', `${budgetFlag} needs --eval DIR: held-out data, not the calibration set, to measure the budget on`);
+  if (!budgetFlag && (evalPath || labels)) throw new KilnError('KILN_CLI_USAGE', `${evalPath ? '--eval' : '--labels'} is the held-out data of a budget: give --max-drop or --min-sqnr with it`);
+  if (labels && minSqnr !== undefined) throw new KilnError('KILN_CLI_USAGE', '--labels goes with --max-drop (top-1 accuracy); --min-sqnr needs no labels');
+  const budget: QuantizeCommandConfig['budget'] =
+    maxDrop !== undefined ? { kind: 'max-drop', maxDropPp: maxDrop, evalPath: evalPath!, ...(labels ? { labels } : {}) } : minSqnr !== undefined ? { kind: 'min-sqnr', minSqnrDb: minSqnr, evalPath: evalPath! } : undefined;
+  return { equalize, biasCorrection, budget };
 }

@@ -4,7 +4,9 @@ import { reportJsonPath, writeReport } from '../../evaluate/report/index.js';
 import { compareModels } from '../../optimize/compare.js';
 import { quantize, readInput } from '../../optimize/quantize.js';
 import { singleModelReport } from '../../optimize/report.js';
-import type { QuantizeMode, QuantizeRunReport } from '../../optimize/types.js';
+import type { AccuracyTarget, QuantizeMode, QuantizeRunReport } from '../../optimize/types.js';
+import type { AccuracyPassReport } from '../../quantize/accuracy-passes.js';
+import type { AccuracyBudget } from '../../quantize/budget/index.js';
 import type { CalibrationConfig } from '../../quantize/calibrate/types.js';
 import type { CalibrationSourceOptions } from '../../quantize/data/index.js';
 import type { Float16Report } from '../../quantize/fp16.js';
@@ -41,6 +43,15 @@ export interface QuantizeCommandConfig {
   /** Samples of the calibration set compared FP32 vs INT8 for the SQNR line. */
   readonly sqnrSamples: number;
   readonly json: boolean;
+  /** `--equalize`: cross-layer equalization before calibration. */
+  readonly equalize?: boolean;
+  /** `--bias-correction`. */
+  readonly biasCorrection?: boolean;
+  /** `--max-drop PP` or `--min-sqnr DB`, measured on `--eval DIR`. */
+  readonly budget?:
+    | { readonly kind: 'max-drop'; readonly maxDropPp: number; readonly evalPath: string; readonly labels?: string }
+    | { readonly kind: 'min-sqnr'; readonly minSqnrDb: number; readonly evalPath: string }
+    | undefined;
   /** Also write the HTML report (and its JSON beside it) here. */
   readonly reportPath?: string | undefined;
 }
@@ -67,6 +78,20 @@ export interface QuantizeSummary {
   };
   /** SQNR (dB) of each model output, INT8 vs FP32, on the first calibration samples. */
   readonly sqnr: Readonly<Record<string, number>> | undefined;
+  /** With --max-drop or --min-sqnr: the search's outcome. */
+  readonly budget?: {
+    readonly budget: AccuracyBudget;
+    readonly baseline: number;
+    readonly fullyQuantized: number;
+    readonly final: number;
+    readonly floatLayers: readonly { readonly name: string; readonly opType: string; readonly macs: number }[];
+    readonly int8MacShare: number;
+    readonly evaluations: { readonly metric: number; readonly variants: number };
+    /** Leave-one-out score (dB of output SQNR bought back) per weighted layer, most sensitive first. */
+    readonly sensitivity: readonly { readonly name: string; readonly score: number }[];
+  };
+  /** With --equalize or --bias-correction: what they changed. */
+  readonly accuracyPasses?: AccuracyPassReport;
 }
 
 /**
@@ -141,8 +166,19 @@ export function quantizeMode(config: QuantizeCommandConfig): QuantizeMode {
         excludeOpTypes: config.excludeOpTypes,
         ...(config.opTypes ? { opTypes: config.opTypes } : {}),
         ...(config.saveRangesPath ? { saveRanges: config.saveRangesPath } : {}),
+        ...(config.equalize ? { equalize: true } : {}),
+        ...(config.biasCorrection ? { biasCorrection: true } : {}),
+        ...(config.budget ? { budget: budgetTarget(config.budget, config.source) } : {}),
       };
   }
+}
+
+/** The library's accuracy target from the budget flags; held-out images are prepared as the calibration ones. */
+function budgetTarget(budget: NonNullable<QuantizeCommandConfig['budget']>, source: CalibrationSourceOptions): AccuracyTarget {
+  const { limit: _limit, ...options } = source;
+  return budget.kind === 'max-drop'
+    ? { kind: 'max-drop', maxDropPp: budget.maxDropPp, heldOut: budget.evalPath, options, ...(budget.labels ? { labels: budget.labels } : {}) }
+    : { kind: 'min-sqnr', minSqnrDb: budget.minSqnrDb, heldOut: { path: budget.evalPath, options } };
 }
 
 /** The `--json` document: the library report, in the shape the CLI has always printed. */
@@ -165,6 +201,21 @@ export function quantizeSummary(report: QuantizeRunReport): QuantizeSummary {
     },
     sqnr: report.sqnr,
     ...(report.fp16 ? { fp16: { ...report.fp16, blockedNodes: report.fp16.blockedNodes.length } } : {}),
+    ...(report.budget ? { budget: budgetSummary(report.budget) } : {}),
+    ...(report.accuracyPasses ? { accuracyPasses: report.accuracyPasses } : {}),
+  };
+}
+
+function budgetSummary(budget: NonNullable<QuantizeRunReport['budget']>): NonNullable<QuantizeSummary['budget']> {
+  return {
+    budget: budget.budget,
+    baseline: budget.baseline,
+    fullyQuantized: budget.fullyQuantizedMetric,
+    final: budget.finalMetric,
+    floatLayers: budget.floatLayers.map(({ name, opType, macs }) => ({ name, opType, macs })),
+    int8MacShare: budget.int8MacShare,
+    evaluations: budget.evaluations,
+    sensitivity: (budget.sensitivity?.layers ?? []).map(({ name, score }) => ({ name, score })),
   };
 }
 
@@ -188,6 +239,10 @@ export function formatSummary(summary: QuantizeSummary): string {
     `fused        ${summary.fusion.fused}/${summary.fusion.checked} nodes (${percent(summary.fusion.fused, summary.fusion.checked)}); ` +
       `Conv/MatMul/Gemm ${summary.fusion.compute.fused}/${summary.fusion.compute.asked} (${percent(summary.fusion.compute.fused, summary.fusion.compute.asked)})`,
   ];
+  if (summary.accuracyPasses) {
+    lines.push(`passes       ${summary.accuracyPasses.equalizedPairs} Conv pairs equalized, ${summary.accuracyPasses.correctedBiases} biases corrected`);
+  }
+  if (summary.budget) lines.push(...formatBudget(summary.budget));
   if (summary.worstWeight) lines.push(`weights      lowest SQNR ${summary.worstWeight.sqnrDb.toFixed(1)} dB (${summary.worstWeight.name})`);
   if (summary.sqnr) {
     for (const [name, db] of Object.entries(summary.sqnr)) lines.push(`SQNR         ${name}: ${db.toFixed(1)} dB (INT8 vs FP32 on calibration samples)`);
@@ -210,4 +265,16 @@ function formatFloat16(summary: QuantizeSummary, fp16: NonNullable<QuantizeSumma
   }
   lines.push('             on the CPU provider float16 runs through inserted casts and is usually slower than FP32: the gain is size, and speed on GPUs');
   return lines.join('\n');
+}
+
+function formatBudget(budget: NonNullable<QuantizeSummary['budget']>): string[] {
+  const pp = budget.budget.kind === 'max-drop';
+  const unit = (value: number) => (pp ? `${value.toFixed(2)}%` : Number.isFinite(value) ? `${value.toFixed(1)} dB` : '∞ dB');
+  const asked = budget.budget.kind === 'max-drop' ? `top-1 drop ≤ ${budget.budget.maxDrop} pp` : `output SQNR ≥ ${budget.budget.min} dB`;
+  const names = budget.floatLayers.slice(0, 6).map((layer) => `${layer.name} (${layer.opType})`);
+  return [
+    `budget       ${asked}: FP32 ${unit(budget.baseline)}, fully INT8 ${unit(budget.fullyQuantized)}, this model ${unit(budget.final)}`,
+    `float        ${budget.floatLayers.length} layers kept float${names.length ? `: ${names.join(', ')}${budget.floatLayers.length > names.length ? ', …' : ''}` : ''}; ` +
+      `${(100 * budget.int8MacShare).toFixed(1)}% of MACs in INT8 (${budget.evaluations.metric} evaluations, ${budget.evaluations.variants} variants)`,
+  ];
 }
