@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { writeConsumerProject } from '../../scripts/consumer-project.js';
 import { DataType, encodeModel, makeModel, makeNode, makeValueInfo } from '../../src/onnx/index.js';
 
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -61,18 +62,7 @@ before(() => {
   const pack = run(NPM, ['pack', '--ignore-scripts', '--json', '--pack-destination', root], REPO);
   packed = (JSON.parse(pack.stdout) as (typeof packed)[])[0]!;
   mkdirSync(consumer);
-  const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, Record<string, unknown>> };
-  const self = lock.packages['']!;
-  const tarball = `file:../${packed.filename}`;
-  const packages: Record<string, unknown> = {
-    '': { name: 'consumer', dependencies: { kiln: tarball } },
-    'node_modules/kiln': { version: self['version'], resolved: tarball, dependencies: self['dependencies'], bin: self['bin'], engines: self['engines'] },
-  };
-  for (const [path, entry] of Object.entries(lock.packages)) {
-    if (path !== '' && !entry['dev'] && !entry['devOptional'] && !entry['link']) packages[path] = entry;
-  }
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { kiln: tarball } }));
-  writeFileSync(join(consumer, 'package-lock.json'), JSON.stringify({ name: 'consumer', lockfileVersion: 3, requires: true, packages }));
+  writeConsumerProject(REPO, consumer, `../${packed.filename}`, 'consumer');
   const install = spawnSync(NPM, ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: consumer, encoding: 'utf8', timeout: 180_000 });
   assert.equal(
     install.status,
