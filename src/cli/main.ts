@@ -239,13 +239,16 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
       .option('--calib <data>', 'calibration data of the static rungs (default: --data)')
       .option('--limit <n>', 'use at most this many calibration samples')
       .option('--out-dir <dir>', 'where the rung models are written', 'kiln-optimize')
+      .option('--max-drop <pp>', 'add a "static + budget" rung: top-1 on the labelled --data drops at most this many points')
+      .option('--min-sqnr <dB>', 'add a "static + budget" rung: output SQNR on --data at least this floor')
       .option('-f, --force', 'overwrite rung models from an earlier run'),
   ).action(async (model: string, flags: Record<string, unknown>) => {
     const [{ evaluationFlags }, { runOptimize }] = await Promise.all([load.compare(), load.optimize()]);
     const evaluation = evaluationFlags(flags);
     const limit = flags['limit'] === undefined ? undefined : parsePositiveInt('--limit', String(flags['limit']));
     const calibration = { path: typeof flags['calib'] === 'string' ? flags['calib'] : evaluation.dataPath!, options: { ...evaluation.source, ...(limit !== undefined ? { limit } : {}) } };
-    await runOptimize(model, { ...evaluation, calibration, outDir: String(flags['outDir']), force: Boolean(flags['force']) }, io);
+    const budget = optimizeBudget(flags);
+    await runOptimize(model, { ...evaluation, calibration, outDir: String(flags['outDir']), force: Boolean(flags['force']), ...(budget ? { budget } : {}) }, io);
   });
   program
     .command('predict')
@@ -325,4 +328,16 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO()): 
     if (report.debug) io.err(report.debug);
     return report.exitCode;
   }
+}
+
+/** `kiln optimize --max-drop PP | --min-sqnr DB`, checked. */
+function optimizeBudget(flags: Readonly<Record<string, unknown>>): { kind: 'max-drop' | 'min-sqnr'; value: number } | undefined {
+  const maxDrop = flags['maxDrop'];
+  const minSqnr = flags['minSqnr'];
+  if (maxDrop !== undefined && minSqnr !== undefined) throw new KilnError('KILN_CLI_USAGE', 'give one budget: --max-drop or --min-sqnr, not both');
+  const [kind, raw] = maxDrop !== undefined ? (['max-drop', maxDrop] as const) : minSqnr !== undefined ? (['min-sqnr', minSqnr] as const) : [undefined, undefined];
+  if (!kind) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || (kind === 'max-drop' && value < 0)) throw new KilnError('KILN_CLI_USAGE', `--${kind} must be a number${kind === 'max-drop' ? ' of percentage points, 0 or more' : ' of dB'}, not '${String(raw)}'`);
+  return { kind, value };
 }

@@ -84,6 +84,14 @@ describe('kiln quantize accuracy flags', () => {
       assert.equal(existsSync(output), false);
     });
   }
+  it('kiln optimize --min-sqnr adds a "static + budget" rung that meets the floor the static rungs miss', () => {
+    const outDir = join(dir, 'ladder');
+    const run = kiln('optimize', model, '--data', heldOut, '--calib', calib, '--min-sqnr', '18', '--out-dir', outDir, '--iterations', '3', '--json');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /static \+ budget \(SQNR ≥ 18 dB\)/);
+    assert.ok(existsSync(join(outDir, 'fragile.static-budget.onnx')), 'the budget rung wrote its model');
+  });
+
   it('refuses accuracy flags with --mode dynamic', () => {
     const run = kiln('quantize', model, '-o', join(dir, 'dyn.onnx'), '--mode', 'dynamic', '--equalize');
     assert.equal(run.status, 2);
