@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildDepthwiseSeparable } from '../../test/fixtures/budget-models.js';
 import { decodeTensor } from '../onnx/tensor.js';
-import { encodeModel, readModel } from '../onnx/index.js';
+import { DataType, encodeModel, encodeTensor, makeModel, makeNode, makeValueInfo, readModel } from '../onnx/index.js';
 import { PREPARE_PASSES, runPasses } from '../onnx/passes/index.js';
 import { Engine, makeFeeds, type TensorSignature } from '../runtime/index.js';
 import { outputFidelity } from './budget/output-fidelity.js';
@@ -61,5 +61,32 @@ describe('float Conv between quantized tensors', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('with one input channel, reads the float tensor itself (a per-channel scale would be a scalar)', async () => {
+    const weight = (name: string, seed: number) =>
+      encodeTensor({ name, dataType: DataType.FLOAT, dims: [4, 1, 3, 3], data: Float32Array.from({ length: 36 }, (_, index) => Math.sin(index * seed)) });
+    const conv = (name: string) => makeNode('Conv', ['input', `${name}.weight`], [name], { name, attributes: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } });
+    const model = makeModel({
+      name: 'one-channel',
+      nodes: [conv('a'), conv('b'), makeNode('Add', ['a', 'b'], ['output'], { name: 'add' })],
+      inputs: [makeValueInfo('input', DataType.FLOAT, [1, 1, 8, 8])],
+      outputs: [makeValueInfo('output', DataType.FLOAT, [1, 4, 8, 8])],
+      initializers: [weight('a.weight', 1), weight('b.weight', 2)],
+      opset: 17,
+    });
+    const signature = [{ name: 'input', type: 'float32', shape: [1, 1, 8, 8] }] as unknown as TensorSignature[];
+    const source: CalibrationSource = {
+      description: '4 seeded inputs',
+      count: 4,
+      async *samples() {
+        for (let seed = 1; seed <= 4; seed++) yield makeFeeds(signature, { seed });
+      },
+    };
+    const { model: quantized, report } = await quantizeModel(model, source, { excludeNodes: ['b'] });
+    assert.deepEqual(report.quantizedNodes.map((node) => node.name).sort(), ['a', 'add']);
+    const graph = quantized.graph!;
+    assert.equal(graph.node.find((node) => node.name === 'b')!.input[0], 'input');
+    assert.equal(graph.node.find((node) => node.name === 'a')!.input[0], 'input_dq');
   });
 });
