@@ -6,6 +6,7 @@ import { GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, type GraphProto, t
 import { GraphView } from '../onnx/graph.js';
 import { decodeTensor } from '../onnx/tensor.js';
 import { activationZeroPoint, ConstantSink, emitBias, emitConstant, emitWeight, weightFitsBias, type EmittedWeight } from './emit-constants.js';
+import { guardFloatWeightedInput, type QuantizedTensor } from './float-weighted-inputs.js';
 import { computeQuantParams, type QuantParams } from './math.js';
 import type { NodePlan } from './ops/types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
@@ -54,6 +55,10 @@ export function emitQdq(model: ModelProto, plan: QuantizationPlan, options: Reso
     renames.set(producerOutput, activation.output[0]!);
     outputRenames.set(producer, renames);
   }
+  const quantizedTensor = (name: string | undefined): QuantizedTensor | undefined => {
+    const pair = name ? pairs.get(name) : undefined;
+    return pair && { quantized: pair[0]!.output[0]!, float: preQuantized.get(name!) ?? name!, params: activations.get(name!)! };
+  };
   const floatNames = new Map([...preQuantized].map(([tensor, floatName]) => [floatName, tensor]));
   const rewriter = new ConstantRewriter(view, sink, activations, options);
   // Constant inputs of absorbed nodes (a Clip's bounds) go when nothing else reads them.
@@ -71,6 +76,12 @@ export function emitQdq(model: ModelProto, plan: QuantizationPlan, options: Reso
       // The fusion check finds planned nodes by name.
       if (!copy.name) copy.name = nodeLabel(node);
       nodes.push(...rewriter.rewrite(node, nodePlan, copy));
+    } else {
+      const guard = guardFloatWeightedInput(view, node, quantizedTensor(node.input[0]), sink, options);
+      if (guard) {
+        copy.input[0] = guard.input;
+        nodes.push(...guard.nodes);
+      }
     }
     nodes.push(copy);
     for (const output of copy.output) nodes.push(...(pairs.get(floatNames.get(output) ?? output) ?? []));

@@ -107,7 +107,7 @@ describe('accuracy budget', () => {
       quantizeWithBudget(model, calibration, { budget: { kind: 'max-drop', maxDrop: 0.5 }, baseline: 100, evaluate, sensitivityFeeds: heldOut }),
       (error) => {
         assert.ok(isKilnError(error, 'KILN_QUANTIZE_BUDGET_UNREACHABLE'));
-        assert.match(error.message, /the metric is 9\d\.\d{4} with the 2 most sensitive in float, 99\.0000 with the 4 most sensitive in float \(of 4 weighted layers; FP32 100\.0000/);
+        assert.match(error.message, /the metric is 9\d\.\d{4} with the [1-3] most sensitive in float, 99\.0000 with the 4 most sensitive in float \(of 4 weighted layers; FP32 100\.0000/);
         return true;
       },
     );
