@@ -3,6 +3,7 @@ import { KilnError } from '../../core/errors.js';
 import { reportJsonPath, writeReport } from '../../evaluate/report/index.js';
 import { compareModels } from '../../optimize/compare.js';
 import { quantize, readInput } from '../../optimize/quantize.js';
+import { isArchivePath, quantizeArchive, type QuantizeArchiveReport } from '../../optimize/quantize-archive.js';
 import { singleModelReport } from '../../optimize/report.js';
 import type { AccuracyTarget, QuantizeMode, QuantizeRunReport } from '../../optimize/types.js';
 import type { AccuracyPassReport } from '../../quantize/accuracy-passes.js';
@@ -92,6 +93,15 @@ export interface QuantizeSummary {
   };
   /** With --equalize or --bias-correction: what they changed. */
   readonly accuracyPasses?: AccuracyPassReport;
+  /** For an archive input: the archives, the handler, and the model inside both. */
+  readonly archive?: {
+    readonly input: { readonly path: string; readonly bytes: number };
+    readonly output: { readonly path: string; readonly bytes: number };
+    readonly handler: string;
+    readonly serializedFile: string;
+    /** Calibration images were prepared by the archive's handler.image. */
+    readonly handlerImage: boolean;
+  };
 }
 
 /**
@@ -101,6 +111,7 @@ export interface QuantizeSummary {
  * turns flags into its options, its progress into a bar and its report into text or JSON.
  */
 export async function runQuantize(input: string, config: QuantizeCommandConfig, io: CliIO): Promise<void> {
+  if (isArchivePath(input)) return runQuantizeArchive(input, config, io);
   if (config.mode === 'static' && !config.rangesPath && !config.calibrationPath) {
     // Read the model first, as before: a missing model is reported before a missing flag.
     readInput(input);
@@ -146,6 +157,44 @@ export async function runQuantize(input: string, config: QuantizeCommandConfig, 
   }
   const unfused = summary.fusion.unfused.length;
   if (unfused > 0) io.err(`kiln: warning: ${unfused} quantized nodes did not fuse (kept with --allow-unfused)`);
+}
+
+/**
+ * `kiln quantize ARCHIVE -o OUT.mar --calib DATA`: the model inside, calibrated through the
+ * archive's own handler preprocessing, in a new archive (the library's `quantizeArchive`).
+ */
+async function runQuantizeArchive(input: string, config: QuantizeCommandConfig, io: CliIO): Promise<void> {
+  if (config.reportPath) {
+    throw new KilnError('KILN_CLI_USAGE', '--report compares two model files; for an archive, quantize the .onnx itself with --report, or run kiln compare on the models');
+  }
+  if (!/\.mar$/i.test(config.output)) throw new KilnError('KILN_CLI_USAGE', `${input} is a model archive: -o must name the new .mar, not ${config.output}`);
+  if (config.mode === 'static' && !config.rangesPath && !config.calibrationPath) {
+    throw new KilnError('KILN_CLI_USAGE', 'kiln quantize needs --calib DATA (images for an image handler, .npy files or a module otherwise) or --ranges FILE (or --mode dynamic, which needs neither)');
+  }
+  const report = await quantizeArchive(input, {
+    mode: quantizeMode(config),
+    output: config.output,
+    force: config.force,
+    ...(config.calibrationPath ? { data: { path: config.calibrationPath, options: config.source } } : {}),
+    allowUnfused: config.allowUnfused,
+    sqnrSamples: config.sqnrSamples,
+  });
+  const summary = archiveSummary(report);
+  if (config.json) io.out(JSON.stringify(summary, null, 2));
+  else io.out(formatSummary(summary));
+  const unfused = summary.fusion.unfused.length;
+  if (unfused > 0) io.err(`kiln: warning: ${unfused} quantized nodes did not fuse (kept with --allow-unfused)`);
+}
+
+/** The summary of an archive run: the model lines name the model inside each archive. */
+export function archiveSummary(report: QuantizeArchiveReport): QuantizeSummary {
+  const inner = quantizeSummary(report.model);
+  return {
+    ...inner,
+    input: { path: `${report.input.path}:${report.serializedFile}`, bytes: report.model.input.bytes },
+    output: { path: `${report.output.path}:${report.serializedFile}`, bytes: report.model.output.bytes },
+    archive: { input: report.input, output: report.output, handler: report.handler, serializedFile: report.serializedFile, handlerImage: report.preprocess !== undefined },
+  };
 }
 
 /** The library's mode union from the resolved flags. */
@@ -232,6 +281,12 @@ export function formatSummary(summary: QuantizeSummary): string {
         ? `ranges replayed from ${summary.calibration.replayed}`
         : `${summary.calibration.method}, ${summary.calibration.samples} samples`;
   const lines = [
+    ...(summary.archive
+      ? [
+          `archive      ${summary.archive.input.path} (${formatBytes(summary.archive.input.bytes)}) → ${summary.archive.output.path} (${formatBytes(summary.archive.output.bytes)}); ` +
+            `handler ${summary.archive.handler}${summary.archive.handlerImage ? ', calibration images prepared by its handler.image' : ''}; every other file copied unchanged`,
+        ]
+      : []),
     `model        ${summary.input.path} (${formatBytes(summary.input.bytes)})`,
     `quantized    ${summary.output.path} (${formatBytes(summary.output.bytes)}, ${summary.sizeRatio.toFixed(3)}× the size)`,
     `calibration  ${calibration}`,

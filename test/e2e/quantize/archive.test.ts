@@ -1,0 +1,137 @@
+/**
+ * `kiln quantize cls.mar -o cls-int8.mar --calib lines/` on the PP-OCR orientation classifier
+ * archive the demo builds (image_classifier, handler.image: ppocr-cls): calibration goes through
+ * the archive's own preprocessing, the new archive differs only in its model, and both archives
+ * served in-process label a held-out set of rendered lines (other words and sizes than the
+ * calibration lines, half upside down) the same way.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, it } from 'node:test';
+import { extractArchive } from '../../../src/archive/index.js';
+import { predictArchive } from '../../../src/cli/commands/predict.js';
+import { ppOcrAssetsDir } from '../../../src/cli/default-models.js';
+import { CLS_LABELS, CLS_MODEL_CONFIG, renderDemoPage } from '../../../src/cli/demo-assets.js';
+import { createModelArchive } from '../../../src/handlers/model-archive.js';
+
+const KILN = new URL('../../../bin/kiln.mjs', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'kiln-quantize-archive-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function kiln(...args: string[]) {
+  return spawnSync(process.execPath, [KILN, ...args], { encoding: 'utf8', env: { ...process.env, KILN_DEBUG: '' } });
+}
+
+// The demo's kind of calibration lines: short phrases at the default size, half upside down.
+const CALIBRATION = [
+  'kiln', 'quantize', 'invoice 2026', 'total 1,250.40', 'serve models', 'ONNX Runtime', 'batch 8', 'INT8 weights',
+  'per channel', 'calibration', 'TorchServe', 'archive.mar', 'predict', 'latency p99', 'MobileNetV2', 'order #4471',
+];
+// Held out: other words, other font sizes; every second line upside down.
+const HELD_OUT = [
+  'shipping address', 'receipt no. 88213', 'grand total', 'VAT 19%', 'thank you', 'due date 2027-01-15', 'item qty price',
+  'warehouse B', 'Berlin 10115', 'tracking 1Z999', 'customer service', 'page 2 of 3', 'signature', 'bank transfer',
+  'discount -5.00', 'subtotal 412.90', 'reference ABC-7', 'delivery note', 'phone +49 30 1234', 'email us', 'Monday to Friday',
+  'serial 00412', 'model X200', 'warranty 2 years', 'return policy', 'paid in full', 'cash', 'card ending 4242', 'tip 3.50',
+  'table 12', 'server: Anna', 'opening hours', 'closed Sunday', 'net weight 500 g', 'best before', 'lot 7781', 'made in EU',
+  'keep dry', 'fragile', 'this side up',
+];
+const SIZES = [18, 22, 26, 32, 36];
+
+const archive = join(dir, 'cls.mar');
+const lines = join(dir, 'lines');
+const heldOut: { body: Buffer; label: 'upright' | 'upside-down' }[] = [];
+
+before(async () => {
+  const assets = ppOcrAssetsDir();
+  writeFileSync(join(dir, 'model-config.yaml'), CLS_MODEL_CONFIG);
+  writeFileSync(join(dir, 'index_to_name.json'), CLS_LABELS);
+  await createModelArchive({
+    modelName: 'cls',
+    serializedFile: join(assets, 'ch_ppocr_mobile_v2.0_cls_infer.onnx'),
+    handler: 'image_classifier',
+    extraFiles: [join(dir, 'index_to_name.json')],
+    configFile: join(dir, 'model-config.yaml'),
+    exportPath: dir,
+  });
+  mkdirSync(lines);
+  for (const [index, words] of CALIBRATION.entries()) {
+    writeFileSync(join(lines, `line-${String(index).padStart(2, '0')}.png`), await renderDemoPage([words], { rotate180: index % 2 === 1, margin: 4 }));
+  }
+  for (const [index, words] of HELD_OUT.entries()) {
+    const rotate180 = index % 2 === 1;
+    const fontSize = SIZES[index % SIZES.length]!;
+    heldOut.push({ body: await renderDemoPage([words], { rotate180, fontSize, margin: 2 + (index % 4) }), label: rotate180 ? 'upside-down' : 'upright' });
+  }
+});
+
+/** The top label of each held-out line, served by `mar` in-process. */
+async function labels(mar: string): Promise<string[]> {
+  const responses = (await predictArchive(mar, heldOut.map((line) => new Uint8Array(line.body)))) as Record<string, number>[];
+  return responses.map((scores) => Object.entries(scores).sort((a, b) => b[1] - a[1])[0]![0]);
+}
+
+async function files(mar: string): Promise<Map<string, Buffer>> {
+  const extracted = await extractArchive(mar);
+  try {
+    return new Map(extracted.files.map((name) => [name, readFileSync(join(extracted.dir, name))]));
+  } finally {
+    await extracted.remove();
+  }
+}
+
+it('quantizes the classifier inside the archive; only the model changes, and it serves the same labels', async () => {
+  const output = join(dir, 'cls-int8.mar');
+  const run = kiln('quantize', archive, '-o', output, '--calib', lines, '--json');
+  assert.equal(run.status, 0, run.stderr);
+  const summary = JSON.parse(run.stdout) as { calibration: { samples: number }; archive: { handler: string; handlerImage: boolean; serializedFile: string }; fusion: { compute: { fused: number; asked: number } } };
+  assert.equal(summary.calibration.samples, CALIBRATION.length);
+  assert.equal(summary.archive.handler, 'image_classifier');
+  assert.ok(summary.archive.handlerImage);
+  assert.ok(summary.fusion.compute.fused > 0);
+
+  const before = await files(archive);
+  const after = await files(output);
+  const model = summary.archive.serializedFile;
+  assert.deepEqual([...after.keys()], [...before.keys()]);
+  for (const [name, bytes] of before) {
+    if (name === model) assert.ok(after.get(name)!.length < bytes.length / 2, 'the model inside is the INT8 one');
+    else assert.ok(after.get(name)!.equals(bytes), `${name} is copied byte for byte`);
+  }
+
+  const truth = heldOut.map((line) => line.label);
+  const fp32 = await labels(archive);
+  const int8 = await labels(output);
+  const accuracy = (predicted: string[]) => (100 * predicted.filter((label, index) => label === truth[index]).length) / truth.length;
+  const agreement = int8.filter((label, index) => label === fp32[index]).length;
+  console.log(`held-out orientation lines: ${truth.length}; FP32 ${accuracy(fp32).toFixed(1)}%, INT8 ${accuracy(int8).toFixed(1)}%, same label on ${agreement}/${truth.length}`);
+  assert.ok(accuracy(fp32) >= 90, `FP32 accuracy ${accuracy(fp32)}% (the held-out set is too hard to mean anything)`);
+  assert.ok(Math.abs(accuracy(fp32) - accuracy(int8)) <= 0.5, `FP32 ${accuracy(fp32)}% vs INT8 ${accuracy(int8)}%`);
+  assert.deepEqual(int8, fp32);
+});
+
+it('refuses bare-model-only flags, a contradicting --preprocess and an ocr archive in one line, leaving no output', async () => {
+  const output = join(dir, 'refused.mar');
+  const oneLine = (run: ReturnType<typeof kiln>, pattern: RegExp) => {
+    assert.notEqual(run.status, 0);
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+    assert.match(run.stderr, pattern);
+    assert.ok(!existsSync(output));
+  };
+  oneLine(kiln('quantize', archive, '-o', output, '--calib', lines, '--report', join(dir, 'r.html')), /--report compares two model files/);
+  oneLine(kiln('quantize', archive, '-o', join(dir, 'cls-int8.onnx'), '--calib', lines), /-o must name the new \.mar/);
+  oneLine(kiln('quantize', archive, '-o', output, '--calib', lines, '--preprocess', 'imagenet'), /--preprocess contradicts .*handler\.image/);
+
+  const assets = ppOcrAssetsDir();
+  await createModelArchive({
+    modelName: 'ocr',
+    serializedFile: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
+    handler: 'ocr',
+    extraFiles: ['ch_ppocr_mobile_v2.0_cls_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'ppocr_keys_v1.txt'].map((file) => join(assets, file)),
+    exportPath: dir,
+  });
+  oneLine(kiln('quantize', join(dir, 'ocr.mar'), '-o', output, '--calib', lines), /ocr archive holds three models/);
+});
