@@ -135,3 +135,34 @@ it('refuses bare-model-only flags, a contradicting --preprocess and an ocr archi
   });
   oneLine(kiln('quantize', join(dir, 'ocr.mar'), '-o', output, '--calib', lines), /ocr archive holds three models/);
 });
+
+/** A float32 .npy file (format 1.0) of `shape`, values from a fixed sequence in [-1, 1). */
+function npy(shape: readonly number[], seed: number): Buffer {
+  const count = shape.reduce((a, b) => a * b, 1);
+  const values = Float32Array.from({ length: count }, (_, index) => (((index * 7919 + seed * 104729) % 2000) / 1000) - 1);
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
+  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  const head = Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, 0, 0]);
+  head.writeUInt16LE(header.length, 8);
+  return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(values.buffer)]);
+}
+
+it('calibrates a tensor-handler archive on .npy files, and refuses --preprocess for it', async () => {
+  await createModelArchive({ modelName: 'cls-tensor', serializedFile: join(ppOcrAssetsDir(), 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), handler: 'tensor', exportPath: dir });
+  const tensors = join(dir, 'tensors');
+  mkdirSync(tensors);
+  for (let index = 0; index < 4; index++) writeFileSync(join(tensors, `sample-${index}.npy`), npy([1, 3, 48, 192], index));
+  const output = join(dir, 'cls-tensor-int8.mar');
+  const refused = kiln('quantize', join(dir, 'cls-tensor.mar'), '-o', output, '--calib', tensors, '--preprocess', 'ppocr-cls');
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /takes tensors, not images/);
+  assert.ok(!existsSync(output));
+  const run = kiln('quantize', join(dir, 'cls-tensor.mar'), '-o', output, '--calib', tensors, '--method', 'minmax', '--per-tensor', '--sqnr-samples', '2', '--json');
+  assert.equal(run.status, 0, run.stderr);
+  const summary = JSON.parse(run.stdout) as { calibration: { method: string; samples: number }; archive: { handler: string; handlerImage: boolean } };
+  assert.deepEqual(summary.calibration, { method: 'minmax', samples: 4 });
+  assert.deepEqual([summary.archive.handler, summary.archive.handlerImage], ['tensor', false]);
+  // --force semantics: an existing output is refused without it, replaced with it.
+  assert.match(kiln('quantize', join(dir, 'cls-tensor.mar'), '-o', output, '--calib', tensors).stderr, /already exists: use --force/);
+  assert.equal(kiln('quantize', join(dir, 'cls-tensor.mar'), '-o', output, '--calib', tensors, '--force', '--sqnr-samples', '0').status, 0);
+});
