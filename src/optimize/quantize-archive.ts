@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { MANIFEST_FILE } from '../archive/manifest.js';
 import { openArchive, type OpenedArchive } from '../archive/read.js';
@@ -15,6 +15,7 @@ import { KilnError } from '../core/errors.js';
 import { resolveHandlerImage } from '../handlers/image-config.js';
 import type { ImagePreprocess } from '../image/index.js';
 import type { CalibrationSourceOptions } from '../quantize/data/index.js';
+import { readModel } from '../onnx/model-io.js';
 import { Engine } from '../runtime/engine.js';
 import { quantize } from './quantize.js';
 import type { AccuracyTarget, QuantizeMode, QuantizeOptions, QuantizeRunReport } from './types.js';
@@ -58,7 +59,7 @@ export function isArchivePath(path: string): boolean {
 
 /**
  * Quantizes the model inside an archive and writes a new archive that differs from it only in
- * the model file. The archive's handler decides how calibration data is read: `image_classifier`
+ * the model file (and the external-data side files of the old model, now inline). The archive's handler decides how calibration data is read: `image_classifier`
  * prepares images with its `handler.image` (the same resolution the serving handler makes, so
  * calibration sees the tensors requests will); `tensor` and bundled user handlers take `.npy`
  * folders or a module, as for a bare model. An `ocr` archive holds three models and is refused.
@@ -91,14 +92,18 @@ export async function quantizeArchive(input: string, options: QuantizeArchiveOpt
     const data = options.data ? { path: options.data.path, options: calibrationOptions(input, handler, preprocess, options.data.options ?? {}) } : undefined;
     const quantizedPath = join(work, basename(serializedFile));
     const { data: _data, output: _output, mode, ...rest } = options;
-    const model = await quantize(modelPath, {
+    // Read here (once; quantize takes the parsed model) to learn the side files of external data:
+    // the quantized model is written inline, so they are the files that must not be copied.
+    const loaded = readModel(modelPath);
+    const sideFiles = new Set(loaded.externalFiles.map((location) => posix.normalize(posix.join(posix.dirname(normalize(serializedFile)), location))));
+    const model = await quantize({ path: modelPath, model: loaded.model }, {
       ...rest,
       mode: withHeldOutPreprocess(mode, preprocess?.image),
       output: quantizedPath,
       force: true,
       ...(data ? { data } : {}),
     });
-    const entries: ArchiveEntry[] = archive.files.map((name) => ({
+    const entries: ArchiveEntry[] = archive.files.filter((name) => !sideFiles.has(name)).map((name) => ({
       name,
       source: { path: name === normalize(serializedFile) ? quantizedPath : join(archive.dir, name) },
     }));

@@ -281,12 +281,7 @@ export function formatSummary(summary: QuantizeSummary): string {
         ? `ranges replayed from ${summary.calibration.replayed}`
         : `${summary.calibration.method}, ${summary.calibration.samples} samples`;
   const lines = [
-    ...(summary.archive
-      ? [
-          `archive      ${summary.archive.input.path} (${formatBytes(summary.archive.input.bytes)}) → ${summary.archive.output.path} (${formatBytes(summary.archive.output.bytes)}); ` +
-            `handler ${summary.archive.handler}${summary.archive.handlerImage ? ', calibration images prepared by its handler.image' : ''}; every other file copied unchanged`,
-        ]
-      : []),
+    ...archiveLines(summary),
     `model        ${summary.input.path} (${formatBytes(summary.input.bytes)})`,
     `quantized    ${summary.output.path} (${formatBytes(summary.output.bytes)}, ${summary.sizeRatio.toFixed(3)}× the size)`,
     `calibration  ${calibration}`,
@@ -308,8 +303,19 @@ export function formatSummary(summary: QuantizeSummary): string {
   return lines.join('\n');
 }
 
+/** The line naming both archives, for an archive input. */
+function archiveLines(summary: QuantizeSummary): string[] {
+  const archive = summary.archive;
+  if (!archive) return [];
+  return [
+    `archive      ${archive.input.path} (${formatBytes(archive.input.bytes)}) → ${archive.output.path} (${formatBytes(archive.output.bytes)}); ` +
+      `handler ${archive.handler}${archive.handlerImage ? ', calibration images prepared by its handler.image' : ''}; every other file copied unchanged`,
+  ];
+}
+
 function formatFloat16(summary: QuantizeSummary, fp16: NonNullable<QuantizeSummary['fp16']>): string {
   const lines = [
+    ...archiveLines(summary),
     `model        ${summary.input.path} (${formatBytes(summary.input.bytes)})`,
     `float16      ${summary.output.path} (${formatBytes(summary.output.bytes)}, ${summary.sizeRatio.toFixed(3)}× the size)`,
     `converted    ${fp16.convertedInitializers} weights; ${fp16.clampedValues} values clamped into float16's range; graph inputs and outputs stay float32`,

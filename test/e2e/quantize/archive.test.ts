@@ -16,6 +16,9 @@ import { predictArchive } from '../../../src/cli/commands/predict.js';
 import { ppOcrAssetsDir } from '../../../src/cli/default-models.js';
 import { CLS_LABELS, CLS_MODEL_CONFIG, renderDemoPage } from '../../../src/cli/demo-assets.js';
 import { createModelArchive } from '../../../src/handlers/model-archive.js';
+import { readModel, writeModel } from '../../../src/onnx/index.js';
+import sharp from 'sharp';
+import { collectSamples, generateClsSamples } from '../../fixtures/ocr-eval.js';
 
 const KILN = new URL('../../../bin/kiln.mjs', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'kiln-quantize-archive-'));
@@ -111,6 +114,29 @@ it('quantizes the classifier inside the archive; only the model changes, and it 
   assert.ok(accuracy(fp32) >= 90, `FP32 accuracy ${accuracy(fp32)}% (the held-out set is too hard to mean anything)`);
   assert.ok(Math.abs(accuracy(fp32) - accuracy(int8)) <= 0.5, `FP32 ${accuracy(fp32)}% vs INT8 ${accuracy(int8)}%`);
   assert.deepEqual(int8, fp32);
+
+  // The same flags on the bare model with the preset the archive's config names give the same
+  // bytes: the archive path calibrates through handler.image and the library's quantize, nothing else.
+  const bare = join(dir, 'cls-bare-int8.onnx');
+  const direct = kiln('quantize', join(ppOcrAssetsDir(), 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), '-o', bare, '--calib', lines, '--preprocess', 'ppocr-cls');
+  assert.equal(direct.status, 0, direct.stderr);
+  assert.ok(readFileSync(bare).equals(after.get(model)!), 'the model inside equals the bare model quantized with --preprocess ppocr-cls');
+});
+
+it('keeps the orientation accuracy on the project\'s held-out orientation set (400 lines, evaluation seeds)', async () => {
+  const output = join(dir, 'cls-int8.mar');
+  const samples = await collectSamples(generateClsSamples({ split: 'evaluation', count: 400 }));
+  const bodies = await Promise.all(
+    samples.map(async ({ image }) => new Uint8Array(await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } }).png().toBuffer())),
+  );
+  const served = async (mar: string) =>
+    ((await predictArchive(mar, bodies)) as Record<string, number>[]).map((scores) => (Object.entries(scores).sort((a, b) => b[1] - a[1])[0]![0] === 'upright' ? 0 : 1));
+  const fp32 = await served(archive);
+  const int8 = await served(output);
+  const accuracy = (predicted: number[]) => (100 * predicted.filter((label, index) => label === samples[index]!.label).length) / samples.length;
+  const agreement = int8.filter((label, index) => label === fp32[index]).length;
+  console.log(`orientation evaluation set: ${samples.length} lines; FP32 ${accuracy(fp32).toFixed(2)}%, INT8 ${accuracy(int8).toFixed(2)}%, same label on ${agreement}/${samples.length}`);
+  assert.ok(accuracy(fp32) - accuracy(int8) <= 0.5, `FP32 ${accuracy(fp32)}% vs INT8 ${accuracy(int8)}%`);
 });
 
 it('refuses bare-model-only flags, a contradicting --preprocess and an ocr archive in one line, leaving no output', async () => {
@@ -147,8 +173,13 @@ function npy(shape: readonly number[], seed: number): Buffer {
   return Buffer.concat([head, Buffer.from(header, 'latin1'), Buffer.from(values.buffer)]);
 }
 
-it('calibrates a tensor-handler archive on .npy files, and refuses --preprocess for it', async () => {
-  await createModelArchive({ modelName: 'cls-tensor', serializedFile: join(ppOcrAssetsDir(), 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), handler: 'tensor', exportPath: dir });
+it('calibrates a tensor-handler archive on .npy files, drops the old external data, and refuses --preprocess for it', async () => {
+  // The classifier with its weights in a side file, as large models are archived.
+  const external = join(dir, 'external');
+  mkdirSync(external);
+  writeModel(readModel(join(ppOcrAssetsDir(), 'ch_ppocr_mobile_v2.0_cls_infer.onnx')).model, join(external, 'cls.onnx'), { externalData: 'always' });
+  const archived = await createModelArchive({ modelName: 'cls-tensor', serializedFile: join(external, 'cls.onnx'), handler: 'tensor', exportPath: dir });
+  assert.deepEqual([...archived.files].sort(), ['MAR-INF/MANIFEST.json', 'cls.onnx', 'cls.onnx.data']);
   const tensors = join(dir, 'tensors');
   mkdirSync(tensors);
   for (let index = 0; index < 4; index++) writeFileSync(join(tensors, `sample-${index}.npy`), npy([1, 3, 48, 192], index));
@@ -162,6 +193,14 @@ it('calibrates a tensor-handler archive on .npy files, and refuses --preprocess 
   const summary = JSON.parse(run.stdout) as { calibration: { method: string; samples: number }; archive: { handler: string; handlerImage: boolean } };
   assert.deepEqual(summary.calibration, { method: 'minmax', samples: 4 });
   assert.deepEqual([summary.archive.handler, summary.archive.handlerImage], ['tensor', false]);
+  const quantized = await extractArchive(output);
+  try {
+    // The INT8 model is written inline: the old side file would be dead weight, so it is gone.
+    assert.deepEqual(quantized.files, ['MAR-INF/MANIFEST.json', 'cls.onnx']);
+    assert.deepEqual(readModel(join(quantized.dir, 'cls.onnx')).externalFiles, []);
+  } finally {
+    await quantized.remove();
+  }
   // --force semantics: an existing output is refused without it, replaced with it.
   assert.match(kiln('quantize', join(dir, 'cls-tensor.mar'), '-o', output, '--calib', tensors).stderr, /already exists: use --force/);
   assert.equal(kiln('quantize', join(dir, 'cls-tensor.mar'), '-o', output, '--calib', tensors, '--force', '--sqnr-samples', '0').status, 0);
