@@ -41,7 +41,7 @@ export interface QuantizeArchiveReport {
   readonly handler: string;
   /** The model's name inside both archives (the manifest's `serializedFile`). */
   readonly serializedFile: string;
-  /** The image preprocessing calibration used: the archive handler's own. */
+  /** The image preprocessing the data was prepared with (the archive handler's own); undefined without image data. */
   readonly preprocess: ImagePreprocess | undefined;
   /** The quantize run on the model inside (its paths are temporary files, gone by now). */
   readonly model: QuantizeRunReport;
@@ -88,7 +88,9 @@ export async function quantizeArchive(input: string, options: QuantizeArchiveOpt
       );
     }
     if (!serializedFile || !modelPath) throw new KilnError('KILN_ARCHIVE_UNSUPPORTED', `${input}: the manifest names no serialized model to quantize`);
-    const preprocess = IMAGE_HANDLERS.has(handler) ? await handlerPreprocess(archive, handler, modelPath) : undefined;
+    // Only images need the handler's preprocessing: calibration data, or a budget's held-out data.
+    const readsImages = options.data !== undefined || (options.mode.kind === 'static' && options.mode.budget !== undefined);
+    const preprocess = IMAGE_HANDLERS.has(handler) && readsImages ? await handlerPreprocess(archive, handler, modelPath) : undefined;
     const data = options.data ? { path: options.data.path, options: calibrationOptions(input, handler, preprocess, options.data.options ?? {}) } : undefined;
     const quantizedPath = join(work, basename(serializedFile));
     const { data: _data, output: _output, mode, ...rest } = options;

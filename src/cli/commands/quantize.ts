@@ -5,7 +5,7 @@ import { compareModels } from '../../optimize/compare.js';
 import { quantize, readInput } from '../../optimize/quantize.js';
 import { isArchivePath, quantizeArchive, type QuantizeArchiveReport } from '../../optimize/quantize-archive.js';
 import { singleModelReport } from '../../optimize/report.js';
-import type { AccuracyTarget, QuantizeMode, QuantizeRunReport } from '../../optimize/types.js';
+import type { AccuracyTarget, QuantizeMode, QuantizeOptions, QuantizeRunReport } from '../../optimize/types.js';
 import type { AccuracyPassReport } from '../../quantize/accuracy-passes.js';
 import type { AccuracyBudget } from '../../quantize/budget/index.js';
 import type { CalibrationConfig } from '../../quantize/calibrate/types.js';
@@ -117,8 +117,7 @@ export async function runQuantize(input: string, config: QuantizeCommandConfig, 
     readInput(input);
     throw new KilnError('KILN_CLI_USAGE', 'kiln quantize needs --calib DATA (images, .npy files or a module) or --ranges FILE (or --mode dynamic, which needs neither)');
   }
-  const bar = io.interactive && !config.json ? new SingleBar({ format: '{phase} [{bar}] {value}/{total} samples', clearOnComplete: true }, Presets.shades_classic) : undefined;
-  let phase: string | undefined;
+  const progress = progressBar(config, io);
   let report: QuantizeRunReport;
   try {
     report = await quantize(input, {
@@ -128,19 +127,10 @@ export async function runQuantize(input: string, config: QuantizeCommandConfig, 
       ...(config.calibrationPath ? { data: { path: config.calibrationPath, options: config.source } } : {}),
       allowUnfused: config.allowUnfused,
       sqnrSamples: config.sqnrSamples,
-      onProgress: ({ phase: next, done, total }) => {
-        const label = next === 'calibrate' ? 'calibrating' : 'measuring SQNR';
-        if (label !== phase) {
-          bar?.stop();
-          bar?.start(total ?? 0, 0, { phase: label });
-          phase = label;
-        }
-        if (total === undefined) bar?.setTotal(done);
-        bar?.update(done, { phase: label });
-      },
+      onProgress: progress.onProgress,
     });
   } finally {
-    bar?.stop();
+    progress.stop();
   }
   const summary = quantizeSummary(report);
   if (config.json) io.out(JSON.stringify(summary, null, 2));
@@ -171,19 +161,45 @@ async function runQuantizeArchive(input: string, config: QuantizeCommandConfig, 
   if (config.mode === 'static' && !config.rangesPath && !config.calibrationPath) {
     throw new KilnError('KILN_CLI_USAGE', 'kiln quantize needs --calib DATA (images for an image handler, .npy files or a module otherwise) or --ranges FILE (or --mode dynamic, which needs neither)');
   }
-  const report = await quantizeArchive(input, {
-    mode: quantizeMode(config),
-    output: config.output,
-    force: config.force,
-    ...(config.calibrationPath ? { data: { path: config.calibrationPath, options: config.source } } : {}),
-    allowUnfused: config.allowUnfused,
-    sqnrSamples: config.sqnrSamples,
-  });
+  const progress = progressBar(config, io);
+  let report: QuantizeArchiveReport;
+  try {
+    report = await quantizeArchive(input, {
+      mode: quantizeMode(config),
+      output: config.output,
+      force: config.force,
+      ...(config.calibrationPath ? { data: { path: config.calibrationPath, options: config.source } } : {}),
+      allowUnfused: config.allowUnfused,
+      sqnrSamples: config.sqnrSamples,
+      onProgress: progress.onProgress,
+    });
+  } finally {
+    progress.stop();
+  }
   const summary = archiveSummary(report);
   if (config.json) io.out(JSON.stringify(summary, null, 2));
   else io.out(formatSummary(summary));
   const unfused = summary.fusion.unfused.length;
   if (unfused > 0) io.err(`kiln: warning: ${unfused} quantized nodes did not fuse (kept with --allow-unfused)`);
+}
+
+/** A progress bar on an interactive terminal (none with --json): one bar per phase. */
+function progressBar(config: QuantizeCommandConfig, io: CliIO): { onProgress: NonNullable<QuantizeOptions['onProgress']>; stop(): void } {
+  const bar = io.interactive && !config.json ? new SingleBar({ format: '{phase} [{bar}] {value}/{total} samples', clearOnComplete: true }, Presets.shades_classic) : undefined;
+  let phase: string | undefined;
+  return {
+    onProgress: ({ phase: next, done, total }) => {
+      const label = next === 'calibrate' ? 'calibrating' : 'measuring SQNR';
+      if (label !== phase) {
+        bar?.stop();
+        bar?.start(total ?? 0, 0, { phase: label });
+        phase = label;
+      }
+      if (total === undefined) bar?.setTotal(done);
+      bar?.update(done, { phase: label });
+    },
+    stop: () => bar?.stop(),
+  };
 }
 
 /** The summary of an archive run: the model lines name the model inside each archive. */
