@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -150,6 +150,18 @@ it('refuses bare-model-only flags, a contradicting --preprocess and an ocr archi
   oneLine(kiln('quantize', archive, '-o', output, '--calib', lines, '--report', join(dir, 'r.html')), /--report compares two model files/);
   oneLine(kiln('quantize', archive, '-o', join(dir, 'cls-int8.onnx'), '--calib', lines), /-o must name the new \.mar/);
   oneLine(kiln('quantize', archive, '-o', output, '--calib', lines, '--preprocess', 'imagenet'), /--preprocess contradicts .*handler\.image/);
+
+  // A failure after the archive was opened (here the quantizer's own check of --exclude-nodes)
+  // leaves neither the output nor the extracted files or the temp model behind.
+  const temp = join(dir, 'tmp');
+  mkdirSync(temp);
+  const failed = spawnSync(process.execPath, [KILN, 'quantize', archive, '-o', output, '--calib', lines, '--exclude-nodes', 'no_such_node'], {
+    encoding: 'utf8',
+    env: { ...process.env, KILN_DEBUG: '', TMPDIR: temp },
+  });
+  oneLine(failed, /no node named 'no_such_node'/);
+  // (tsx and onnxruntime keep their own caches there; kiln's temp folders all start with kiln-.)
+  assert.deepEqual(readdirSync(temp).filter((name) => name.startsWith('kiln-')), []);
 
   const assets = ppOcrAssetsDir();
   await createModelArchive({
