@@ -172,8 +172,8 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
   program
     .command('quantize')
     .description('INT8 quantization, static (QDQ, calibrated) or dynamic, with a check that onnxruntime fuses it to integer kernels; or FP16 conversion')
-    .argument('<model>', 'the float ONNX model')
-    .requiredOption('-o, --output <path>', 'where to write the quantized model')
+    .argument('<model>', 'the float ONNX model, or a model archive (.mar, .tar.gz or folder): its model is calibrated through its own handler.image and written into a new .mar')
+    .requiredOption('-o, --output <path>', 'where to write the quantized model (a .mar for an archive)')
     .addOption(
       new Option('--mode <mode>', 'static: calibrated QDQ; dynamic: MatMul/Gemm weights int8, activations quantized at run time; fp16: float16 weights and activations (no --calib needed for dynamic or fp16)')
         .choices(['static', 'dynamic', 'fp16'])

@@ -3,8 +3,9 @@ import { KilnError } from '../../core/errors.js';
 import { reportJsonPath, writeReport } from '../../evaluate/report/index.js';
 import { compareModels } from '../../optimize/compare.js';
 import { quantize, readInput } from '../../optimize/quantize.js';
+import { isArchivePath, quantizeArchive, type QuantizeArchiveReport } from '../../optimize/quantize-archive.js';
 import { singleModelReport } from '../../optimize/report.js';
-import type { AccuracyTarget, QuantizeMode, QuantizeRunReport } from '../../optimize/types.js';
+import type { AccuracyTarget, QuantizeMode, QuantizeOptions, QuantizeRunReport } from '../../optimize/types.js';
 import type { AccuracyPassReport } from '../../quantize/accuracy-passes.js';
 import type { AccuracyBudget } from '../../quantize/budget/index.js';
 import type { CalibrationConfig } from '../../quantize/calibrate/types.js';
@@ -92,6 +93,15 @@ export interface QuantizeSummary {
   };
   /** With --equalize or --bias-correction: what they changed. */
   readonly accuracyPasses?: AccuracyPassReport;
+  /** For an archive input: the archives, the handler, and the model inside both. */
+  readonly archive?: {
+    readonly input: { readonly path: string; readonly bytes: number };
+    readonly output: { readonly path: string; readonly bytes: number };
+    readonly handler: string;
+    readonly serializedFile: string;
+    /** Calibration images were prepared by the archive's handler.image. */
+    readonly handlerImage: boolean;
+  };
 }
 
 /**
@@ -101,13 +111,13 @@ export interface QuantizeSummary {
  * turns flags into its options, its progress into a bar and its report into text or JSON.
  */
 export async function runQuantize(input: string, config: QuantizeCommandConfig, io: CliIO): Promise<void> {
+  if (isArchivePath(input)) return runQuantizeArchive(input, config, io);
   if (config.mode === 'static' && !config.rangesPath && !config.calibrationPath) {
     // Read the model first, as before: a missing model is reported before a missing flag.
     readInput(input);
     throw new KilnError('KILN_CLI_USAGE', 'kiln quantize needs --calib DATA (images, .npy files or a module) or --ranges FILE (or --mode dynamic, which needs neither)');
   }
-  const bar = io.interactive && !config.json ? new SingleBar({ format: '{phase} [{bar}] {value}/{total} samples', clearOnComplete: true }, Presets.shades_classic) : undefined;
-  let phase: string | undefined;
+  const progress = progressBar(config, io);
   let report: QuantizeRunReport;
   try {
     report = await quantize(input, {
@@ -117,19 +127,10 @@ export async function runQuantize(input: string, config: QuantizeCommandConfig, 
       ...(config.calibrationPath ? { data: { path: config.calibrationPath, options: config.source } } : {}),
       allowUnfused: config.allowUnfused,
       sqnrSamples: config.sqnrSamples,
-      onProgress: ({ phase: next, done, total }) => {
-        const label = next === 'calibrate' ? 'calibrating' : 'measuring SQNR';
-        if (label !== phase) {
-          bar?.stop();
-          bar?.start(total ?? 0, 0, { phase: label });
-          phase = label;
-        }
-        if (total === undefined) bar?.setTotal(done);
-        bar?.update(done, { phase: label });
-      },
+      onProgress: progress.onProgress,
     });
   } finally {
-    bar?.stop();
+    progress.stop();
   }
   const summary = quantizeSummary(report);
   if (config.json) io.out(JSON.stringify(summary, null, 2));
@@ -146,6 +147,70 @@ export async function runQuantize(input: string, config: QuantizeCommandConfig, 
   }
   const unfused = summary.fusion.unfused.length;
   if (unfused > 0) io.err(`kiln: warning: ${unfused} quantized nodes did not fuse (kept with --allow-unfused)`);
+}
+
+/**
+ * `kiln quantize ARCHIVE -o OUT.mar --calib DATA`: the model inside, calibrated through the
+ * archive's own handler preprocessing, in a new archive (the library's `quantizeArchive`).
+ */
+async function runQuantizeArchive(input: string, config: QuantizeCommandConfig, io: CliIO): Promise<void> {
+  if (config.reportPath) {
+    throw new KilnError('KILN_CLI_USAGE', '--report compares two model files; for an archive, quantize the .onnx itself with --report, or run kiln compare on the models');
+  }
+  if (!/\.mar$/i.test(config.output)) throw new KilnError('KILN_CLI_USAGE', `${input} is a model archive: -o must name the new .mar, not ${config.output}`);
+  if (config.mode === 'static' && !config.rangesPath && !config.calibrationPath) {
+    throw new KilnError('KILN_CLI_USAGE', 'kiln quantize needs --calib DATA (images for an image handler, .npy files or a module otherwise) or --ranges FILE (or --mode dynamic, which needs neither)');
+  }
+  const progress = progressBar(config, io);
+  let report: QuantizeArchiveReport;
+  try {
+    report = await quantizeArchive(input, {
+      mode: quantizeMode(config),
+      output: config.output,
+      force: config.force,
+      ...(config.calibrationPath ? { data: { path: config.calibrationPath, options: config.source } } : {}),
+      allowUnfused: config.allowUnfused,
+      sqnrSamples: config.sqnrSamples,
+      onProgress: progress.onProgress,
+    });
+  } finally {
+    progress.stop();
+  }
+  const summary = archiveSummary(report);
+  if (config.json) io.out(JSON.stringify(summary, null, 2));
+  else io.out(formatSummary(summary));
+  const unfused = summary.fusion.unfused.length;
+  if (unfused > 0) io.err(`kiln: warning: ${unfused} quantized nodes did not fuse (kept with --allow-unfused)`);
+}
+
+/** A progress bar on an interactive terminal (none with --json): one bar per phase. */
+function progressBar(config: QuantizeCommandConfig, io: CliIO): { onProgress: NonNullable<QuantizeOptions['onProgress']>; stop(): void } {
+  const bar = io.interactive && !config.json ? new SingleBar({ format: '{phase} [{bar}] {value}/{total} samples', clearOnComplete: true }, Presets.shades_classic) : undefined;
+  let phase: string | undefined;
+  return {
+    onProgress: ({ phase: next, done, total }) => {
+      const label = next === 'calibrate' ? 'calibrating' : 'measuring SQNR';
+      if (label !== phase) {
+        bar?.stop();
+        bar?.start(total ?? 0, 0, { phase: label });
+        phase = label;
+      }
+      if (total === undefined) bar?.setTotal(done);
+      bar?.update(done, { phase: label });
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+/** The summary of an archive run: the model lines name the model inside each archive. */
+export function archiveSummary(report: QuantizeArchiveReport): QuantizeSummary {
+  const inner = quantizeSummary(report.model);
+  return {
+    ...inner,
+    input: { path: `${report.input.path}:${report.serializedFile}`, bytes: report.model.input.bytes },
+    output: { path: `${report.output.path}:${report.serializedFile}`, bytes: report.model.output.bytes },
+    archive: { input: report.input, output: report.output, handler: report.handler, serializedFile: report.serializedFile, handlerImage: report.preprocess !== undefined },
+  };
 }
 
 /** The library's mode union from the resolved flags. */
@@ -232,6 +297,7 @@ export function formatSummary(summary: QuantizeSummary): string {
         ? `ranges replayed from ${summary.calibration.replayed}`
         : `${summary.calibration.method}, ${summary.calibration.samples} samples`;
   const lines = [
+    ...archiveLines(summary),
     `model        ${summary.input.path} (${formatBytes(summary.input.bytes)})`,
     `quantized    ${summary.output.path} (${formatBytes(summary.output.bytes)}, ${summary.sizeRatio.toFixed(3)}× the size)`,
     `calibration  ${calibration}`,
@@ -253,8 +319,19 @@ export function formatSummary(summary: QuantizeSummary): string {
   return lines.join('\n');
 }
 
+/** The line naming both archives, for an archive input. */
+function archiveLines(summary: QuantizeSummary): string[] {
+  const archive = summary.archive;
+  if (!archive) return [];
+  return [
+    `archive      ${archive.input.path} (${formatBytes(archive.input.bytes)}) → ${archive.output.path} (${formatBytes(archive.output.bytes)}); ` +
+      `handler ${archive.handler}${archive.handlerImage ? ', calibration images prepared by its handler.image' : ''}; every other file copied unchanged`,
+  ];
+}
+
 function formatFloat16(summary: QuantizeSummary, fp16: NonNullable<QuantizeSummary['fp16']>): string {
   const lines = [
+    ...archiveLines(summary),
     `model        ${summary.input.path} (${formatBytes(summary.input.bytes)})`,
     `float16      ${summary.output.path} (${formatBytes(summary.output.bytes)}, ${summary.sizeRatio.toFixed(3)}× the size)`,
     `converted    ${fp16.convertedInitializers} weights; ${fp16.clampedValues} values clamped into float16's range; graph inputs and outputs stay float32`,
