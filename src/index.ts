@@ -43,6 +43,23 @@ export { makeFeeds, type FeedOptions, type TensorSignature } from './runtime/fee
 export { hostTensor, type HostTensor, type HostTensorType } from './runtime/tensors.js';
 export { parseNpy } from './runtime/npy.js';
 
+// The pipeline the CLI runs: one quantize entry for every mode (with accuracy targets), archives,
+// side-by-side comparisons and the FP32 → FP16 → INT8 ladder.
+export { quantize, quantizeArchive, type QuantizeArchiveOptions, type QuantizeArchiveReport } from './optimize/index.js';
+export { compareModels, runLadder, type CompareOptions, type ModelComparison, type LadderOptions, type LadderResult } from './optimize/index.js';
+export type {
+  AccuracyTarget,
+  DynamicMode,
+  Float16Mode,
+  ModelData,
+  QuantizeMode,
+  QuantizeOptions as QuantizePipelineOptions,
+  QuantizeRunReport,
+  StaticMode,
+} from './optimize/index.js';
+export { quantizeWithBudget, type AccuracyBudget, type BudgetOptions, type BudgetReport } from './quantize/budget/index.js';
+export { quantizeWithAccuracyPasses, type AccuracyPassOptions, type AccuracyPassReport } from './quantize/accuracy-passes.js';
+
 // Quantization: static INT8 (calibrated QDQ), dynamic INT8, FP16, and the fusion check.
 export { quantizeModel, type QuantizeReport, type QuantizeRunOptions, type QuantizedNode } from './quantize/quantize-model.js';
 export { QUANTIZE_DEFAULTS, resolveQuantizeOptions, type QuantizeOptions, type QuantScheme, type ResolvedQuantizeOptions } from './quantize/options.js';

@@ -39,14 +39,15 @@ expectTypeOf<InstanceType<typeof handler.KilnError>>().toEqualTypeOf<KilnError>(
 /** Each entry point's names, sorted: the list a reviewer sees change. */
 const EXPORTS: Readonly<Record<string, readonly string[]>> = {
   kiln: [
-    'CALIBRATION_DEFAULTS', 'CALIBRATION_METHODS', 'DataType', 'Engine', 'GraphView', 'KILN_VERSION', 'KilnError', 'LATENCY_DEFAULTS',
-    'QUANTIZE_DEFAULTS', 'SqnrAccumulator', 'argmax', 'availableProviders', 'calibrationConfig', 'checkFusion', 'compareLatency',
-    'convertToFloat16', 'createLogger', 'decodeModel', 'decodeTensor', 'describeError', 'encodeModel', 'encodeTensor',
-    'float16ToFloat32', 'float32ToFloat16', 'hostTensor', 'imageFolderSource', 'isKilnError', 'loadRanges', 'makeAttribute',
-    'makeFeeds', 'makeModel', 'makeNode', 'makeValueInfo', 'maxAbsError', 'measureLatency', 'moduleSource', 'npyFolderSource',
-    'openCalibrationSource', 'opsetVersion', 'parseImagePreprocess', 'parseNpy', 'quantizeDynamic', 'quantizeModel', 'readModel',
-    'resolveImagePreprocess', 'resolveQuantizeOptions', 'runtimeVersion', 'saveRanges', 'silentLogger', 'sqnrDb', 'summarizeModel',
-    'thresholdAgreement', 'top1Agreement', 'writeModel',
+    'CALIBRATION_DEFAULTS', 'CALIBRATION_METHODS', 'DataType', 'Engine', 'GraphView', 'KILN_VERSION', 'KilnError',
+    'LATENCY_DEFAULTS', 'QUANTIZE_DEFAULTS', 'SqnrAccumulator', 'argmax', 'availableProviders', 'calibrationConfig',
+    'checkFusion', 'compareLatency', 'compareModels', 'convertToFloat16', 'createLogger', 'decodeModel', 'decodeTensor',
+    'describeError', 'encodeModel', 'encodeTensor', 'float16ToFloat32', 'float32ToFloat16', 'hostTensor', 'imageFolderSource',
+    'isKilnError', 'loadRanges', 'makeAttribute', 'makeFeeds', 'makeModel', 'makeNode', 'makeValueInfo', 'maxAbsError',
+    'measureLatency', 'moduleSource', 'npyFolderSource', 'openCalibrationSource', 'opsetVersion', 'parseImagePreprocess',
+    'parseNpy', 'quantize', 'quantizeArchive', 'quantizeDynamic', 'quantizeModel', 'quantizeWithAccuracyPasses',
+    'quantizeWithBudget', 'readModel', 'resolveImagePreprocess', 'resolveQuantizeOptions', 'runLadder', 'runtimeVersion',
+    'saveRanges', 'silentLogger', 'sqnrDb', 'summarizeModel', 'thresholdAgreement', 'top1Agreement', 'writeModel',
   ],
   'kiln/archive': [
     'EXTRACT_DEFAULTS', 'KILN_RUNTIME', 'MANIFEST_FILE', 'archivePath', 'createManifest', 'createModelArchive',
