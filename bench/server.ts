@@ -1,8 +1,24 @@
 /**
- * `npm run bench:server`: the model server under load (issue 6, acceptance items 3 and 4),
- * measured side by side in one run.
+ * `npm run bench:server`: the model server under load, measured side by side in one run. Three
+ * suites, picked with `--suite` (default all; a comma list also works):
  *
- * A real `kiln serve --foreground` runs as a child process (so the load generator does not share
+ *   classify  issue 14, acceptance 1 (bench/server/classify.ts): kiln's image_classifier against
+ *             the server a user would write — bench/server/handwritten.ts, fastify + sharp +
+ *             onnxruntime-node, no batching, torchvision's ImageNet preprocessing in one sharp
+ *             call and a JS loop — and against that preprocessing + `session.run` in this process
+ *             (batch 1 and 8), on the MobileNetV2-shaped fixture in FP32 and INT8 (quantized by
+ *             kiln's `quantize`, static, calibrated through the `imagenet` preset), with
+ *             synthetic photo-like JPEG bodies at 224×224 and 1280×960. Both servers are child
+ *             processes; kiln loads its archives at startup (`load_models=all`: its default
+ *             workers and threads; `handler.image: imagenet`, batchSize 8, maxBatchDelay 5 ms).
+ *             64 keep-alive clients (throughput) and 1 client (latency) per model and image
+ *             size; the order of kiln and the hand-written server flips every round. Prints
+ *             req/s, p50/p90/p99, errors, server CPU per request, kiln / hand-written ratios
+ *             against the acceptance targets, and whether both servers' top-1 labels agree;
+ *   ocr-cls   issue 6, acceptance 3: the PP-OCR orientation classifier on PNG text lines (below);
+ *   tensor    issue 6, acceptance 4: `.npy` and OIP binary tensor requests (below).
+ *
+ * ocr-cls and tensor: a real `kiln serve --foreground` runs as a child process (so the load generator does not share
  * its event loop) with two copies of the PP-OCR orientation classifier, built as `kiln demo`
  * builds it: `cls-b1` (batchSize 1) and `cls-b8` (batchSize 8, maxBatchDelay 5 ms), one worker
  * each. Then, in alternating rounds:
@@ -38,17 +54,21 @@
  * (kiln_batch_size_sum) both equal the answers the clients got. A tensor answer (`.npy` or OIP)
  * must also carry the probabilities the raw session gives for that tensor (within 1e-5).
  *
- * Modules (bench/server/): options.ts (flags and settings), child.ts (the `kiln serve` child, its
- * loop probe, CPU accounting, metrics scrape), models.ts (archiving and registering the copies),
+ * Modules (bench/server/): options.ts (flags and settings), child.ts (the `kiln serve` and
+ * hand-written children, killed when this process exits; the loop probe, CPU accounting,
+ * metrics scrape), classify*.ts, clients.ts and handwritten.ts (the classify suite), models.ts (archiving and registering the copies),
  * load.ts (clients, /ping thread, request kinds and their integrity checks), in-process.ts (raw
  * sessions, preprocessing, the timed loop), report.ts (the printed tables). This file runs them.
  *
- * Usage: npm run bench:server [-- --seconds N] [-- --rounds R] [-- --threads T] [-- --tensor-only]
- *   --seconds: measured seconds per configuration (default 30), split into R rounds (default 3);
+ * Usage: npm run bench:server [-- --suite classify|ocr-cls|tensor|all] [-- --seconds N] [-- --rounds R] [-- --threads T] [-- --tensor-only]
+ *   --suite: which suites (default all); the acceptance run of issue 14 is
+ *            `npm run bench:server -- --suite classify --seconds 30 --rounds 3` on a quiet machine;
+ *   --seconds: measured seconds per configuration (default 30; classify: 6, its 24 configurations
+ *              take about 4 minutes on 2 cores), split into R rounds (default 3);
+ *   --calibration: classify's INT8 calibration images (default 8);
  *   --threads: intra-op threads of the tensor comparison, server and raw alike (default: the
  *              machine's available parallelism);
- *   --tensor-only: only the tensor-request comparison (server tensor, server OIP binary, and raw
- *                  ort, N threads).
+ *   --tensor-only: the same as --suite tensor.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -61,12 +81,13 @@ import { startServer } from './server/child.js';
 import { batchTensor, imageToTensor, loopFor, preprocess, preprocessingBreakdown, sessionOptions } from './server/in-process.js';
 import { load, oipBinaryRequest, predictionsPath, validLabels, validTensorReply, type LoadResult, type RequestKind } from './server/load.js';
 import { buildArchives, register } from './server/models.js';
-import { BATCH, CLIENTS, IMAGES, MODEL_PATH, OIP_MODEL, PING_EVERY_MS, PROCESS_MODEL, ROUND_MS, ROUNDS, SECONDS, TENSOR_MODEL, THREADS, TRANSFORM, WARMUP_MS } from './server/options.js';
+import { runClassifySuite, uptime } from './server/classify.js';
+import { BATCH, CLIENTS, IMAGES, MODEL_PATH, OIP_MODEL, PING_EVERY_MS, PROCESS_MODEL, ROUND_MS, ROUNDS, SECONDS, SUITES, TENSOR_MODEL, TENSORS, THREADS, TRANSFORM, WARMUP_MS } from './server/options.js';
 import { f, merge, printImageComparison, printServers, printTensorComparison, type Merged, type Totals } from './server/report.js';
 
-async function main(): Promise<void> {
-  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
-  console.log(`kiln bench:server — ${cpu} (${cpus().length} cores), node ${process.version}, onnxruntime-node ${runtimeVersion()}`);
+/** The `ocr-cls` and `tensor` suites: one kiln serve child with copies of the PP-OCR classifier. */
+async function runOcrClsAndTensor(): Promise<void> {
+  console.log(`\n=== ${SUITES.filter((suite) => suite !== 'classify').join(' + ')}: the PP-OCR orientation classifier ===`);
   console.log(`${ROUNDS} alternating rounds of ${(ROUND_MS / 1000).toFixed(1)} s per configuration (${SECONDS} s each); ${CLIENTS} clients; /ping every ${PING_EVERY_MS} ms`);
 
   const root = mkdtempSync(join(tmpdir(), 'kiln-bench-server-'));
@@ -81,8 +102,10 @@ async function main(): Promise<void> {
       for (const batchSize of [1, BATCH]) await register(server, `cls-b${batchSize}`, batchSize);
       await register(server, PROCESS_MODEL, BATCH);
     }
-    await register(server, TENSOR_MODEL, BATCH);
-    await register(server, OIP_MODEL, BATCH);
+    if (TENSORS) {
+      await register(server, TENSOR_MODEL, BATCH);
+      await register(server, OIP_MODEL, BATCH);
+    }
 
     // The same tensor the handler builds, batched as the server batches it; the session is
     // created as Engine creates it (onnxruntime's default threads, 'all' optimizations, CPU).
@@ -116,9 +139,11 @@ async function main(): Promise<void> {
       await loopFor(WARMUP_MS / 2, () => session.run(feeds));
       await loopFor(WARMUP_MS / 2, pipelineStep);
     }
-    await load(server, TENSOR_MODEL, npy, WARMUP_MS);
-    await load(server, OIP_MODEL, oip, WARMUP_MS);
-    await loopFor(WARMUP_MS / 2, () => threaded.run(feeds));
+    if (TENSORS) {
+      await load(server, TENSOR_MODEL, npy, WARMUP_MS);
+      await load(server, OIP_MODEL, oip, WARMUP_MS);
+      await loopFor(WARMUP_MS / 2, () => threaded.run(feeds));
+    }
 
     const totals: Record<string, Totals> = {};
     const add = (name: string, items: number, ms: number, cpuMs: number, otherCpuMs: number, loopMaxMs: number, result?: LoadResult) => {
@@ -146,16 +171,18 @@ async function main(): Promise<void> {
         await loopRound('handler pipeline', ROUND_MS, pipelineStep);
         await loopRound('preprocess only', Math.min(ROUND_MS, 3000), () => preprocess(png));
       }
-      await serve('server tensor', TENSOR_MODEL, npy);
-      await serve('server OIP binary', OIP_MODEL, oip);
-      await loopRound(`raw ort, ${THREADS} threads`, ROUND_MS, () => threaded.run(feeds));
+      if (TENSORS) {
+        await serve('server tensor', TENSOR_MODEL, npy);
+        await serve('server OIP binary', OIP_MODEL, oip);
+        await loopRound(`raw ort, ${THREADS} threads`, ROUND_MS, () => threaded.run(feeds));
+      }
       process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
     }
 
     const rate = (name: string) => (totals[name]!.items * 1000) / totals[name]!.ms;
     const cores = (name: string, pick: (t: Totals) => number) => f(pick(totals[name]!) / totals[name]!.ms, 2);
-    const tensor = merge(totals['server tensor']!.loads);
-    const oipMerged = merge(totals['server OIP binary']!.loads);
+    const tensor = TENSORS ? merge(totals['server tensor']!.loads) : undefined;
+    const oipMerged = TENSORS ? merge(totals['server OIP binary']!.loads) : undefined;
     const models: [string, string, Merged][] = [
       ...(IMAGES
         ? ([
@@ -164,15 +191,19 @@ async function main(): Promise<void> {
             [PROCESS_MODEL, `server b${BATCH} process`, merge(totals[`server b${BATCH} process`]!.loads)],
           ] as [string, string, Merged][])
         : []),
-      [TENSOR_MODEL, 'server tensor', tensor],
-      [OIP_MODEL, 'server OIP binary', oipMerged],
+      ...(tensor && oipMerged
+        ? ([
+            [TENSOR_MODEL, 'server tensor', tensor],
+            [OIP_MODEL, 'server OIP binary', oipMerged],
+          ] as [string, string, Merged][])
+        : []),
     ];
     printServers(models, rate, cores);
     if (IMAGES) {
       const breakdown = await preprocessingBreakdown(png, session, feeds);
       printImageComparison(rate, cores, totals, models[1]![2], breakdown);
     }
-    printTensorComparison(rate, cores, totals, tensor, oipMerged);
+    if (tensor && oipMerged) printTensorComparison(rate, cores, totals, tensor, oipMerged);
     await threaded.release();
     await session.release();
   } finally {
@@ -182,6 +213,14 @@ async function main(): Promise<void> {
     console.log(`server exit code after SIGTERM: ${code}`);
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<void> {
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  console.log(`kiln bench:server — ${cpu} (${cpus().length} cores), node ${process.version}, onnxruntime-node ${runtimeVersion()}; suites: ${SUITES.join(', ')}`);
+  console.log(`load: ${uptime()}`);
+  if (IMAGES || TENSORS) await runOcrClsAndTensor();
+  if (SUITES.includes('classify')) await runClassifySuite();
 }
 
 await main();

@@ -32,13 +32,14 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /**
  * Starts `kiln serve --foreground` on ephemeral ports with `store` as its model store, and
- * resolves once it printed its addresses. `root` holds its config, logs and the loop probe.
+ * resolves once it printed its addresses. `root` holds its config, logs and the loop probe;
+ * `extraConfig` adds config.properties lines (e.g. `load_models=all`).
  */
-export async function startServer(root: string, store: string): Promise<Server> {
+export async function startServer(root: string, store: string, extraConfig: readonly string[] = []): Promise<Server> {
   const config = join(root, 'config.properties');
   writeFileSync(
     config,
-    ['inference_address=http://127.0.0.1:0', 'management_address=http://127.0.0.1:0', 'metrics_address=http://127.0.0.1:0', `model_store=${store}`].join('\n'),
+    ['inference_address=http://127.0.0.1:0', 'management_address=http://127.0.0.1:0', 'metrics_address=http://127.0.0.1:0', `model_store=${store}`, ...extraConfig].join('\n'),
   );
   const kiln = new URL('../../bin/kiln.mjs', import.meta.url).pathname;
   const probe = join(root, 'loop-probe.mjs');
@@ -48,6 +49,7 @@ export async function startServer(root: string, store: string): Promise<Server> 
     env: { ...process.env, LOG_LOCATION: join(root, 'logs'), KILN_LOG_LEVEL: 'warn', KILN_BENCH_LOOP_FILE: loopFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  killOnExit(child);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   // The server prints its startup block (config, then one `<api> <address>` line per API) in one write.
@@ -75,7 +77,63 @@ export async function startServer(root: string, store: string): Promise<Server> 
       }
     },
     async stop() {
-      child.kill('SIGTERM');
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Children still running when this process exits (normally or by a signal) are killed with it. */
+const children = new Set<ChildProcess>();
+let hooked = false;
+function killOnExit(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    for (const running of children) running.kill('SIGKILL');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const running of children) running.kill('SIGKILL');
+      process.exit(130);
+    });
+  }
+}
+
+/** The hand-written baseline server (handwritten.ts) as a child process. */
+export interface PlainServer {
+  readonly url: string;
+  readonly child: ChildProcess;
+  stderr(): string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts handwritten.ts on an ephemeral port serving `models` (name → .onnx), once it listens. */
+export async function startHandwritten(models: Readonly<Record<string, string>>): Promise<PlainServer> {
+  const script = new URL('./handwritten.ts', import.meta.url).pathname;
+  const args = ['--import', 'tsx', script, '--port', '0', ...Object.entries(models).flatMap(([name, file]) => ['--model', `${name}=${file}`])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: new URL('../..', import.meta.url).pathname });
+  killOnExit(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const found = /^listening (http:\S+)$/m.exec(out);
+      if (found) resolve(found[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`handwritten.ts exited with ${code}: ${stderr}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    url,
+    child,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
       return exited;
     },
   };

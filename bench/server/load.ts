@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { machineBusyMs, processCpuMs, scrape, serverLoop, type LoopStats, type Server } from './child.js';
 import { CLIENTS, LABELS, PING_EVERY_MS, REQUEST_TIMEOUT_MS } from './options.js';
 
-interface Reply {
+export interface Reply {
   readonly status: number;
   readonly body: string;
   readonly requestId: string | undefined;
@@ -30,7 +30,8 @@ export interface RequestKind {
 /** TorchServe's inference route, which the image and `.npy` requests take. */
 export const predictionsPath = (model: string) => `/predictions/${model}`;
 
-function send(agent: http.Agent, url: URL, request: RequestKind, id: number): Promise<Reply> {
+/** One request on `agent`, its whole answer read. */
+export function send(agent: http.Agent, url: URL, request: RequestKind, id: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       url,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createModelArchive } from '../../src/handlers/model-archive.js';
 import { CLS_LABELS } from '../../src/cli/demo-assets.js';
 import type { Server } from './child.js';
-import { BATCH, IMAGES, imageModelConfig, MAX_BATCH_DELAY_MS, MODEL_PATH, OIP_MODEL, PROCESS_MODEL, TENSOR_MODEL, tensorModelConfig } from './options.js';
+import { BATCH, IMAGES, imageModelConfig, MAX_BATCH_DELAY_MS, MODEL_PATH, OIP_MODEL, PROCESS_MODEL, TENSOR_MODEL, TENSORS, tensorModelConfig } from './options.js';
 
 /**
  * Writes one `.mar` per copy into `store`: `cls-b1`, `cls-b8` and `cls-b8-process` (image_classifier,
@@ -20,7 +20,7 @@ export async function buildArchives(root: string, store: string): Promise<void> 
   const copies = [
     ...(IMAGES ? [1, BATCH].map((batchSize) => ({ name: `cls-b${batchSize}`, handler: 'image_classifier', config: imageModelConfig(batchSize), extra: true })) : []),
     ...(IMAGES ? [{ name: PROCESS_MODEL, handler: 'image_classifier', config: imageModelConfig(BATCH, 'process'), extra: true }] : []),
-    ...[TENSOR_MODEL, OIP_MODEL].map((name) => ({ name, handler: 'tensor', config: tensorModelConfig(), extra: false })),
+    ...(TENSORS ? [TENSOR_MODEL, OIP_MODEL] : []).map((name) => ({ name, handler: 'tensor', config: tensorModelConfig(), extra: false })),
   ];
   for (const copy of copies) {
     const dir = join(root, copy.name);

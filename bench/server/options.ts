@@ -15,6 +15,19 @@ function flag(name: string, fallback: number): number {
   return value;
 }
 
+/** The suites `--suite` picks: the PP-OCR classifier on PNGs, tensor requests, MobileNetV2 on JPEGs. */
+export const SUITE_NAMES = ['ocr-cls', 'tensor', 'classify'] as const;
+export type SuiteName = (typeof SUITE_NAMES)[number];
+function suites(): readonly SuiteName[] {
+  const index = process.argv.indexOf('--suite');
+  const value = index > 0 ? process.argv[index + 1] ?? '' : 'all';
+  if (value === 'all') return SUITE_NAMES;
+  const picked = value.split(',');
+  for (const name of picked) if (!(SUITE_NAMES as readonly string[]).includes(name)) throw new Error(`--suite must be all or a comma list of ${SUITE_NAMES.join(', ')}; got '${name}'`);
+  return picked as SuiteName[];
+}
+/** The suites to run (`--suite`, default all); `--tensor-only` is `--suite tensor`. */
+export const SUITES: readonly SuiteName[] = process.argv.includes('--tensor-only') ? ['tensor'] : suites();
 /** Measured seconds per configuration (`--seconds`), split into {@link ROUNDS} rounds. */
 export const SECONDS = flag('--seconds', 30);
 /** Alternating rounds (`--rounds`), so drift of the machine spreads over every configuration. */
@@ -23,8 +36,10 @@ export const ROUNDS = Math.round(flag('--rounds', 3));
 export const ROUND_MS = (SECONDS * 1000) / ROUNDS;
 /** Intra-op threads of the tensor comparison, server and raw alike (`--threads`). */
 export const THREADS = Math.round(flag('--threads', availableParallelism()));
-/** False with --tensor-only: skip the image (PNG) configurations. */
-export const IMAGES = !process.argv.includes('--tensor-only');
+/** The `ocr-cls` suite: the image (PNG) configurations of the PP-OCR classifier. */
+export const IMAGES = SUITES.includes('ocr-cls');
+/** The `tensor` suite: `.npy` and OIP binary tensor requests against raw `session.run`. */
+export const TENSORS = SUITES.includes('tensor');
 /** The `tensor` handler copy that takes `.npy` requests on TorchServe's route. */
 export const TENSOR_MODEL = 'cls-tensor';
 /**
@@ -68,3 +83,21 @@ export const imageModelConfig = (batchSize: number, isolation: 'thread' | 'proce
 export const tensorModelConfig = () => [`batchSize: ${BATCH}`, `maxBatchDelay: ${MAX_BATCH_DELAY_MS}`, 'handler:', `  threads: ${THREADS}`, ''].join('\n');
 /** The image_classifier's preprocessing as the demo configures it, for the in-process loops. */
 export const TRANSFORM = IMAGE_PRESETS['ppocr-cls'];
+
+/**
+ * The `classify` suite's measured seconds per configuration (`--seconds`, default 6: its 24
+ * configurations then take about 4 minutes on 2 cores with setup, warm-up and drains), split
+ * into {@link ROUNDS} rounds.
+ */
+export const CLASSIFY_SECONDS = flag('--seconds', 6);
+export const CLASSIFY_ROUND_MS = (CLASSIFY_SECONDS * 1000) / ROUNDS;
+/** Batching of kiln's MobileNetV2 archives (the hand-written server does not batch). */
+export const CLASSIFY_BATCH = 8;
+export const CLASSIFY_MAX_BATCH_DELAY_MS = 5;
+/** Distinct JPEGs per request size, cycled by the clients; and calibration images for INT8. */
+export const CLASSIFY_IMAGES = 4;
+export const CLASSIFY_CALIBRATION = Math.round(flag('--calibration', 8));
+/** The client counts of the classify suite: throughput at 64, latency at 1. */
+export const CLASSIFY_CLIENTS = [64, 1] as const;
+/** Each classify contender runs this long per model and size before measuring, unmeasured. */
+export const CLASSIFY_WARMUP_MS = 1000;
