@@ -94,10 +94,15 @@ function killOnExit(child: ChildProcess): void {
   process.once('exit', () => {
     for (const running of children) running.kill('SIGKILL');
   });
+  // `on`, not `once`: a second signal (npm and tsx relay Ctrl-C to the group again) must not
+  // fall back to the default action and kill this process halfway through its 'exit' cleanup.
+  let exiting = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (exiting) return;
+      exiting = true;
       for (const running of children) running.kill('SIGKILL');
-      process.exit(130);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
     });
   }
 }

@@ -92,6 +92,9 @@ export async function runClassifySuite(): Promise<void> {
   console.log(`${cpu} (${cpus().length} cores); load before: ${uptime()}`);
   console.log(`${ROUNDS} alternating rounds of ${(CLASSIFY_ROUND_MS / 1000).toFixed(1)} s per configuration (${CLASSIFY_SECONDS} s each); clients ${CLASSIFY_CLIENTS.join(' and ')}`);
   const root = mkdtempSync(join(tmpdir(), 'kiln-bench-classify-'));
+  // Also on Ctrl-C (child.ts kills the children and exits, which runs 'exit' listeners).
+  const removeRoot = () => rmSync(root, { recursive: true, force: true });
+  process.once('exit', removeRoot);
   let kiln: Server | undefined;
   let hand: PlainServer | undefined;
   const sessions: ort.InferenceSession[] = [];
@@ -146,6 +149,7 @@ export async function runClassifySuite(): Promise<void> {
     console.log(`classify: children exited (kiln ${codes[0]}, hand-written ${codes[1]})`);
     const stderr = [kiln?.stderr().trim(), hand?.stderr().trim()].filter(Boolean).join('\n');
     if (stderr) console.log(`children's stderr (first lines):\n${stderr.split('\n').slice(0, 8).join('\n')}`);
-    rmSync(root, { recursive: true, force: true });
+    removeRoot();
+    process.removeListener('exit', removeRoot);
   }
 }
