@@ -93,7 +93,7 @@ describe('fold-image-preprocess', () => {
       const folded = foldImagePreprocess(model, optionsOf(preprocess));
       assert.deepEqual(
         folded.model.graph!.node.slice(0, folded.changes).map((node) => node.opType),
-        preprocess.channelOrder === 'bgr' ? ['Cast', 'Gather', 'Mul', 'Add', 'Transpose'] : ['Cast', 'Mul', 'Add', 'Transpose'],
+        preprocess.channelOrder === 'bgr' ? ['Gather', 'Transpose', 'Cast', 'Mul', 'Add'] : ['Transpose', 'Cast', 'Mul', 'Add'],
       );
       const want = (await runModel(model, { input: { type: 'float32', dims: reference.dims, data: reference.data } }, 'all'))['logits']!.data as Float32Array;
       const got = (await runModel(folded.model, { input: pixelsFeed(pixels) }, 'all'))['logits']!.data as Float32Array;

@@ -4,10 +4,9 @@
  * onnxruntime does the normalization vectorized, moving a quarter of the bytes a float tensor
  * would. The prepended nodes compute, per tensor channel c,
  * `float(pixel[order[c]]) · (scale / std[c]) + (−mean[c] / std[c])`, with the same two float32
- * constants the image module's normalize loop uses, then transpose to NCHW when the model is
- * NCHW:
+ * constants the image module's normalize loop uses, in the model's layout:
  *
- *   pixels(uint8 NHWC) → Cast(float) → [Gather(channel axis, [2, 1, 0]) if bgr] → Mul(gain) → Add(offset) → [Transpose if nchw]
+ *   pixels(uint8 NHWC) → [Gather(channel axis, [2, 1, 0]) if bgr] → [Transpose if nchw] → Cast(float) → Mul(gain) → Add(offset)
  *
  * The new input keeps the old input's name, so feeds, OIP metadata and clients keep naming it
  * the same; its type says what it now takes. Padding is not folded (it lives in normalized
@@ -107,15 +106,18 @@ export function foldImagePreprocess(model: ModelProto, options: FoldImagePreproc
   const names = new NameAllocator(graph);
   const base = input.name;
   const { gain, offset } = foldedGainOffset(options, channels);
+  const constantDims = options.layout === 'nchw' ? [channels, 1, 1] : [channels];
   const gainName = names.fresh(`${base}_fold_gain`);
   const offsetName = names.fresh(`${base}_fold_offset`);
   const initializers = [
-    encodeTensor({ name: gainName, dataType: DataType.FLOAT, dims: [channels], data: gain }),
-    encodeTensor({ name: offsetName, dataType: DataType.FLOAT, dims: [channels], data: offset }),
+    encodeTensor({ name: gainName, dataType: DataType.FLOAT, dims: constantDims, data: gain }),
+    encodeTensor({ name: offsetName, dataType: DataType.FLOAT, dims: constantDims, data: offset }),
   ];
   const nodes = [];
-  let current = names.fresh(`${base}_fold_float`);
-  nodes.push(makeNode('Cast', [base], [current], { name: names.fresh(`${base}_fold_cast`), attributes: { to: DataType.FLOAT } }));
+  // Reorder and transpose while the values are bytes (a quarter of the memory traffic), then
+  // normalize planes: with NCHW the per-channel constants broadcast as [C, 1, 1], one scalar per
+  // plane, which onnxruntime runs much faster than a 3-wide innermost broadcast.
+  let current = base;
   if (options.channelOrder === 'bgr') {
     const indices = names.fresh(`${base}_fold_bgr_indices`);
     initializers.push(encodeTensor({ name: indices, dataType: DataType.INT64, dims: [3], data: BigInt64Array.from([2n, 1n, 0n]) }));
@@ -123,15 +125,17 @@ export function foldImagePreprocess(model: ModelProto, options: FoldImagePreproc
     nodes.push(makeNode('Gather', [current, indices], [reordered], { name: names.fresh(`${base}_fold_reorder`), attributes: { axis: 3 } }));
     current = reordered;
   }
-  const scaled = names.fresh(`${base}_fold_scaled`);
-  nodes.push(makeNode('Mul', [current, gainName], [scaled], { name: names.fresh(`${base}_fold_mul`) }));
-  current = names.fresh(`${base}_fold_normalized`);
-  nodes.push(makeNode('Add', [scaled, offsetName], [current], { name: names.fresh(`${base}_fold_add`) }));
   if (options.layout === 'nchw') {
     const transposed = names.fresh(`${base}_fold_nchw`);
     nodes.push(makeNode('Transpose', [current], [transposed], { name: names.fresh(`${base}_fold_transpose`), attributes: { perm: [0, 3, 1, 2] } }));
     current = transposed;
   }
+  const float = names.fresh(`${base}_fold_float`);
+  nodes.push(makeNode('Cast', [current], [float], { name: names.fresh(`${base}_fold_cast`), attributes: { to: DataType.FLOAT } }));
+  const scaled = names.fresh(`${base}_fold_scaled`);
+  nodes.push(makeNode('Mul', [float, gainName], [scaled], { name: names.fresh(`${base}_fold_mul`) }));
+  current = names.fresh(`${base}_fold_normalized`);
+  nodes.push(makeNode('Add', [scaled, offsetName], [current], { name: names.fresh(`${base}_fold_add`) }));
   const normalized = current;
   const next = shallowCopy(GraphProtoSchema, graph);
   next.node = [...nodes, ...graph.node.map((node) => renameInputs(node, (name) => (name === base ? normalized : name)))];
