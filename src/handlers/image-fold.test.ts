@@ -4,7 +4,7 @@
  * alone in its batch, and `foldPreprocess: false` really feeding float32.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -20,6 +20,11 @@ import { buildMobileNetV2 } from '../../test/fixtures/mobilenet-v2.js';
 import { BatchContext } from './context.js';
 import { initializeArchiveHandler } from './from-archive.js';
 import { foldForDescription, loadImageModel } from './image-fold.js';
+import { createModelArchive } from './model-archive.js';
+import { readModel } from '../onnx/model-io.js';
+import { valueTypeOf } from '../onnx/graph.js';
+import { DataType } from '../onnx/dtype.js';
+import { FOLDED_PREPROCESS_KEY } from '../onnx/passes/fold-image-preprocess.js';
 import type { RequestInput } from './types.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'kiln-image-fold-'));
@@ -148,7 +153,6 @@ describe('image_classifier with the preprocessing folded in', () => {
 
   it('keeps the float path where folding does not apply (a padding resize, another size)', async () => {
     const path = join(scratch, 'model.onnx');
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(path, encodeModel(MODEL));
     for (const image of [{ preset: 'imagenet', resize: { mode: 'pad', width: 64, height: 64 } }, { preset: 'imagenet', resize: { mode: 'stretch', width: 32, height: 32 } }]) {
       const loaded = await loadImageModel('image_classifier', path, image, { logger: silentLogger() });
@@ -162,5 +166,32 @@ describe('image_classifier with the preprocessing folded in', () => {
     const folded = await loadImageModel('image_classifier', path, { preset: 'imagenet', resize: { mode: 'stretch', width: 64, height: 64 } }, { logger: silentLogger() });
     assert.deepEqual([folded.feed, folded.engine.inputs[0]!.type, folded.engine.inputs[0]!.shape], ['pixels', 'uint8', ['batch', 64, 64, 3]]);
     await folded.engine.release();
+  });
+
+  it('kiln archive --fold-preprocess writes a model that takes uint8 NHWC pixels and answers the same', async () => {
+    const folder = join(scratch, 'cli');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'mobilenet.onnx'), encodeModel(MODEL));
+    writeFileSync(join(folder, 'model-config.yaml'), `batchSize: 8\nhandler:\n${IMAGE}  topk: 10\n`);
+    const written = await createModelArchive({
+      modelName: 'folded-at-archive',
+      serializedFile: join(folder, 'mobilenet.onnx'),
+      handler: 'image_classifier',
+      configFile: join(folder, 'model-config.yaml'),
+      exportPath: folder,
+      format: 'no-archive',
+      foldPreprocess: true,
+    });
+    const { model } = readModel(join(written.path, 'mobilenet.onnx'));
+    const input = valueTypeOf(model.graph!.input[0]!)!;
+    assert.deepEqual([input.name, input.dataType, input.shape], ['input', DataType.UINT8, ['batch', 64, 64, 3]]);
+    assert.ok(model.metadataProps.some((entry) => entry.key === FOLDED_PREPROCESS_KEY));
+    const served = await serve(written.path);
+    assert.deepEqual(feeds(served.logs), ['pixels']);
+    assertSameTopK(served.answers, (await serve(await archive('reference', `${IMAGE}  foldPreprocess: false\n`))).answers);
+    await assert.rejects(
+      createModelArchive({ modelName: 'x', serializedFile: join(folder, 'mobilenet.onnx'), handler: 'tensor', exportPath: folder, format: 'no-archive', force: true, foldPreprocess: true }),
+      (error) => isKilnError(error, 'KILN_CLI_USAGE'),
+    );
   });
 });
