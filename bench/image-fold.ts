@@ -13,12 +13,19 @@
  * thread so the two paths compete for nothing. Also printed: the preprocessing alone, and the
  * largest logit difference between the paths (they must agree within 1e-5).
  *
+ * Then the load itself: image_classifier's `loadImageModel` from the model file with folding on
+ * (read, fold, serialize, create the session from bytes) and off (session from the path),
+ * alternating, median of 5.
+ *
  * Usage: npm run bench:fold [-- --rounds N]
  */
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { table } from '../src/cli/format.js';
-import { foldForDescription } from '../src/handlers/image-fold.js';
+import { silentLogger } from '../src/core/log.js';
+import { foldForDescription, loadImageModel } from '../src/handlers/image-fold.js';
 import { IMAGE_PRESETS, prepareImage, prepareImagePixels } from '../src/image/index.js';
 import { encodeModel } from '../src/onnx/model-io.js';
 import { Engine } from '../src/runtime/engine.js';
@@ -144,6 +151,36 @@ async function main(): Promise<void> {
   console.log(table(['image', 'path', 'CPU ms/image', 'of which preprocess', 'wall ms/image', 'CPU vs float', 'max |Δlogit|', 'images'], rows));
   await floatEngine.release();
   await foldedEngine.release();
+  await loadTimes(encodeModel(model));
+}
+
+/** Median wall and CPU ms of loading the model for image_classifier with folding on and off. */
+async function loadTimes(onnx: Uint8Array): Promise<void> {
+  const folder = mkdtempSync(join(tmpdir(), 'kiln-bench-fold-'));
+  try {
+    const path = join(folder, 'mobilenet.onnx');
+    writeFileSync(path, onnx);
+    const samples = { on: [] as [number, number][], off: [] as [number, number][] };
+    for (let run = 0; run < 5; run++) {
+      for (const fold of [true, false]) {
+        const cpu = process.cpuUsage();
+        const start = performance.now();
+        const loaded = await loadImageModel('image_classifier', path, 'imagenet', { fold, logger: silentLogger(), engine: { intraOpThreads: 1 } });
+        const used = process.cpuUsage(cpu);
+        samples[fold ? 'on' : 'off'].push([performance.now() - start, (used.user + used.system) / 1000]);
+        await loaded.engine.release();
+      }
+    }
+    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!.toFixed(0);
+    console.log(
+      table(
+        ['load (14 MB model)', 'wall ms (median of 5)', 'CPU ms'],
+        (['off', 'on'] as const).map((key) => [key === 'on' ? 'fold on (read, fold, session from bytes)' : 'fold off (session from the path)', median(samples[key].map(([wall]) => wall)), median(samples[key].map(([, cpu]) => cpu))]),
+      ),
+    );
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 }
 
 await main();
