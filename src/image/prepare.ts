@@ -9,7 +9,8 @@
  * size directly, the largest saving on camera-size photos). Padding is not done by sharp (it
  * would extend before resizing, whatever the call order): the normalize loop writes the window
  * into a tensor already holding the padding value. Normalization is one multiply-add per value
- * with per-channel constants hoisted, in a typed-array loop.
+ * with per-channel constants hoisted, in a typed-array loop; {@link prepareImagePixels} stops
+ * before it, for a model that normalizes in its own graph (the preprocessing folded in).
  */
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { KilnError, describeError } from '../core/errors.js';
