@@ -82,7 +82,8 @@ export async function prepareImageBatch(requests: readonly RequestInput[], prepr
  * `image_classifier`: any image sharp decodes → the image module's preprocessing as
  * `handler.image` in model-config.yaml describes it (see image-config.ts; default: the model's
  * input size, centre crop, ImageNet mean/std) → one batched run → softmax → top-k labels from
- * index_to_name.json.
+ * index_to_name.json. Where the description allows, the normalization runs inside the model and
+ * batches are uint8 pixels (image-fold.ts; `handler.foldPreprocess: false` turns that off).
  */
 export function imageClassifier(): Handler {
   let engine: Engine;
