@@ -352,6 +352,11 @@ export const ERROR_CATALOGUE = {
     wireType: 'InvalidModelException',
     summary: 'The model imports an ONNX opset kiln cannot convert (too old), or uses an op whose upgrade kiln does not know.',
   },
+  KILN_ONNX_FOLD_UNSUPPORTED: {
+    kind: 'unsupported',
+    wireType: 'InvalidModelException',
+    summary: 'Image preprocessing cannot be folded into the model: its image input is not float32 rank 4 with 1 or 3 channels and a fixed height and width, or the opset is below 7.',
+  },
   KILN_QUANTIZE_CALIBRATION_INVALID: {
     kind: 'invalid_arg',
     wireType: 'BadRequestException',

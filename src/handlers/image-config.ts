@@ -40,12 +40,13 @@ export function inputSize(shape: readonly (number | string | undefined)[], layou
   return typeof h === 'number' && h > 0 && typeof w === 'number' && w > 0 ? [h, w] : undefined;
 }
 
-function fromLegacy(handler: string, value: unknown, modelShape: readonly (number | string | undefined)[]): ImagePreprocess {
+function fromLegacy(handler: string, value: unknown, modelShape: readonly (number | string | undefined)[], pixels: boolean): ImagePreprocess {
   const parsed = LegacySchema.safeParse(value);
   if (!parsed.success) throw loadFailed(handler, describeIssue(parsed.error, { root: 'the description' }));
   const legacy = parsed.data;
   const layout = legacy.layout.toLowerCase() as 'nchw' | 'nhwc';
-  const size = legacy.size ?? inputSize(modelShape, layout);
+  // A model with the preprocessing folded in takes NHWC pixels, whatever layout it had before.
+  const size = legacy.size ?? inputSize(modelShape, pixels ? 'nhwc' : layout);
   if (!size) throw loadFailed(handler, "the model's input has a dynamic size; set handler.image.size: [height, width], or a description with a resize mode (e.g. image: imagenet)");
   const [height, width] = size;
   let resize;
@@ -67,13 +68,22 @@ function fromLegacy(handler: string, value: unknown, modelShape: readonly (numbe
   }
 }
 
+/** Options for {@link resolveHandlerImage}. */
+export interface ResolveHandlerImageOptions {
+  /**
+   * The model takes uint8 `[N, H, W, C]` pixels (its preprocessing folded in), so `modelShape`
+   * is NHWC whatever layout the description names. @defaultValue false
+   */
+  readonly pixels?: boolean;
+}
+
 /**
  * Resolves `handler.image` for a built-in image handler (see the module comment for the forms).
  * `modelShape` is the model's first input shape; only the old form without `size` reads it.
  * @throws KilnError `KILN_HANDLER_LOAD_FAILED` naming what is wrong.
  */
-export function resolveHandlerImage(handler: string, value: unknown, modelShape: readonly (number | string | undefined)[]): ImagePreprocess {
-  if (value === undefined || isLegacy(value)) return fromLegacy(handler, value ?? {}, modelShape);
+export function resolveHandlerImage(handler: string, value: unknown, modelShape: readonly (number | string | undefined)[], options: ResolveHandlerImageOptions = {}): ImagePreprocess {
+  if (value === undefined || isLegacy(value)) return fromLegacy(handler, value ?? {}, modelShape, options.pixels ?? false);
   try {
     return typeof value === 'string' ? parseImagePreprocess(value) : resolveImagePreprocess(value);
   } catch (error) {

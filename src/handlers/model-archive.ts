@@ -5,16 +5,19 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { parseModelConfig } from '../archive/model-config.js';
+import { parseModelConfig, type ModelConfig } from '../archive/model-config.js';
 import { extraFileEntries, writeArchive, type ArchiveEntry, type ArchiveFormat, type WrittenArchive } from '../archive/write.js';
 import { KilnError } from '../core/errors.js';
 import { readFileChecked } from '../core/fs.js';
 import { externalLocation } from '../onnx/external-data.js';
-import { readModel } from '../onnx/model-io.js';
+import { encodeModel, readModel } from '../onnx/model-io.js';
+import { valueTypeOf } from '../onnx/graph.js';
 import { isExternal } from '../onnx/tensor.js';
 import { allTensors } from '../onnx/walk.js';
 import { bundleHandler, BUNDLED_HANDLER_FILE } from './bundle.js';
 import { isBuiltinHandler } from './builtin-handlers.js';
+import { resolveHandlerImage } from './image-config.js';
+import { foldForDescription } from './image-fold.js';
 
 /** What {@link createModelArchive} packs, with torch-model-archiver's meaning for each field. */
 export interface ModelArchiveOptions {
@@ -36,6 +39,31 @@ export interface ModelArchiveOptions {
   readonly format?: ArchiveFormat;
   /** Overwrite an existing archive. @defaultValue false */
   readonly force?: boolean;
+  /**
+   * Write the model with its image preprocessing folded in (image_classifier only): its input
+   * becomes uint8 `[N, H, W, C]` pixels, as the config's `handler.image` describes them, so the
+   * archived model runs in any ONNX Runtime without kiln's normalize step. @defaultValue false
+   */
+  readonly foldPreprocess?: boolean;
+}
+
+/**
+ * The model with `handler.image` of the config folded in, as one in-memory entry (external data
+ * inlined, so it must fit in 2 GiB).
+ */
+function foldedModelEntry(options: ModelArchiveOptions, config: ModelConfig | undefined): ArchiveEntry {
+  if (options.handler !== 'image_classifier') {
+    throw new KilnError('KILN_CLI_USAGE', `--fold-preprocess works with --handler image_classifier (the handler that feeds pixels), not ${options.handler}`);
+  }
+  if (!options.serializedFile) throw new KilnError('KILN_CLI_USAGE', '--fold-preprocess needs a --serialized-file');
+  const { model } = readModel(options.serializedFile);
+  const graph = model.graph!;
+  const initializers = new Set(graph.initializer.map((tensor) => tensor.name));
+  const input = graph.input.find((info) => !initializers.has(info.name));
+  const handlerConfig = config?.handler['handler'];
+  const image = typeof handlerConfig === 'object' && handlerConfig !== null ? (handlerConfig as Record<string, unknown>)['image'] : undefined;
+  const preprocess = resolveHandlerImage('image_classifier', image, (input && valueTypeOf(input)?.shape) ?? []);
+  return { name: basename(options.serializedFile), source: { bytes: encodeModel(foldForDescription(model, preprocess)) } };
 }
 
 const HANDLER_SOURCE = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '.tsx', '.jsx']);
@@ -87,14 +115,13 @@ async function handlerEntries(handler: string): Promise<{ spec: string; entries:
  */
 export async function createModelArchive(options: ModelArchiveOptions): Promise<WrittenArchive> {
   const entries: ArchiveEntry[] = [];
-  if (options.serializedFile) entries.push(...modelEntries(options.serializedFile));
+  const config = options.configFile ? parseModelConfig(readFileChecked(options.configFile, 'config file').toString('utf8'), options.configFile) : undefined;
+  if (options.foldPreprocess) entries.push(foldedModelEntry(options, config));
+  else if (options.serializedFile) entries.push(...modelEntries(options.serializedFile));
   const handler = await handlerEntries(options.handler);
   entries.push(...handler.entries);
   for (const item of options.extraFiles ?? []) entries.push(...extraFileEntries(item));
-  if (options.configFile) {
-    parseModelConfig(readFileChecked(options.configFile, 'config file').toString('utf8'), options.configFile);
-    entries.push({ name: basename(options.configFile), source: { path: options.configFile } });
-  }
+  if (options.configFile) entries.push({ name: basename(options.configFile), source: { path: options.configFile } });
   return writeArchive({
     modelName: options.modelName,
     modelVersion: options.version ?? '1.0',

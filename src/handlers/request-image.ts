@@ -3,7 +3,7 @@
  * module's one implementation (the one calibration uses), failing with the handler's error code.
  */
 import { KilnError, isKilnError } from '../core/errors.js';
-import { decodeRgb, prepareImage, type ImagePreprocess, type ImageTensor, type RgbPixels } from '../image/index.js';
+import { decodeRgb, prepareImage, prepareImagePixels, type ImagePixels, type ImagePreprocess, type ImageTensor, type RgbPixels } from '../image/index.js';
 
 /** Request bytes from TorchServe's `data` or `body` field; a string is base64. */
 export function requestBytes(input: Readonly<Record<string, unknown>>, requestIndex: number): Uint8Array {
@@ -31,6 +31,18 @@ function asInputInvalid(error: unknown, requestIndex: number | undefined): unkno
 export async function requestImageTensor(bytes: Uint8Array, preprocess: ImagePreprocess, requestIndex?: number): Promise<ImageTensor> {
   try {
     return await prepareImage(bytes, preprocess);
+  } catch (error) {
+    throw asInputInvalid(error, requestIndex);
+  }
+}
+
+/**
+ * One request's image as uint8 `[1, H, W, C]` pixels, for a model with the preprocessing folded in.
+ * @throws KilnError `KILN_HANDLER_INPUT_INVALID` when the bytes are not a decodable image.
+ */
+export async function requestImagePixels(bytes: Uint8Array, preprocess: ImagePreprocess, requestIndex?: number): Promise<ImagePixels> {
+  try {
+    return await prepareImagePixels(bytes, preprocess);
   } catch (error) {
     throw asInputInvalid(error, requestIndex);
   }

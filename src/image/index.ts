@@ -22,4 +22,14 @@ export {
 } from './description.js';
 export { parseImagePreprocess } from './spec-string.js';
 export { fixedOutputSize, planResize, roundHalfEven, type ResizePlan } from './geometry.js';
-export { decodeRgb, prepareImage, type ImageInput, type ImageTensor, type RawPixels, type RgbPixels } from './prepare.js';
+export {
+  canFoldPreprocess,
+  decodeRgb,
+  prepareImage,
+  prepareImagePixels,
+  type ImageInput,
+  type ImagePixels,
+  type ImageTensor,
+  type RawPixels,
+  type RgbPixels,
+} from './prepare.js';

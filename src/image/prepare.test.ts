@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { KilnError } from '../core/errors.js';
 import { resolveImagePreprocess } from './description.js';
 import { planResize } from './geometry.js';
-import { decodeRgb, normalize, prepareImage } from './prepare.js';
+import { canFoldPreprocess, decodeRgb, normalize, prepareImage, prepareImagePixels } from './prepare.js';
 import { parseImagePreprocess } from './spec-string.js';
 
 /** Two RGB pixels: (10, 20, 30) and (40, 50, 60). */
@@ -64,5 +64,38 @@ describe('prepareImage', () => {
       assert.match(error.message, /^not an image kiln can decode/);
       return true;
     });
+  });
+});
+
+describe('prepareImagePixels', () => {
+  it('folds only the fixed-size modes without padding', () => {
+    const modes = ['stretch:8x8', 'shorter-side:10:8', 'pad:8x8', 'height:8:16', 'multiple-of:64:8'];
+    assert.deepEqual(
+      modes.map((mode) => canFoldPreprocess(parseImagePreprocess(`resize=${mode}`))),
+      [true, true, false, false, false],
+    );
+  });
+
+  it('gives the window prepareImage normalizes, as uint8 NHWC in source order (BGR left to the model)', async () => {
+    const raw = Buffer.alloc(30 * 10 * 3);
+    for (let index = 0; index < raw.length; index++) raw[index] = (index * 37) % 256;
+    const preprocess = parseImagePreprocess('resize=shorter-side:12:8,scale=1,order=bgr');
+    const pixels = await prepareImagePixels({ width: 30, height: 10, channels: 3, data: raw }, preprocess);
+    assert.deepEqual(pixels.dims, [1, 8, 8, 3]);
+    const tensor = await prepareImage({ width: 30, height: 10, channels: 3, data: raw }, preprocess);
+    // With scale 1, mean 0, std 1 the tensor is the pixels: tensor channel 0 (blue) is source band 2.
+    const plane = 8 * 8;
+    for (let pixel = 0; pixel < plane; pixel++) {
+      assert.deepEqual([0, 1, 2].map((c) => tensor.data[c * plane + pixel]), [2, 1, 0].map((band) => pixels.data[pixel * 3 + band]));
+    }
+  });
+
+  it('gives three bands for a grey source and one for gray, and refuses a padding mode', async () => {
+    const grey = { width: 4, height: 2, channels: 1 as const, data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]) };
+    const rgb = await prepareImagePixels(grey, parseImagePreprocess('resize=stretch:4x2'));
+    assert.deepEqual([rgb.dims, [...rgb.data.slice(0, 6)]], [[1, 2, 4, 3], [1, 1, 1, 2, 2, 2]]);
+    const gray = await prepareImagePixels(grey, parseImagePreprocess('resize=stretch:4x2,order=gray'));
+    assert.deepEqual([gray.dims, [...gray.data]], [[1, 2, 4, 1], [1, 2, 3, 4, 5, 6, 7, 8]]);
+    await assert.rejects(prepareImagePixels(grey, parseImagePreprocess('resize=pad:4x4')), (error: unknown) => error instanceof KilnError && error.code === 'KILN_IMAGE_PREPROCESS_INVALID');
   });
 });

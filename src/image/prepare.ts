@@ -9,11 +9,12 @@
  * size directly, the largest saving on camera-size photos). Padding is not done by sharp (it
  * would extend before resizing, whatever the call order): the normalize loop writes the window
  * into a tensor already holding the padding value. Normalization is one multiply-add per value
- * with per-channel constants hoisted, in a typed-array loop.
+ * with per-channel constants hoisted, in a typed-array loop; {@link prepareImagePixels} stops
+ * before it, for a model that normalizes in its own graph (the preprocessing folded in).
  */
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { KilnError, describeError } from '../core/errors.js';
-import { ALPHA_BACKGROUND, MAX_INPUT_PIXELS, channelCount, type ImagePreprocess } from './description.js';
+import { ALPHA_BACKGROUND, MAX_INPUT_PIXELS, channelCount, invalidPreprocess, type ImagePreprocess } from './description.js';
 import { planResize, type ResizePlan } from './geometry.js';
 
 /** Decoded 8-bit pixels, interleaved, row-major (`width * height * channels` bytes). */
@@ -67,14 +68,19 @@ async function open(input: ImageInput): Promise<{ image: Sharp; width: number; h
   }
 }
 
+/** The window sharp gives for a description: interleaved 8-bit pixels and their geometry. */
+interface DecodedWindow {
+  readonly data: Buffer;
+  /** Bytes per pixel as sharp wrote them (1 for gray, 3 for colour; 2 or 4 with alpha). */
+  readonly stride: number;
+  readonly plan: ResizePlan;
+}
+
 /**
- * Runs a description on one image and returns its tensor. Calibration and serving both call
- * this, so the same bytes and description give the same Float32Array, bit for bit.
- * @throws KilnError `KILN_IMAGE_DECODE_FAILED` when the bytes are not a decodable image (or
- *   exceed {@link MAX_INPUT_PIXELS}).
- * @example const { dims, data } = await prepareImage(await readFile('cat.jpg'), IMAGE_PRESETS.imagenet);
+ * The one sharp pipeline every path shares: decode (shrink-on-load), orient, flatten, colour,
+ * resize and crop, to raw interleaved pixels of the window `plan.width × plan.height`.
  */
-export async function prepareImage(input: ImageInput, preprocess: ImagePreprocess): Promise<ImageTensor> {
+async function decodeWindow(input: ImageInput, preprocess: ImagePreprocess): Promise<DecodedWindow> {
   const { image, width, height } = await open(input);
   const plan = planResize(preprocess.resize, width, height);
   let pipeline = image.flatten({ background: ALPHA_BACKGROUND }).toColourspace(preprocess.channelOrder === 'gray' ? 'b-w' : 'srgb');
@@ -91,7 +97,59 @@ export async function prepareImage(input: ImageInput, preprocess: ImagePreproces
   } catch (error) {
     throw undecodable(isRaw(input) ? input.data.byteLength : input.byteLength, error);
   }
-  return normalize(pixels.data, pixels.info.channels, plan, preprocess);
+  return { data: pixels.data, stride: pixels.info.channels, plan };
+}
+
+/**
+ * Runs a description on one image and returns its tensor. Calibration and serving both call
+ * this, so the same bytes and description give the same Float32Array, bit for bit.
+ * @throws KilnError `KILN_IMAGE_DECODE_FAILED` when the bytes are not a decodable image (or
+ *   exceed {@link MAX_INPUT_PIXELS}).
+ * @example const { dims, data } = await prepareImage(await readFile('cat.jpg'), IMAGE_PRESETS.imagenet);
+ */
+export async function prepareImage(input: ImageInput, preprocess: ImagePreprocess): Promise<ImageTensor> {
+  const { data, stride, plan } = await decodeWindow(input, preprocess);
+  return normalize(data, stride, plan, preprocess);
+}
+
+/** A prepared image before normalization: uint8 `[1, H, W, C]`, interleaved, source colours (RGB or gray). */
+export interface ImagePixels {
+  readonly dims: readonly [1, number, number, number];
+  readonly data: Uint8Array;
+}
+
+/**
+ * True when a description's arithmetic can run inside the model on {@link prepareImagePixels}'
+ * output: its resize mode always fills a fixed-size tensor with no padding (`stretch`,
+ * `shorter-side`). Padding is written in normalized space and varies per image, so `pad`,
+ * `height` and `multiple-of` cannot be folded.
+ */
+export function canFoldPreprocess(preprocess: ImagePreprocess): boolean {
+  return preprocess.resize.mode === 'stretch' || preprocess.resize.mode === 'shorter-side';
+}
+
+/**
+ * Runs the same sharp pipeline as {@link prepareImage} and returns the window's 8-bit pixels,
+ * without normalizing: uint8 `[1, H, W, C]` in SOURCE band order (RGB, or gray; a model folded
+ * with `kiln archive --fold-preprocess` or by the image_classifier does BGR, scale, mean, std and
+ * layout itself). Only for descriptions where {@link canFoldPreprocess} is true.
+ * @throws KilnError `KILN_IMAGE_DECODE_FAILED` when the bytes are not a decodable image;
+ *   `KILN_IMAGE_PREPROCESS_INVALID` when the description would pad.
+ */
+export async function prepareImagePixels(input: ImageInput, preprocess: ImagePreprocess): Promise<ImagePixels> {
+  if (!canFoldPreprocess(preprocess)) throw invalidPreprocess(`pixels without normalization need a stretch or shorter-side resize, not ${preprocess.resize.mode}`);
+  const { data, stride, plan } = await decodeWindow(input, preprocess);
+  const channels = channelCount(preprocess);
+  const dims = [1, plan.height, plan.width, channels] as const;
+  if (stride === channels) return { dims, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  // sharp kept a band count the tensor does not have (a grey source, alpha): the same band
+  // choice as normalize, one band per tensor channel.
+  const colourBands = stride === 2 || stride === 4 ? stride - 1 : stride;
+  const out = new Uint8Array(plan.width * plan.height * channels);
+  for (let pixel = 0, from = 0; pixel < out.length; pixel += channels, from += stride) {
+    for (let band = 0; band < channels; band++) out[pixel + band] = data[from + Math.min(band, colourBands - 1)]!;
+  }
+  return { dims, data: out };
 }
 
 /**

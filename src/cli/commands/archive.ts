@@ -15,6 +15,8 @@ export interface ArchiveFlags {
   readonly exportPath: string;
   readonly archiveFormat: ArchiveFormat;
   readonly force: boolean;
+  /** Write the model with handler.image's preprocessing folded in (uint8 NHWC input). */
+  readonly foldPreprocess?: boolean;
 }
 
 /** `kiln archive`: builds a .mar (or tgz, or folder) from an ONNX model and a handler. */
@@ -27,9 +29,11 @@ export async function runArchive(flags: ArchiveFlags, io: CliIO): Promise<void> 
     exportPath: flags.exportPath,
     format: flags.archiveFormat,
     force: flags.force,
+    ...(flags.foldPreprocess ? { foldPreprocess: true } : {}),
     ...(flags.serializedFile ? { serializedFile: flags.serializedFile } : {}),
     ...(flags.configFile ? { configFile: flags.configFile } : {}),
   });
   const size = statSync(written.path).isDirectory() ? '' : ` (${formatBytes(statSync(written.path).size)})`;
-  io.out(`wrote ${written.path}${size}: ${written.files.length} files, handler ${written.manifest.model.handler}`);
+  const folded = flags.foldPreprocess ? '; model input: uint8 NHWC pixels (preprocessing folded in)' : '';
+  io.out(`wrote ${written.path}${size}: ${written.files.length} files, handler ${written.manifest.model.handler}${folded}`);
 }

@@ -2,11 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { KilnError } from '../../core/errors.js';
-import { Engine } from '../../runtime/engine.js';
+import type { Engine } from '../../runtime/engine.js';
 import type { HostTensor } from '../../runtime/tensors.js';
-import type { ImagePreprocess, ImageTensor } from '../../image/index.js';
-import { resolveHandlerImage } from '../image-config.js';
-import { requestBytes, requestImageTensor } from '../request-image.js';
+import type { ImagePixels, ImagePreprocess, ImageTensor } from '../../image/index.js';
+import { loadImageModel } from '../image-fold.js';
+import { requestBytes, requestImagePixels, requestImageTensor } from '../request-image.js';
 import { settleEach, succeeded } from '../request-errors.js';
 import { defineHandler, type Handler, type HandlerContext, type RequestInput } from '../types.js';
 import { parseOrThrow } from '../../core/schema-errors.js';
@@ -15,6 +15,8 @@ const ConfigSchema = z.object({
   image: z.unknown().optional(),
   topk: z.number().int().positive().default(5),
   softmax: z.enum(['auto', 'always', 'never']).default('auto'),
+  /** Fold the preprocessing's arithmetic into the model and feed uint8 pixels (see image-fold.ts). */
+  foldPreprocess: z.boolean().default(true),
 }).loose();
 
 /** Labels from index_to_name.json (`{"0": "tench"}`; a list value means its last element). */
@@ -45,18 +47,21 @@ export function topK(row: Float32Array, k: number, labels: ReadonlyMap<number, s
 
 /** The decoded images of a batch (or each one's error) and the tensor of those that decoded. */
 export interface PreparedBatch {
-  readonly images: (ImageTensor | Error)[];
+  readonly images: (ImageTensor | ImagePixels | Error)[];
   readonly tensor: HostTensor | undefined;
 }
 
 /**
  * The image_classifier's preprocess: each request's bytes through the image module (each image
  * decodes on its own: one that is not an image fails alone, not its batch), stacked into one
- * batch tensor. Images whose tensor size differs from the batch's first (possible with the
- * `multiple-of` mode) fail alone.
+ * batch tensor: float32 by the description, or with `feed: 'pixels'` uint8 `[n, H, W, C]` for a
+ * model with the preprocessing folded in. Images whose tensor size differs from the batch's
+ * first (possible with the `multiple-of` mode) fail alone.
  */
-export async function prepareImageBatch(requests: readonly RequestInput[], preprocess: ImagePreprocess): Promise<PreparedBatch> {
-  const prepared = await settleEach(requests, (request, index) => requestImageTensor(requestBytes(request, index), preprocess, index));
+export async function prepareImageBatch(requests: readonly RequestInput[], preprocess: ImagePreprocess, feed: 'float' | 'pixels' = 'float'): Promise<PreparedBatch> {
+  const prepared = await settleEach(requests, (request, index): Promise<ImageTensor | ImagePixels> =>
+    feed === 'pixels' ? requestImagePixels(requestBytes(request, index), preprocess, index) : requestImageTensor(requestBytes(request, index), preprocess, index),
+  );
   const first = succeeded(prepared)[0]?.value;
   if (!first) return { images: prepared, tensor: undefined };
   const images = prepared.map((image, index) =>
@@ -67,37 +72,38 @@ export async function prepareImageBatch(requests: readonly RequestInput[], prepr
         }),
   );
   const decoded = succeeded(images);
-  const data = new Float32Array(decoded.length * first.data.length);
-  decoded.forEach(({ value }, row) => data.set(value.data, row * first.data.length));
-  return { images, tensor: { type: 'float32', dims: [decoded.length, ...first.dims.slice(1)], data } };
+  const size = first.data.length;
+  const data = feed === 'pixels' ? new Uint8Array(decoded.length * size) : new Float32Array(decoded.length * size);
+  decoded.forEach(({ value }, row) => data.set(value.data, row * size));
+  return { images, tensor: { type: feed === 'pixels' ? 'uint8' : 'float32', dims: [decoded.length, ...first.dims.slice(1)], data } };
 }
 
 /**
  * `image_classifier`: any image sharp decodes → the image module's preprocessing as
  * `handler.image` in model-config.yaml describes it (see image-config.ts; default: the model's
  * input size, centre crop, ImageNet mean/std) → one batched run → softmax → top-k labels from
- * index_to_name.json.
+ * index_to_name.json. Where the description allows, the normalization runs inside the model and
+ * batches are uint8 pixels (image-fold.ts; `handler.foldPreprocess: false` turns that off).
  */
 export function imageClassifier(): Handler {
   let engine: Engine;
   let preprocess: ImagePreprocess;
+  let feed: 'float' | 'pixels';
   let config: z.infer<typeof ConfigSchema>;
   let labels: Map<number, string>;
   return defineHandler<PreparedBatch, (Float32Array | Error)[]>({
     async initialize(context: HandlerContext) {
       config = parseOrThrow(ConfigSchema, context.modelYamlConfig['handler'] ?? {}, (reason) => new KilnError('KILN_HANDLER_LOAD_FAILED', `image_classifier: handler config: ${reason}`));
       if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'image_classifier needs a serialized ONNX model in the archive');
-      engine = await Engine.load(context.modelPath, { label: context.modelName, logger: context.logger });
-      try {
-        preprocess = resolveHandlerImage('image_classifier', config.image, engine.inputs[0]?.shape ?? []);
-      } catch (error) {
-        await engine.release();
-        throw error;
-      }
+      ({ engine, preprocess, feed } = await loadImageModel('image_classifier', context.modelPath, config.image, {
+        fold: config.foldPreprocess,
+        logger: context.logger,
+        engine: { label: context.modelName },
+      }));
       labels = loadLabels(context.modelDir);
     },
     async preprocess(requests) {
-      return prepareImageBatch(requests, preprocess);
+      return prepareImageBatch(requests, preprocess, feed);
     },
     async inference({ images, tensor }) {
       if (!tensor) return images as Error[];
