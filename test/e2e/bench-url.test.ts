@@ -121,7 +121,7 @@ test('TorchServe route: request files, model from --model', async () => {
 test('OIP v2: inputs generated from the model metadata, model and protocol from the URL', async () => {
   const report = await sweep('--url', `${server.inference}/v2/models/neg`);
   assert.equal(report.protocol, 'oip');
-  assert.match(report.input, /generated \(seed 1, JSON\): x FP32\[1,3\]/);
+  assert.match(report.input, /generated \(seed 1, JSON\): x FP32\[1,3\] \(declared \[1,3\]\)/);
 });
 
 test('OIP v2 with the binary tensor extension', async () => {

@@ -106,13 +106,14 @@ export interface GenerateOptions {
  * One OIP infer request of seeded random tensors of the declared shapes and datatypes; a
  * variable dim (-1) takes its value from `--shape NAME=…` or `--dim '*=N'`.
  */
-export function generatedOipRequest(inputs: readonly OipTensorMetadata[], options: GenerateOptions, headers: Readonly<Record<string, string>>): BenchRequest {
+export function generatedOipRequest(inputs: readonly OipTensorMetadata[], options: GenerateOptions, headers: Readonly<Record<string, string>>): BenchRequest & { readonly shapes: Readonly<Record<string, readonly number[]>> } {
   const signatures: TensorSignature[] = inputs.map((input) => ({
     name: input.name,
     type: hostTypeOf(input.datatype),
     shape: input.shape.map((dim) => (dim < 0 ? undefined : dim)),
   }));
   const feeds = makeFeeds(signatures, { dims: options.dims, shapes: options.shapes, seed: options.seed, label: options.label });
+  const shapes = Object.fromEntries(Object.entries(feeds).map(([name, feed]) => [name, feed.dims]));
   if (!options.binary) {
     const body = {
       inputs: inputs.map((input) => {
@@ -120,7 +121,7 @@ export function generatedOipRequest(inputs: readonly OipTensorMetadata[], option
         return { name: input.name, shape: feed.dims, datatype: input.datatype, data: dataToJson(input.datatype, feed.data, input.name) };
       }),
     };
-    return { headers: { ...headers, 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) };
+    return { headers: { ...headers, 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify(body)), shapes };
   }
   const parts = inputs.map((input) => tensorBytes(input.datatype, feeds[input.name]!));
   const header = Buffer.from(
@@ -132,6 +133,7 @@ export function generatedOipRequest(inputs: readonly OipTensorMetadata[], option
   return {
     headers: { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) },
     body: Buffer.concat([header, ...parts]),
+    shapes,
   };
 }
 

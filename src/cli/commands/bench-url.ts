@@ -138,8 +138,8 @@ async function buildRequests(config: BenchUrlConfig): Promise<{ requests: BenchR
     document = undefined;
   }
   const inputs = metadataInputs(document, `${target.origin}${target.metadataPath}`);
-  const request = generatedOipRequest(inputs, { dims: config.dims, shapes: config.shapes, seed: config.seed, binary: config.binary, label: modelLabel(target) }, config.headers);
-  const described = inputs.map((input) => `${input.name} ${input.datatype}[${input.shape.join(',')}]`).join(', ');
+  const { shapes, ...request } = generatedOipRequest(inputs, { dims: config.dims, shapes: config.shapes, seed: config.seed, binary: config.binary, label: modelLabel(target) }, config.headers);
+  const described = inputs.map((input) => `${input.name} ${input.datatype}[${shapes[input.name]!.join(',')}] (declared [${input.shape.join(',')}])`).join(', ');
   return { requests: [request], input: `generated (seed ${config.seed}, ${config.binary ? 'binary tensor extension' : 'JSON'}): ${described}` };
 }
 
