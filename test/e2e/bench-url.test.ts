@@ -96,7 +96,7 @@ async function kilnHere(...args: string[]): Promise<{ status: number; stderr: st
 /** Runs a sweep at 1 and 4 clients and checks the report against the server's counter. */
 async function sweep(...args: string[]): Promise<Report> {
   const before = await served();
-  const run = await kiln('bench', ...args, '--concurrency', '1,4', '--duration', '1', '--warmup', '0.2', '--json');
+  const run = await kiln('bench', ...args, '--concurrency', '1,4', '--duration', '0.5', '--warmup', '0.2', '--json');
   assert.equal(run.status, 0, run.stderr);
   const report = JSON.parse(run.stdout) as Report;
   assert.equal(report.probe.status, 200);
