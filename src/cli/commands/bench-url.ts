@@ -149,7 +149,7 @@ function autocannonVersion(): string {
 }
 
 /** Measures every concurrency level in turn (each after its own warm-up). */
-export async function benchUrl(config: BenchUrlConfig, onProgress?: (seconds: number, level: number, responses: number) => void): Promise<BenchUrlReport> {
+export async function benchUrl(config: BenchUrlConfig, onProgress?: (clients: number, responses: number) => void): Promise<BenchUrlReport> {
   const { target } = config;
   const { requests, input } = await buildRequests(config);
   const first = requests[0]!;
@@ -158,7 +158,6 @@ export async function benchUrl(config: BenchUrlConfig, onProgress?: (seconds: nu
   // OIP JSON answers are checked to be OIP responses; binary ones and TorchServe's (any bytes a handler returns) are not.
   const verifyBody = target.protocol === 'oip' && !(config.binary && config.inputs.length === 0) ? isOipJsonResponse : undefined;
   const results: BenchUrlLevel[] = [];
-  let elapsedBefore = 0;
   for (const concurrency of config.concurrency) {
     const level = (durationS: number) =>
       runLevel({
@@ -169,13 +168,10 @@ export async function benchUrl(config: BenchUrlConfig, onProgress?: (seconds: nu
         durationS,
         timeoutS: config.timeoutS,
         verifyBody,
-        onResponse: (responses) => onProgress?.(elapsedBefore, concurrency, responses),
+        onResponse: (responses) => onProgress?.(concurrency, responses),
       });
-    const started = performance.now();
     const warmup = config.warmupS > 0 ? await level(config.warmupS) : undefined;
     const measured = await level(config.durationS);
-    elapsedBefore += (performance.now() - started) / 1000;
-    onProgress?.(elapsedBefore, concurrency, measured.requests);
     results.push({ ...measured, warmupRequests: warmup?.requests ?? 0 });
   }
   return {
@@ -227,10 +223,14 @@ export async function runBenchUrl(config: BenchUrlConfig, io: CliIO): Promise<vo
   const total = config.concurrency.length * (config.warmupS + config.durationS);
   const bar = io.interactive && !config.json ? new SingleBar({ format: 'bench [{bar}] {clients} clients, {responses} responses', hideCursor: true }, Presets.shades_classic) : undefined;
   const started = performance.now();
+  let drawn = 0;
   bar?.start(total, 0, { clients: config.concurrency[0], responses: 0 });
   try {
-    const report = await benchUrl(config, (_seconds, clients, responses) => {
-      bar?.update(Math.min(total, (performance.now() - started) / 1000), { clients, responses });
+    const report = await benchUrl(config, (clients, responses) => {
+      const now = performance.now();
+      if (!bar || now - drawn < 100) return; // thousands of responses a second: redraw ten times a second
+      drawn = now;
+      bar.update(Math.min(total, (now - started) / 1000), { clients, responses });
     });
     bar?.stop();
     io.out(config.json ? JSON.stringify(report, null, 2) : renderBenchUrl(report));
