@@ -2,10 +2,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { KilnError } from '../core/errors.js';
 import { KILN_VERSION } from '../core/version.js';
 import type { GraphOptimizationLevel } from '../runtime/engine.js';
-import { BENCH_DEFAULTS } from './commands/bench-defaults.js';
+import { BENCH_DEFAULTS, BENCH_URL_DEFAULTS, BENCH_URL_FLAGS } from './commands/bench-defaults.js';
 import type { BenchConfig } from './commands/bench.js';
 import { processIO, type CliIO } from './io.js';
-import { collectDim, collectShape, parseIntList, parsePositiveInt } from './options.js';
+import { collectDim, collectHeader, collectInput, collectShape, parseIntList, parsePositiveInt } from './options.js';
 import { EXIT, reportError } from './report-error.js';
 
 /**
@@ -17,6 +17,8 @@ const load = {
   inspect: () => import('./commands/inspect.js'),
   bench: () => import('./commands/bench.js'),
   benchCompare: () => import('./commands/bench-compare.js'),
+  benchUrl: () => import('./commands/bench-url.js'),
+  benchUrlFlags: () => import('./commands/bench-url-flags.js'),
   archive: () => import('./commands/archive.js'),
   archiveCompat: () => import('./commands/archive-compat.js'),
   archiveInspect: () => import('./commands/archive-inspect.js'),
@@ -57,12 +59,12 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
 
   program
     .command('bench')
-    .description('measure latency (p50/p90/p99) and throughput with onnxruntime; several models are compared side by side')
-    .argument('<models...>', 'path to an .onnx file; more than one: measured interleaved, with speed-ups against the first')
+    .description('measure latency (p50/p90/p99) and throughput with onnxruntime, several models side by side; or, with --url, load a running server at a sweep of concurrency levels')
+    .argument('[models...]', 'path to an .onnx file; more than one: measured interleaved, with speed-ups against the first')
     .option('-b, --batch <sizes>', `batch sizes, comma-separated (default: ${BENCH_DEFAULTS.batches.join(',')}; also sets axis 0 of --shape)`)
     .option('-t, --threads <counts>', 'intra-op thread counts, comma-separated (0 = onnxruntime default)', BENCH_DEFAULTS.threads.join(','))
     .option('-n, --iterations <n>', 'timed runs per configuration', String(BENCH_DEFAULTS.iterations))
-    .option('-w, --warmup <n>', 'untimed runs first', String(BENCH_DEFAULTS.warmup))
+    .option('-w, --warmup <n>', `untimed runs first (default: ${BENCH_DEFAULTS.warmup}); with --url, seconds of load before each level (default: ${BENCH_URL_DEFAULTS.warmupS})`)
     .option('--dim <name=n>', 'value of a symbolic dimension (repeatable; * for any)', collectDim, {})
     .option('--shape <input=d0,d1,...>', 'full shape of an input (repeatable; --batch sets axis 0)', collectShape, {})
     .option('--seed <n>', 'seed of the generated inputs', String(BENCH_DEFAULTS.seed))
@@ -71,14 +73,35 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
         .choices(['disabled', 'basic', 'extended', 'all'])
         .default(BENCH_DEFAULTS.optimization),
     )
+    .option('--url <url>', 'load a running server instead: its address with --model, or a route …/predictions/MODEL[/VERSION] or …/v2/models/MODEL[/versions/V][/infer]')
+    .addOption(new Option('--protocol <protocol>', 'with --url: TorchServe routes or KServe OIP v2 (default: from the URL path, else torchserve)').choices(['torchserve', 'oip']))
+    .option('--model <name>', 'with --url: the model to load (when the URL does not name it)')
+    .option('--model-version <version>', 'with --url: a version of the model (default: the server\'s default version)')
+    .option('--input <path>', 'with --url: a request file or a folder of them (repeatable; requests cycle through them). OIP without --input: inputs generated from the model\'s metadata', collectInput)
+    .option('--content-type <type>', 'with --url: content type of every request file (default: from its extension)')
+    .option('-H, --header <line>', 'with --url: a header sent with every request, e.g. \'Authorization: Bearer KEY\' (repeatable)', collectHeader)
+    .option('--binary', 'with --url and generated OIP inputs: send tensors with the binary tensor extension and ask for binary outputs')
+    .option('-c, --concurrency <levels>', `with --url: concurrent clients per level, comma-separated (default: ${BENCH_URL_DEFAULTS.concurrency.join(',')})`)
+    .option('-d, --duration <s>', `with --url: seconds measured per level (default: ${BENCH_URL_DEFAULTS.durationS})`)
+    .option('--timeout <s>', `with --url: seconds before a request counts as timed out (default: ${BENCH_URL_DEFAULTS.timeoutS})`)
     .option('--json', 'print a JSON document instead of text')
-    .action(async (models: string[], flags: Record<string, unknown>) => {
+    .action(async (models: string[], flags: Record<string, unknown>, command: Command) => {
+      const given = (flag: string) => command.getOptionValueSource(flag) === 'cli';
+      if (flags['url'] !== undefined) {
+        const { benchUrlConfig } = await load.benchUrlFlags();
+        const config = benchUrlConfig(models, flags, given);
+        await (await load.benchUrl()).runBenchUrl(config, io);
+        return;
+      }
+      const urlOnly = BENCH_URL_FLAGS.find(given);
+      if (urlOnly) throw new KilnError('KILN_CLI_USAGE', `--${urlOnly.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)} applies to --url (a running server)`);
+      if (models.length === 0) throw new KilnError('KILN_CLI_USAGE', 'kiln bench needs a model file (or --url URL for a running server)');
       const config: BenchConfig = {
           batches: flags['batch'] === undefined ? BENCH_DEFAULTS.batches : parseIntList('--batch', flags['batch'] as string),
           batchExplicit: flags['batch'] !== undefined,
           threads: parseIntList('--threads', flags['threads'] as string, { allowZero: true }),
           iterations: parsePositiveInt('--iterations', flags['iterations'] as string),
-          warmup: parsePositiveInt('--warmup', flags['warmup'] as string, { allowZero: true }),
+          warmup: parsePositiveInt('--warmup', (flags['warmup'] as string | undefined) ?? String(BENCH_DEFAULTS.warmup), { allowZero: true }),
           dims: flags['dim'] as Record<string, number>,
           shapes: flags['shape'] as Record<string, number[]>,
           seed: parsePositiveInt('--seed', flags['seed'] as string, { allowZero: true }),

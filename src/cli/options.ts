@@ -32,3 +32,15 @@ export function collectShape(text: string, previous: Record<string, number[]> = 
   if (!match) throw usage(`--shape takes INPUT=d0,d1,... (e.g. x=1,3,224,224), got '${text}'`);
   return { ...previous, [match[1]!]: parseIntList('--shape', match[2]!) };
 }
+
+/** Collects repeated `--header 'Name: value'`. */
+export function collectHeader(text: string, previous: Record<string, string> = {}): Record<string, string> {
+  const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):\s*(.*)$/.exec(text);
+  if (!match) throw usage(`--header takes 'Name: value', got '${text}'`);
+  return { ...previous, [match[1]!]: match[2]!.trim() };
+}
+
+/** Collects repeated `--input PATH`. */
+export function collectInput(text: string, previous: string[] = []): string[] {
+  return [...previous, text];
+}

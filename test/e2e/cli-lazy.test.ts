@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 
 const REPO = new URL('../../', import.meta.url).pathname;
-const HEAVY = /node_modules\/(onnxruntime-node|onnxruntime-common|sharp|@grpc|prom-client|busboy|yauzl|tar-stream)\//;
+const HEAVY = /node_modules\/(onnxruntime-node|onnxruntime-common|sharp|@grpc|prom-client|busboy|yauzl|tar-stream|autocannon)\//;
 
 /** Runs `kiln <argv>` in a fresh process and returns the CommonJS files it loaded. */
 function loadedBy(argv: readonly string[]): { code: number; out: string; loaded: string[] } {
@@ -36,4 +36,12 @@ test('kiln --help imports none of the commands and none of their heavy packages'
 test('a command loads its module when it runs: kiln inspect reaches onnxruntime', () => {
   const { loaded } = loadedBy(['inspect', 'no-such.onnx']);
   assert.ok(loaded.some((path) => /onnxruntime-node/.test(path)), 'the check sees a heavy package load');
+});
+
+test('kiln bench --url loads autocannon, and neither onnxruntime nor the server', () => {
+  const { code, out, loaded } = loadedBy(['bench', '--url', 'http://127.0.0.1:9/predictions/m', '--input', 'package.json', '--duration', '0.1']);
+  assert.equal(code, 1, out);
+  assert.match(out, /KILN_CLI_BENCH_UNREACHABLE/);
+  assert.ok(loaded.some((path) => /node_modules\/autocannon\//.test(path)));
+  assert.deepEqual(loaded.filter((path) => /node_modules\/(onnxruntime-node|onnxruntime-common|sharp|prom-client|busboy)\//.test(path)), []);
 });
