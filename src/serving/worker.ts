@@ -74,7 +74,7 @@ export class Worker {
 
   /** Loads the handler (within startupTimeout), then serves batches until stopped or dead. */
   async start(modelName: string, archive: OpenedArchive, settings: VersionSettings, queue: BatchQueue, observe: WorkerObserver, onExit: (worker: Worker) => void): Promise<void> {
-    const host = this.#createHost({ archive, modelName, batchSize: settings.batchSize, logger: this.#logger });
+    const host = this.#createHost({ archive, modelName, batchSize: settings.batchSize, workers: settings.minWorkers, logger: this.#logger });
     this.#host = host;
     // A host that dies between batches (a crashed thread) fails this worker, so it is replaced.
     host.onDeath = (error) => {
