@@ -76,13 +76,16 @@ export async function serveHandler(link: ServerLink, data: HostData, logger: Log
     // prepareBatch never rejects: a failing preprocess is that batch's outcome, kept for its turn.
     const prepared = prepareBatch(handler, model, slot.requests);
     preparing.add(prepared);
-    void prepared.finally(() => preparing.delete(prepared));
+    void prepared.then(
+      () => preparing.delete(prepared),
+      () => preparing.delete(prepared),
+    );
     return prepared;
   };
   const runOne = async (slot: Slot) => {
-    const run = await (slot.prepared ?? prepare(slot));
-    const started = performance.now();
     try {
+      const run = await (slot.prepared ?? prepare(slot));
+      const started = performance.now();
       const outcomes = await run.finish();
       // The handler's own time: its preprocess (whenever it ran) and the rest, not the wait between.
       const handlerMs = run.preparedMs + performance.now() - started;
