@@ -17,6 +17,10 @@ import { ALLOW_SPINNING, intraOpThreadsFor, type EngineDefaults } from '../runti
  * libvips threads per image. Images of a batch already decode in parallel, one per libuv pool
  * thread (UV_THREADPOOL_SIZE, 4 by default, shared with fs and zlib), so one libvips thread each
  * keeps decoding from spreading every image across every core while onnxruntime runs on them.
+ * Measured on 2 cores (docs/benchmarks.md, "Overlap and sizing"): 8 concurrent decodes alone, and
+ * image_classifier under 64 clients, ran as fast with 1 as with 2 (0.96–1.08×, within noise), so
+ * the setting that leaves the cores to onnxruntime wins. It is set explicitly because sharp's own
+ * default depends on the build (1 on glibc without jemalloc, as here; the core count elsewhere).
  */
 export const SHARP_THREADS_PER_IMAGE = 1;
 
