@@ -14,6 +14,8 @@ export interface ModelContextInit {
   readonly modelYamlConfig: Readonly<Record<string, unknown>>;
   readonly systemProperties: SystemProperties;
   readonly logger: Logger;
+  /** Workers the version was started with. @defaultValue 1 */
+  readonly workers?: number;
 }
 
 /** One request's metadata: its id and HTTP headers (names lower-cased). */
@@ -36,6 +38,7 @@ export class BatchContext implements HandlerContext {
   readonly modelYamlConfig: Readonly<Record<string, unknown>>;
   readonly systemProperties: SystemProperties;
   readonly logger: Logger;
+  readonly workers: number;
   readonly #requests: readonly ResolvedRequest[];
   readonly #responses: ResponseSettings[];
 
@@ -47,6 +50,7 @@ export class BatchContext implements HandlerContext {
     this.modelPath = model.modelPath;
     this.modelYamlConfig = model.modelYamlConfig;
     this.systemProperties = model.systemProperties;
+    this.workers = model.workers ?? 1;
     this.#requests = requests.map((request) => ({
       id: request.id ?? randomUUID(),
       headers: Object.fromEntries(Object.entries(request.headers ?? {}).map(([key, value]) => [key.toLowerCase(), value])),

@@ -2,6 +2,7 @@ import { openArchive, type OpenArchiveOptions, type OpenedArchive } from '../arc
 import { KilnError } from '../core/errors.js';
 import { KILN_VERSION } from '../core/version.js';
 import type { Logger } from '../core/log.js';
+import { withEngineDefaults, type EngineDefaults } from '../runtime/served-threads.js';
 import { BatchContext, type ModelContextInit } from './context.js';
 import { loadHandler } from './load.js';
 import type { Handler, SystemProperties } from './types.js';
@@ -23,6 +24,13 @@ export interface InitializeOptions {
   readonly modelName?: string;
   /** @defaultValue kiln's version */
   readonly serverVersion?: string;
+  /** The version's worker count, for the handler's context. @defaultValue 1 */
+  readonly workers?: number;
+  /**
+   * Defaults for the engines the handler's `initialize` loads (the model server's thread sizing,
+   * see runtime/served-threads.ts). @defaultValue none (onnxruntime's defaults)
+   */
+  readonly engineDefaults?: EngineDefaults;
 }
 
 /** Loads the archive's handler and runs its `initialize` (loading the model). */
@@ -42,11 +50,13 @@ export async function initializeArchiveHandler(archive: OpenedArchive, options: 
     modelPath: archive.modelPath,
     modelYamlConfig: archive.modelConfig.handler,
     systemProperties,
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
     logger: options.logger.child({ model: archive.manifest.model.modelName, version: archive.manifest.model.modelVersion }),
   };
   const handler = loadHandler(archive.manifest.model.handler, archive.dir);
   try {
-    await handler.initialize(new BatchContext(model, []));
+    const initialize = () => handler.initialize(new BatchContext(model, []));
+    await (options.engineDefaults ? withEngineDefaults(options.engineDefaults, initialize) : initialize());
   } catch (error) {
     // A failing close() must not hide why initialize() failed.
     await handler.close?.().catch(() => undefined);

@@ -80,7 +80,7 @@ function pickExport(spec: string, exports: unknown, name: string | undefined): u
   return record['default'] ?? record['handler'] ?? record['handle'] ?? exports;
 }
 
-type Steps = Partial<Record<'initialize' | 'preprocess' | 'inference' | 'postprocess' | 'handle' | 'close' | 'describe', (...args: never[]) => unknown>>;
+type Steps = Partial<Record<'initialize' | 'preprocess' | 'inference' | 'postprocess' | 'handle' | 'close' | 'describe' | 'prepare', (...args: never[]) => unknown>> & { readonly overlap?: unknown };
 
 /**
  * Accepts the shapes TorchServe accepts, in TypeScript: a Handler or steps object, a class
@@ -107,11 +107,14 @@ function toHandler(spec: string, candidate: unknown): Handler {
     const call = (name: keyof Steps, ...args: unknown[]) => (steps[name] as ((...a: unknown[]) => unknown) | undefined)?.apply(candidate, args);
     const describe = typeof steps.describe === 'function' ? { describe: (context: HandlerContext) => call('describe', context) } : {};
     if (typeof steps.handle === 'function') {
+      // A handler built with defineHandler({ overlap: true }) keeps its `prepare` (batches overlap).
+      const prepare = typeof steps.prepare === 'function' ? { prepare: (requests: readonly RequestInput[], context: HandlerContext) => call('prepare', requests, context) as Promise<() => Promise<readonly unknown[]>> } : {};
       return {
         initialize: async (context) => void (await call('initialize', context)),
         handle: async (requests, context) => (await call('handle', requests, context)) as readonly unknown[],
         close: async () => void (await call('close')),
         ...describe,
+        ...prepare,
       };
     }
     if (typeof steps.inference === 'function') {
@@ -122,6 +125,7 @@ function toHandler(spec: string, candidate: unknown): Handler {
         postprocess: (outputs, context) => (steps.postprocess ? call('postprocess', outputs, context) : outputs) as readonly unknown[],
         close: () => call('close') as Promise<void>,
         ...describe,
+        overlap: steps.overlap === true,
       });
     }
   }

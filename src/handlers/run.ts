@@ -65,9 +65,50 @@ export function isFailure(outcome: RequestOutcome): outcome is KilnError {
 export async function runBatch(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[]): Promise<RequestOutcome[]> {
   if (requests.some((request) => request.envelope)) return runKServeEnveloped(requests, (rows) => runBatch(handler, model, rows));
   if (requests.some((request) => request.describe)) return runWithDescribes(handler, model, requests);
-  let outcomes: RequestOutcome[];
+  return withCulpritRetry(handler, model, requests, () => runOnce(handler, model, requests));
+}
+
+/** A batch whose first step has run (see {@link prepareBatch}); `finish` runs the rest. */
+export interface PreparedRun {
+  /** Inference → postprocess and the contract checks; like {@link runBatch}, it never throws. */
+  finish(): Promise<RequestOutcome[]>;
+  /** How long the first step took, in ms (0 when it runs inside `finish`). */
+  readonly preparedMs: number;
+}
+
+/**
+ * Runs a batch's `preprocess` now, for a handler with {@link Handler.prepare} (one built with
+ * `overlap: true`), so that it can overlap the inference of the batch ahead; `finish` runs the
+ * rest later, with {@link runBatch}'s semantics: a preprocess that throws naming one request
+ * fails that request and the others run again, in `finish`, without it. For any other handler,
+ * and for batches holding envelopes or describes, nothing runs before `finish`.
+ */
+export async function prepareBatch(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[]): Promise<PreparedRun> {
+  const prepare = handler.prepare?.bind(handler);
+  if (!prepare || requests.some((request) => request.envelope || request.describe)) return { finish: () => runBatch(handler, model, requests), preparedMs: 0 };
+  const started = performance.now();
+  const context = new BatchContext(model, requests);
+  let rest: () => Promise<unknown>;
   try {
-    outcomes = await runOnce(handler, model, requests);
+    rest = await prepare(
+      requests.map((request) => request.input),
+      context,
+    );
+  } catch (error) {
+    // Kept for `finish`: the batch ahead is answered first, and this one in its turn.
+    rest = () => Promise.reject(error);
+  }
+  const preparedMs = performance.now() - started;
+  return { finish: () => withCulpritRetry(handler, model, requests, async () => checkResults(await rest(), context, requests.length)), preparedMs };
+}
+
+/**
+ * Runs `attempt`; when it throws, every request gets the error, unless the error names one
+ * request: then that one fails and the others run again without it.
+ */
+async function withCulpritRetry(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[], attempt: () => Promise<RequestOutcome[]>): Promise<RequestOutcome[]> {
+  try {
+    return await attempt();
   } catch (error) {
     const failure = handlerError(error, requests.map((_, index) => index));
     const culprit = failure.details['requestIndex'];
@@ -75,9 +116,8 @@ export async function runBatch(handler: Handler, model: ModelContextInit, reques
       return requests.map(() => failure);
     }
     const others = await runBatch(handler, model, requests.filter((_, index) => index !== culprit));
-    outcomes = [...others.slice(0, culprit), failure, ...others.slice(culprit)];
+    return [...others.slice(0, culprit), failure, ...others.slice(culprit)];
   }
-  return outcomes;
 }
 
 /** A batch holding describe requests: each gets the hook's answer, the rest run as a batch. */
@@ -104,21 +144,26 @@ async function runWithDescribes(handler: Handler, model: ModelContextInit, reque
 
 async function runOnce(handler: Handler, model: ModelContextInit, requests: readonly BatchRequest[]): Promise<RequestOutcome[]> {
   const context = new BatchContext(model, requests);
-  const indices = requests.map((_, index) => index);
   const results: unknown = await handler.handle(
     requests.map((request) => request.input),
     context,
   );
+  return checkResults(results, context, requests.length);
+}
+
+/** The worker boundary's checks: one result per request, each encoded on its own. */
+function checkResults(results: unknown, context: BatchContext, count: number): RequestOutcome[] {
+  const indices = Array.from({ length: count }, (_, index) => index);
   if (!Array.isArray(results)) {
     throw new KilnError('KILN_HANDLER_OUTPUT_INVALID', `Invalid model predict output: the handler returned ${describeValue(results)}, not an array`, {
       details: { requestIndices: indices },
     });
   }
-  if (results.length !== requests.length) {
+  if (results.length !== count) {
     throw new KilnError(
       'KILN_HANDLER_BATCH_MISMATCH',
-      `number of batch response mismatched: ${requests.length} requests, ${results.length} results`,
-      { details: { requestIndices: indices, requests: requests.length, results: results.length } },
+      `number of batch response mismatched: ${count} requests, ${results.length} results`,
+      { details: { requestIndices: indices, requests: count, results: results.length } },
     );
   }
   return results.map((result: unknown, index): RequestOutcome => {

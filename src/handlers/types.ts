@@ -44,6 +44,12 @@ export interface HandlerContext {
   readonly logger: Logger;
   /** Number of requests in the current batch. */
   readonly batchSize: number;
+  /**
+   * Workers the model version was started with, each a copy of this handler with its own
+   * onnxruntime session. Served engines size their intra-op threads from it (see docs/server.md,
+   * "Threads: workers × intra-op threads"). @defaultValue 1 outside the server
+   */
+  readonly workers: number;
   getRequestId(index: number): string;
   getRequestHeader(index: number, name: string): string | undefined;
   getAllRequestHeaders(index: number): Readonly<Record<string, string>>;
@@ -77,6 +83,13 @@ export interface Handler {
    * reads as `{}`; undefined or null (and a handler without this hook) leaves the field out.
    */
   describe?(context: HandlerContext): unknown;
+  /**
+   * Present on handlers that let one batch's first step overlap the previous batch's inference
+   * (built with {@link defineHandler} and `overlap: true`): runs `preprocess` and resolves with the
+   * rest of the batch (inference → postprocess), which the server starts once the batches ahead
+   * have finished. `handle(r, c)` is the same as `(await prepare(r, c))()`.
+   */
+  prepare?(requests: readonly RequestInput[], context: HandlerContext): Promise<() => Promise<readonly unknown[]>>;
 }
 
 /** The steps of a handler, each optional but inference; see {@link defineHandler}. */
@@ -88,27 +101,43 @@ export interface HandlerSteps<Batch, Outputs> {
   close?(): Promise<void> | void;
   /** See {@link Handler.describe}. */
   describe?(context: HandlerContext): unknown;
+  /**
+   * Lets the server run this handler's `preprocess` for the next batch while the current batch's
+   * `inference` runs, so that decoding (sharp works on libuv's threads) overlaps onnxruntime.
+   * Inference and postprocess still run one batch at a time, in arrival order. Set it only when
+   * `preprocess` keeps no per-batch state outside what it returns: it may run for several
+   * batches at once, alongside another batch's inference or postprocess (a `preprocess` that
+   * stores the batch in a closure variable for `postprocess` to read, as a handler running
+   * strictly one batch at a time may, would see the next batch's value).
+   * @defaultValue false (each batch runs preprocess → inference → postprocess before the next starts)
+   */
+  readonly overlap?: boolean;
 }
 
 /**
  * Assembles a handler from its steps (composition, not a class chain): `handle` runs
- * preprocess → inference → postprocess.
+ * preprocess → inference → postprocess. With `overlap: true` the handler also gets
+ * {@link Handler.prepare}, and the server overlaps batches (see {@link HandlerSteps.overlap}).
  * @example export default defineHandler({ initialize, preprocess, inference, postprocess });
+ * @example export default defineHandler({ overlap: true, initialize, preprocess, inference, postprocess });
  */
 export function defineHandler<Batch, Outputs>(steps: HandlerSteps<Batch, Outputs>): Handler {
+  const prepare = async (requests: readonly RequestInput[], context: HandlerContext) => {
+    const batch = await steps.preprocess(requests, context);
+    return async () => steps.postprocess(await steps.inference(batch, context), context);
+  };
   return {
     async initialize(context) {
       await steps.initialize(context);
     },
     async handle(requests, context) {
-      const batch = await steps.preprocess(requests, context);
-      const outputs = await steps.inference(batch, context);
-      return steps.postprocess(outputs, context);
+      return (await prepare(requests, context))();
     },
     async close() {
       await steps.close?.();
     },
     ...(steps.describe ? { describe: (context: HandlerContext) => steps.describe!(context) } : {}),
+    ...(steps.overlap === true ? { prepare } : {}),
   };
 }
 

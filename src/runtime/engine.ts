@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { KilnError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { silentLogger } from '../core/log.js';
+import { scopedEngineDefaults } from './served-threads.js';
 import { feedProblems, type TensorSignature } from './feeds.js';
 import { fromOrtTensor, toOrtTensor, type HostTensor, type HostTensorType } from './tensors.js';
 
@@ -16,7 +17,11 @@ export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
 /** Options for {@link Engine.load}; every default is written here once. */
 export interface EngineOptions {
-  /** Threads inside one operator. @defaultValue 0 (onnxruntime picks: one per physical core) */
+  /**
+   * Threads inside one operator; 0 means automatic: inside the model server, its sizing rule
+   * (see ./served-threads.ts), elsewhere onnxruntime's choice (one per physical core).
+   * @defaultValue 0
+   */
   readonly intraOpThreads?: number;
   /** Threads across independent operators (only used with parallel execution). @defaultValue 0 */
   readonly interOpThreads?: number;
@@ -114,13 +119,14 @@ export class Engine {
   /** Loads a model from a path (side files resolve next to it) or from bytes. */
   static async load(model: string | Uint8Array, options: EngineOptions = {}): Promise<Engine> {
     const label = options.label ?? (typeof model === 'string' ? model : 'model');
+    const scoped = scopedEngineDefaults();
     const config: EngineConfig = {
-      intraOpThreads: options.intraOpThreads ?? DEFAULTS.intraOpThreads,
+      intraOpThreads: options.intraOpThreads || scoped?.intraOpThreads || DEFAULTS.intraOpThreads,
       interOpThreads: options.interOpThreads ?? DEFAULTS.interOpThreads,
       graphOptimizationLevel: options.graphOptimizationLevel ?? DEFAULTS.graphOptimizationLevel,
       providers: options.providers ?? DEFAULTS.providers,
       optimizedModelPath: options.optimizedModelPath,
-      sessionConfig: { ...options.sessionConfig },
+      sessionConfig: { ...scoped?.sessionConfig, ...options.sessionConfig },
       label,
     };
     const available = availableProviders();
@@ -147,7 +153,7 @@ export class Engine {
         typeof model === 'string'
           ? await ort.InferenceSession.create(model, sessionOptions)
           : await ort.InferenceSession.create(model, sessionOptions);
-      logger.debug({ providers: config.providers, threads: config.intraOpThreads }, 'session created');
+      logger.debug({ providers: config.providers, threads: config.intraOpThreads, sessionConfig: config.sessionConfig }, 'session created');
       return new Engine(session, label, config, logger);
     } catch (error) {
       throw new KilnError('KILN_RUNTIME_SESSION_FAILED', `${label}: onnxruntime cannot load the model: ${cleanOrtMessage(error)}`, {

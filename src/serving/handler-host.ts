@@ -3,6 +3,7 @@ import type { Logger } from '../core/log.js';
 import { initializeArchiveHandler, type ReadyHandler } from '../handlers/from-archive.js';
 import { runBatch, type BatchRequest, type RequestOutcome } from '../handlers/run.js';
 import type { RequestInput } from '../handlers/types.js';
+import { servedEngineDefaults, tuneHandlerProcess } from './host-tuning.js';
 
 /**
  * Where a worker's handler runs. The worker only loads it, sends it batches, and closes or
@@ -11,9 +12,12 @@ import type { RequestInput } from '../handlers/types.js';
  */
 export interface HandlerHost {
   /**
-   * How many batches the worker may hand over before the first is answered. A thread queues the
-   * next batch and runs it as soon as the current one ends, without waiting for the server's
-   * event loop to answer and dispatch (2); in-process there is nothing to overlap (1).
+   * How many batches the worker may hand over before the first is answered (read before each
+   * hand-over; it may change once loaded). A thread queues the next batch and runs it as soon as
+   * the current one ends, without waiting for the server's event loop to answer and dispatch (2);
+   * with a handler that overlaps batches (`prepare`), one more, so that a batch is there to
+   * decode while the thread is blocked in the current batch's inference (3); in-process there is
+   * nothing to overlap (1).
    */
   readonly maxInFlight: number;
   /** Loads the archive's handler (its `initialize`). */
@@ -53,6 +57,8 @@ export interface HostInit {
   readonly archive: OpenedArchive;
   readonly modelName: string;
   readonly batchSize: number;
+  /** The version's worker count when this worker started; served engines size their threads by it. */
+  readonly workers: number;
   readonly logger: Logger;
 }
 
@@ -70,8 +76,9 @@ export class InProcessHost implements HandlerHost {
   }
 
   async load(): Promise<void> {
-    const { archive, logger, batchSize, modelName } = this.#init;
-    this.#ready = await initializeArchiveHandler(archive, { logger, batchSize, modelName });
+    const { archive, logger, batchSize, modelName, workers } = this.#init;
+    tuneHandlerProcess();
+    this.#ready = await initializeArchiveHandler(archive, { logger, batchSize, modelName, workers, engineDefaults: servedEngineDefaults(workers) });
   }
 
   async run(requests: readonly BatchRequest[]): Promise<HostResult> {

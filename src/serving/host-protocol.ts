@@ -23,6 +23,8 @@ export interface HostData {
   };
   readonly modelName: string;
   readonly batchSize: number;
+  /** The version's worker count (see HostInit). */
+  readonly workers: number;
   readonly logLevel: string;
 }
 
@@ -81,7 +83,7 @@ export type HostCommand =
 
 /** Messages from a handler host. */
 export type HostMessage =
-  | { readonly type: 'ready' }
+  | { readonly type: 'ready'; readonly overlap?: boolean }
   | { readonly type: 'init-error'; readonly error: SerializedError }
   | { readonly type: 'result'; readonly id: number; readonly outcomes: WireOutcome[]; readonly handlerMs: number }
   | { readonly type: 'error'; readonly id: number; readonly error: SerializedError }

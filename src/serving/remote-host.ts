@@ -29,8 +29,15 @@ export type ChannelOpener = (data: HostData, events: ChannelEvents) => HostChann
  * same for both; how the far side is started, watched and killed is the channel's business.
  */
 export class RemoteHost implements HandlerHost {
-  /** The far side queues the next batch and starts it as soon as the current one ends. */
-  readonly maxInFlight = 2;
+  /**
+   * The far side queues the next batch and starts it as soon as the current one ends (2); a
+   * handler that overlaps batches takes one more (3): the far side's thread is blocked while
+   * onnxruntime runs, so the batch to decode meanwhile must have arrived before that run began.
+   */
+  get maxInFlight(): number {
+    return this.#overlap ? 3 : 2;
+  }
+  #overlap = false;
   readonly #init: HostInit;
   readonly #open: ChannelOpener;
   #channel: HostChannel | undefined;
@@ -56,11 +63,12 @@ export class RemoteHost implements HandlerHost {
   }
 
   load(): Promise<void> {
-    const { archive, modelName, batchSize, logger } = this.#init;
+    const { archive, modelName, batchSize, workers, logger } = this.#init;
     const data: HostData = {
       archive: { source: archive.source, format: archive.format, dir: archive.dir, files: [...archive.files], manifest: archive.manifest, modelConfig: archive.modelConfig, modelPath: archive.modelPath },
       modelName,
       batchSize,
+      workers,
       logLevel: logger.level,
     };
     let markExited: () => void = () => undefined;
@@ -74,6 +82,7 @@ export class RemoteHost implements HandlerHost {
         message: (message) => {
           if (message.type === 'ready') {
             this.#loaded = true;
+            this.#overlap = message.overlap === true;
             resolve();
           } else if (message.type === 'init-error') failed(deserializeError(message.error));
           else if (message.type === 'result') this.#settle(message.id, (p) => p.resolve({ outcomes: fromWire(message.outcomes), handlerMs: message.handlerMs }));

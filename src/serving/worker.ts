@@ -42,7 +42,7 @@ function withTimeout<T>(work: Promise<T>, seconds: number, onTimeout: () => Kiln
  * One loaded copy of a model version: its own handler instance (and so its own onnxruntime
  * sessions) in a {@link HandlerHost} (by default a worker thread, since onnxruntime-node's
  * `session.run` blocks the thread that calls it), pulling batches from the version's queue
- * (one at a time, or a full one ahead where the host queues it; see {@link HandlerHost.maxInFlight}). A handler that does not answer within responseTimeout fails its batch with
+ * (one at a time, or full ones ahead where the host queues them; see {@link HandlerHost.maxInFlight}). A handler that does not answer within responseTimeout fails its batch with
  * "Worker died."; its host is killed and the worker stops, so its version starts a replacement.
  */
 export class Worker {
@@ -74,7 +74,7 @@ export class Worker {
 
   /** Loads the handler (within startupTimeout), then serves batches until stopped or dead. */
   async start(modelName: string, archive: OpenedArchive, settings: VersionSettings, queue: BatchQueue, observe: WorkerObserver, onExit: (worker: Worker) => void): Promise<void> {
-    const host = this.#createHost({ archive, modelName, batchSize: settings.batchSize, logger: this.#logger });
+    const host = this.#createHost({ archive, modelName, batchSize: settings.batchSize, workers: settings.minWorkers, logger: this.#logger });
     this.#host = host;
     // A host that dies between batches (a crashed thread) fails this worker, so it is replaced.
     host.onDeath = (error) => {
@@ -111,9 +111,11 @@ export class Worker {
   }
 
   /**
-   * Takes batches from the queue while the host has room for them (`maxInFlight`): with one
-   * batch running, the next is taken only once it is full, so look-ahead never makes batches
-   * smaller than they would have been.
+   * Takes batches from the queue while the host has room for them (`maxInFlight`, read each time:
+   * a host learns at load whether its handler overlaps batches): with a batch running, the next
+   * is taken only once it is full, so look-ahead never makes batches smaller than they would have
+   * been. (Handing over a partial batch early, so its decoding could start sooner, would make it
+   * smaller: it keeps filling in the queue until the host is free.)
    */
   async #serve(settings: VersionSettings, queue: BatchQueue, observe: WorkerObserver): Promise<void> {
     const host = this.#host!;

@@ -92,6 +92,7 @@ export function imageClassifier(): Handler {
   let config: z.infer<typeof ConfigSchema>;
   let labels: Map<number, string>;
   return defineHandler<PreparedBatch, (Float32Array | Error)[]>({
+    overlap: true,
     async initialize(context: HandlerContext) {
       config = parseOrThrow(ConfigSchema, context.modelYamlConfig['handler'] ?? {}, (reason) => new KilnError('KILN_HANDLER_LOAD_FAILED', `image_classifier: handler config: ${reason}`));
       if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'image_classifier needs a serialized ONNX model in the archive');

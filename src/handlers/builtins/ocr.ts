@@ -41,6 +41,7 @@ export interface OcrResponse {
 export function ocrHandler(): Handler {
   let pipeline: OcrPipeline;
   return defineHandler<(Uint8Array | Error)[], (OcrLine[] | Error)[]>({
+    overlap: true,
     async initialize(context) {
       const config = parseOrThrow(ConfigSchema, context.modelYamlConfig['handler'] ?? {}, (reason) => new KilnError('KILN_HANDLER_LOAD_FAILED', `ocr: handler config: ${reason}`));
       if (!context.modelPath) throw new KilnError('KILN_HANDLER_LOAD_FAILED', 'ocr: the archive needs the detection model as its serialized file');

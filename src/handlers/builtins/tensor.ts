@@ -14,7 +14,7 @@ export type { TensorJson } from '../tensor-request.js';
 const ConfigSchema = z.object({
   /** Stack requests along axis 0 when the model has a dynamic first axis; false: each runs alone. */
   stack: z.boolean().default(true),
-  /** onnxruntime intra-op threads; 0 lets onnxruntime choose (one per physical core). */
+  /** onnxruntime intra-op threads; 0 is automatic (served: max(1, floor(cores / workers)), see runtime/served-threads.ts). */
   threads: z.number().int().nonnegative().default(0),
 }).loose();
 
@@ -30,7 +30,7 @@ function toJson(tensor: HostTensor): { dims: number[]; type: string; data: (numb
  * ({@link DECODED_TENSORS}) are answered with a tensor bundle ({@link encodeTensorBundle}). When the model has a dynamic first axis, the requests
  * of a batch that agree on type and the other dims are concatenated along axis 0 and run once,
  * and each gets back its own rows; otherwise (or with `handler.stack: false`) each runs alone.
- * `handler.threads` sets onnxruntime's intra-op threads (default 0: onnxruntime's choice).
+ * `handler.threads` sets onnxruntime's intra-op threads (default 0: automatic, the server's sizing rule).
  */
 export function tensorHandler(): Handler {
   let engine: Engine;

@@ -1,0 +1,49 @@
+/**
+ * The one place where a handler host's process-wide performance settings are made, run before a
+ * served handler loads (worker thread, worker process or in-process). Figures behind each choice
+ * are in docs/benchmarks.md ("Overlap and sizing", `npm run bench:overlap`); the rule is stated in
+ * docs/server.md ("Threads: workers × intra-op threads").
+ *
+ * Diagnostic switches, read here only (the benchmark compares with and without each):
+ * `KILN_HANDLER_OVERLAP=0` runs handlers built with `overlap: true` strictly one batch at a time;
+ * `KILN_ORT_SPINNING=1` lets onnxruntime's intra-op threads spin-wait;
+ * `KILN_SHARP_CONCURRENCY=n` sets libvips threads per image.
+ */
+import { availableParallelism } from 'node:os';
+import sharp from 'sharp';
+import { ALLOW_SPINNING, intraOpThreadsFor, type EngineDefaults } from '../runtime/served-threads.js';
+
+/**
+ * libvips threads per image. Images of a batch already decode in parallel, one per libuv pool
+ * thread (UV_THREADPOOL_SIZE, 4 by default, shared with fs and zlib), so one libvips thread each
+ * keeps decoding from spreading every image across every core while onnxruntime runs on them.
+ * Measured on 2 cores (docs/benchmarks.md, "Overlap and sizing"): 8 concurrent decodes alone, and
+ * image_classifier under 64 clients, ran as fast with 1 as with 2 (0.96–1.08×, within noise), so
+ * the setting that leaves the cores to onnxruntime wins. It is set explicitly because sharp's own
+ * default depends on the build (1 on glibc without jemalloc, as here; the core count elsewhere).
+ */
+export const SHARP_THREADS_PER_IMAGE = 1;
+
+let tuned = false;
+
+/** Process-wide settings for handlers (idempotent; sharp's concurrency is global to the process). */
+export function tuneHandlerProcess(): void {
+  if (tuned) return;
+  tuned = true;
+  const concurrency = Number(process.env['KILN_SHARP_CONCURRENCY'] ?? SHARP_THREADS_PER_IMAGE);
+  sharp.concurrency(Number.isInteger(concurrency) && concurrency >= 0 ? concurrency : SHARP_THREADS_PER_IMAGE);
+}
+
+/** Whether handlers that declare `overlap: true` overlap batches here (on unless switched off). */
+export function overlapAllowed(): boolean {
+  return process.env['KILN_HANDLER_OVERLAP'] !== '0';
+}
+
+/**
+ * Engine defaults of a served version with `workers` workers: the sizing rule of
+ * runtime/served-threads.ts over this machine's cores, and no spin-waiting.
+ */
+export function servedEngineDefaults(workers: number, cores: number = availableParallelism()): EngineDefaults {
+  const spinning = process.env['KILN_ORT_SPINNING'] === '1' ? '1' : '0';
+  return { intraOpThreads: intraOpThreadsFor(cores, workers), sessionConfig: { [ALLOW_SPINNING]: spinning } };
+}
