@@ -24,6 +24,8 @@
  *
  * Usage: npm run bench:ocr [-- --seconds N] [--rounds R] [--pages M] [--clients C]
  *        [--peer-concurrency K] [--peer-threads N] [--workers W] [--threads T] [--batch B] [--int8 DIR]
+ *        npm run bench:ocr -- --write-calibration DIR   (calibration images for --int8; see
+ *        docs/benchmarks.md for the two `kiln quantize` commands)
  *   --workers/--threads: the OCR model's workers and its sessions' intra-op threads (default 1
  *   worker, onnxruntime's choice of threads); --batch: its batchSize (default 4, maxBatchDelay 5).
  */
@@ -38,7 +40,7 @@ import { ppOcrAssetsDir } from '../src/cli/default-models.js';
 import { scoreText } from '../src/evaluate/text-metrics.js';
 import { createModelArchive } from '../src/handlers/model-archive.js';
 import { seededRandom } from '../src/core/random.js';
-import { randomWords, renderPage } from '../test/fixtures/render-text.js';
+import { randomWords, renderLine, renderPage } from '../test/fixtures/render-text.js';
 import { processCpuMs, startServer, type Server } from './server/child.js';
 
 const { values: args } = parseArgs({
@@ -53,6 +55,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '4' },
     threads: { type: 'string' },
     int8: { type: 'string' },
+    'write-calibration': { type: 'string' },
   },
 });
 const positive = (name: keyof typeof args) => {
@@ -220,7 +223,38 @@ async function register(server: Server, model: string): Promise<void> {
 
 const f = (value: number, digits = 2) => value.toFixed(digits);
 
+/**
+ * Calibration images for `kiln quantize` of the recognizer and the detector, from seeds the
+ * bench pages do not use: 48 lines (1–8 words, 16–35 px, grey ink, light noise, a third of a
+ * line height of white around) in DIR/rec and 12 pages (800 px, 10 lines, 16–32 px, spacing
+ * 1.3–1.9) in DIR/det.
+ */
+async function writeCalibration(dir: string): Promise<void> {
+  mkdirSync(join(dir, 'rec'), { recursive: true });
+  mkdirSync(join(dir, 'det'), { recursive: true });
+  const random = seededRandom(424242);
+  const name = (index: number) => `${String(index).padStart(3, '0')}.png`;
+  for (let index = 0; index < 48; index++) {
+    const fontSize = 16 + Math.floor(random() * 20);
+    const text = randomWords(random, 1 + Math.floor(random() * 8)).join(' ');
+    const line = await renderLine({ text, fontSize, contrast: 0.5 + random() * 0.5, noise: random() * 6, seed: index, padding: Math.round(fontSize * 0.35) });
+    writeFileSync(join(dir, 'rec', name(index)), line.png);
+  }
+  for (let index = 0; index < 12; index++) {
+    const fontSize = 16 + (index % 5) * 4;
+    const lines = Array.from({ length: 10 }, () => {
+      let words = randomWords(random, 7);
+      while (words.join(' ').length * fontSize * 0.62 > 800 - 3 * fontSize) words = words.slice(0, -1);
+      return words.join(' ');
+    });
+    const page = await renderPage({ lines, seed: 77 + index, width: 800, fontSize, lineSpacing: 1.3 + random() * 0.6 });
+    writeFileSync(join(dir, 'det', name(index)), page.png);
+  }
+  console.log(`wrote 48 line images to ${join(dir, 'rec')} and 12 pages to ${join(dir, 'det')}`);
+}
+
 async function main(): Promise<void> {
+  if (args['write-calibration']) return writeCalibration(args['write-calibration']);
   console.log(`machine: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, node ${process.version}`);
   console.log(`load before: ${execSync('uptime').toString().trim()}`);
   const pages = await renderPages(PAGES);
