@@ -26,11 +26,12 @@
  *        [--peer-concurrency K] [--peer-threads N] [--workers W] [--threads T] [--batch B] [--int8 DIR]
  *        npm run bench:ocr -- --write-calibration DIR   (calibration images for --int8; see
  *        docs/benchmarks.md for the two `kiln quantize` commands)
+ *   --seconds: measured seconds per engine (default 12), split into --rounds rounds (default 3);
  *   --workers/--threads: the OCR model's workers and its sessions' intra-op threads (default 1
  *   worker, onnxruntime's choice of threads); --batch: its batchSize (default 4, maxBatchDelay 5).
  */
 import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -200,7 +201,7 @@ async function buildArchive(root: string, store: string, name: string, det: stri
   const recDir = join(dir, 'rec');
   mkdirSync(recDir);
   const recFile = join(recDir, 'ch_PP-OCRv4_rec_infer.onnx');
-  execSync(`cp ${JSON.stringify(rec)} ${JSON.stringify(recFile)}`);
+  copyFileSync(rec, recFile);
   const config = join(dir, 'model-config.yaml');
   writeFileSync(config, [`batchSize: ${BATCH}`, 'maxBatchDelay: 5', ...(args.threads ? ['handler:', `  threads: ${Number(args.threads)}`] : []), ''].join('\n'));
   await createModelArchive({
