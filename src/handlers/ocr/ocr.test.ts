@@ -15,6 +15,7 @@ import { boxesFromProbabilities, detectPreprocess } from './detect.js';
 import { planResize } from '../../image/index.js';
 import { convexHull, expandRect, minAreaRect, readingOrder, rectCorners, unclipDistance, type RotatedRect } from './geometry.js';
 import { rotate180 } from './pixels.js';
+import { recognizeCrops } from './recognize.js';
 import { decodeRequestImage as decodeImage } from '../request-image.js';
 import { loadOcrPipeline } from './pipeline.js';
 import type { OcrLine, OcrPipeline, Point, Quad, RgbImage } from './types.js';
@@ -147,6 +148,33 @@ describe('orientation classifier', () => {
     } finally {
       await engine.release();
     }
+  });
+});
+
+describe('recognition batching', () => {
+  it('runs each crop alone at its own width, returning results in the order of the crops', async () => {
+    // A stand-in recognizer that records what it is fed and answers one class per step.
+    const charset = parseCharset('a\nb\n');
+    const fed: number[][] = [];
+    const engine = {
+      label: 'recording',
+      async run(feeds: Record<string, { dims: readonly number[] }>) {
+        const dims = [...feeds['x']!.dims];
+        fed.push(dims);
+        const [n = 1, , , w = 0] = dims;
+        const steps = Math.ceil(w / 8);
+        // Every other step reads 'a' (blanks between), so a crop's text length tells its width.
+        const data = new Float32Array(n * steps * charset.length);
+        for (let step = 0; step < steps; step += 2) data[step * charset.length + 1] = 1;
+        return { out: { type: 'float32', dims: [n, steps, charset.length], data } };
+      },
+    } as unknown as Engine;
+    const crop = (width: number): RgbImage => ({ width, height: 32, data: new Uint8Array(width * 32 * 3).fill(255) });
+    const crops = [crop(900), crop(200), crop(600)];
+    const read = await recognizeCrops(engine, crops, charset);
+    // Shortest first (sorted by aspect), one crop per run, each no wider than its own 48-row width.
+    assert.deepStrictEqual(fed, [[1, 3, 48, 320], [1, 3, 48, 900], [1, 3, 48, 1350]]);
+    assert.deepStrictEqual(read.map((decoded) => decoded.text.length), [1350, 320, 900].map((width) => Math.ceil(Math.ceil(width / 8) / 2)));
   });
 });
 
