@@ -8,6 +8,7 @@
  * batching never changes any range. The cost: the largest value sits in the upper half of the
  * width, so between bins/2 and bins bins hold data.
  */
+import { binMagnitudes, scanExtremes, type BatchExtremes } from './kernels.js';
 import type { Calibrator, CalibrationConfig, QuantGrid, TensorRange } from './types.js';
 
 /** Upper bound on `bins`: keeps `x · bins / 2^e` exact for float32 x (24 + 16 bits < 53). */
@@ -52,11 +53,13 @@ class Side {
       return;
     }
     if (wanted <= this.exponent) return;
-    const factor = 2 ** (wanted - this.exponent);
+    // bins ≤ 2^16, so a shift past 16 sends every bin to 0.
+    const shift = Math.min(wanted - this.exponent, 17);
     for (let bin = 1; bin < this.counts.length; bin++) {
       const count = this.counts[bin]!;
+      if (count === 0) continue;
       this.counts[bin] = 0;
-      this.counts[Math.floor(bin / factor)]! += count;
+      this.counts[bin >> shift]! += count;
     }
     this.exponent = wanted;
   }
@@ -97,48 +100,27 @@ export class StreamingHistogram {
     this.#positive = new Side(bins);
   }
 
-  /** Folds a batch in. NaN and ±Infinity are skipped (no grid holds them) and counted in {@link skipped}. */
+  /**
+   * Folds a batch in: one pass for the extremes, one to bin (see kernels.ts). NaN and ±Infinity
+   * are skipped (no grid holds them) and counted in {@link skipped}.
+   */
   observe(values: Float32Array): void {
-    let min = Infinity;
-    let max = -Infinity;
-    let nonFinite = 0;
-    for (let index = 0; index < values.length; index++) {
-      const value = values[index]!;
-      // x − x is NaN exactly for NaN and ±Infinity.
-      if (value - value !== 0) {
-        nonFinite++;
-        continue;
-      }
-      if (value < min) min = value;
-      if (value > max) max = value;
-    }
-    this.#skipped += nonFinite;
-    // + 0 turns −0 into 0, so ranges never print as −0.
-    this.#observeRange(nonFinite === 0 ? values : values.filter((value) => value - value === 0), min + 0, max + 0);
+    const extremes = scanExtremes(values);
+    this.#skipped += extremes.nonFinite;
+    if (extremes.nonFinite > 0) {
+      const finite = values.filter((value) => value - value === 0);
+      this.#observeRange(finite, scanExtremes(finite));
+    } else this.#observeRange(values, extremes);
   }
 
-  #observeRange(values: Float32Array, min: number, max: number): void {
+  #observeRange(values: Float32Array, extremes: BatchExtremes): void {
     if (values.length === 0) return;
+    const { min, max, atMin, atMax } = extremes;
     this.#count += values.length;
     if (min < 0) this.#negative.fit(-min);
     if (max >= 0) this.#positive.fit(max);
-    const negative = this.#negative.counts;
-    const positive = this.#positive.counts;
-    const negativeScale = this.#negative.scale();
-    const positiveScale = this.#positive.scale();
-    const last = this.bins - 1;
-    let zeros = 0;
-    let atMin = 0;
-    let atMax = 0;
-    for (let index = 0; index < values.length; index++) {
-      const value = values[index]!;
-      if (value === min) atMin++;
-      if (value === max) atMax++;
-      if (value > 0) positive[Math.min(last, Math.floor(value * positiveScale))]!++;
-      else if (value < 0) negative[Math.min(last, Math.floor(-value * negativeScale))]!++;
-      else zeros++;
-    }
-    positive[0]! += zeros;
+    const zeros = binMagnitudes(values, this.#positive.counts, this.#negative.counts, this.#positive.scale(), this.#negative.scale());
+    this.#positive.counts[0]! += zeros;
     this.#zeros += zeros;
     if (min < this.#min) [this.#min, this.#atMin] = [min, atMin];
     else if (min === this.#min) this.#atMin += atMin;
