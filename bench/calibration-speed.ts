@@ -94,7 +94,8 @@ async function prepareData(): Promise<{ model: string; images: string }> {
 interface Run {
   readonly seconds: number;
   readonly peakMiB: number;
-  readonly calibrateMs: number | undefined;
+  /** User + system CPU of the child, all threads (less sensitive to a loaded machine than wall time). */
+  readonly cpuSeconds: number;
 }
 
 /** Runs the CLI once in a child; the preload hook writes its maxRSS (KiB) to `rssFile` on exit. */
@@ -127,22 +128,17 @@ function runCli(cli: string, model: string, images: string, method: string, coun
   const started = performance.now();
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, args, { env: { ...process.env, KILN_BENCH_RSS_FILE: rssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
     let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stdout.resume();
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('close', (code) => {
       const seconds = (performance.now() - started) / 1000;
       if (code !== 0) return fail(new Error(`${cli} ${method} ${count}: exit ${code}: ${err.trim().split('\n').pop()}`));
-      const peakMiB = Number(readFileSync(rssFile, 'utf8')) / 1024;
-      let calibrateMs: number | undefined;
-      try {
-        calibrateMs = (JSON.parse(out) as { timing?: { quantizeMs?: number } }).timing?.quantizeMs;
-      } catch {
-        calibrateMs = undefined;
-      }
+      const usage = JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRSS: number; cpuMicros: number };
+      const peakMiB = usage.maxRSS / 1024;
+      const cpuSeconds = usage.cpuMicros / 1e6;
       if (flags.profile) printProfile(profileDir, `${cli} ${method} ${count}`);
-      done({ seconds, peakMiB, calibrateMs });
+      done({ seconds, peakMiB, cpuSeconds });
     });
   });
 }
@@ -180,7 +176,7 @@ mkdirSync(scratch, { recursive: true });
 const hook = join(scratch, 'peak-rss-hook.mjs');
 writeFileSync(
   hook,
-  `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(process.env.KILN_BENCH_RSS_FILE, String(process.resourceUsage().maxRSS)));\n`,
+  `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => { const usage = process.resourceUsage(); writeFileSync(process.env.KILN_BENCH_RSS_FILE, JSON.stringify({ maxRSS: usage.maxRSS, cpuMicros: usage.userCPUTime + usage.systemCPUTime })); });\n`,
 );
 console.log(`kiln quantize, MobileNetV2 fixture 224², --preprocess imagenet, JPEG ${width}×${height}; ${cpus().length} CPUs (${cpus()[0]?.model}); load ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
 const rows: { cli: string; method: string; count: number; runs: Run[] }[] = [];
@@ -193,7 +189,7 @@ for (let round = 0; round < Number(flags.rounds); round++) {
         if (!row) rows.push((row = { cli: cli.name, method, count, runs: [] }));
         row.runs.push(run);
         console.log(
-          `  round ${round + 1} ${cli.name.padEnd(8)} ${method.padEnd(10)} N=${String(count).padStart(4)}: ${run.seconds.toFixed(1).padStart(6)} s wall (quantize step ${((run.calibrateMs ?? NaN) / 1000).toFixed(1)} s), peak RSS ${run.peakMiB.toFixed(0)} MiB`,
+          `  round ${round + 1} ${cli.name.padEnd(8)} ${method.padEnd(10)} N=${String(count).padStart(4)}: ${run.seconds.toFixed(1).padStart(6)} s wall, ${run.cpuSeconds.toFixed(1).padStart(6)} s CPU, peak RSS ${run.peakMiB.toFixed(0)} MiB`,
         );
       }
     }
@@ -201,11 +197,11 @@ for (let round = 0; round < Number(flags.rounds); round++) {
 }
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 console.log(`\nmedians (load now ${loadavg().map((value) => value.toFixed(2)).join(' ')})`);
-console.log('cli       method      N     wall s  peak MiB  peak vs smallest N');
+console.log('cli       method      N     wall s    CPU s  peak MiB  peak vs smallest N');
 for (const row of rows) {
   const smallest = rows.find((entry) => entry.cli === row.cli && entry.method === row.method && entry.count === Math.min(...counts))!;
   const peak = median(row.runs.map((run) => run.peakMiB));
   console.log(
-    `${row.cli.padEnd(9)} ${row.method.padEnd(10)} ${String(row.count).padStart(4)} ${median(row.runs.map((run) => run.seconds)).toFixed(1).padStart(8)} ${peak.toFixed(0).padStart(9)}  ${(peak / median(smallest.runs.map((run) => run.peakMiB))).toFixed(2)}×`,
+    `${row.cli.padEnd(9)} ${row.method.padEnd(10)} ${String(row.count).padStart(4)} ${median(row.runs.map((run) => run.seconds)).toFixed(1).padStart(8)} ${median(row.runs.map((run) => run.cpuSeconds)).toFixed(1).padStart(8)} ${peak.toFixed(0).padStart(9)}  ${(peak / median(smallest.runs.map((run) => run.peakMiB))).toFixed(2)}×`,
   );
 }
