@@ -15,11 +15,14 @@ import type { CalibrationSource, Feeds } from './data/types.js';
 /**
  * Defaults of {@link observeCalibration}'s batching, written once.
  * - `maxBatch`: 16 samples per run at most.
- * - `batchBytes`: 256 MiB of exposed activations per run. Every calibrated tensor is a model
- *   output, so a run holds all of them at once: a 224² MobileNetV2 exposes ~50 MiB per image,
- *   which gives batches of 5; a small model gets the full 16.
+ * - `batchBytes`: 64 MiB of exposed activations per run. Every calibrated tensor is a model
+ *   output, so a run holds all of them at once, and onnxruntime-node holds them twice (its
+ *   buffers and the JavaScript copies): a 224² MobileNetV2 exposes 50 MiB per image, and
+ *   stacking 5 of them raised the peak RSS from 0.35 to 0.85 GiB for ~10 % less inference CPU.
+ *   So large models run one sample at a time and small ones, where the per-run overhead
+ *   dominates, get up to 16.
  */
-export const CALIBRATION_RUN_DEFAULTS = Object.freeze({ maxBatch: 16, batchBytes: 256 * 2 ** 20 });
+export const CALIBRATION_RUN_DEFAULTS = Object.freeze({ maxBatch: 16, batchBytes: 64 * 2 ** 20 });
 
 /** Options for {@link observeCalibration}. */
 export interface CalibrationRunOptions {

@@ -8,7 +8,7 @@
  * batching never changes any range. The cost: the largest value sits in the upper half of the
  * width, so between bins/2 and bins bins hold data.
  */
-import { binMagnitudes, scanExtremes, type BatchExtremes } from './kernels.js';
+import { binMagnitudes, binWithin, scanExtremes } from './kernels.js';
 import type { Calibrator, CalibrationConfig, QuantGrid, TensorRange } from './types.js';
 
 /** Upper bound on `bins`: keeps `x · bins / 2^e` exact for float32 x (24 + 16 bits < 53). */
@@ -34,6 +34,34 @@ function mergeInto(into: Float64Array, counts: Float64Array, from: number, to: n
     const count = counts[bin]!;
     if (count !== 0) into[Math.floor(bin / factor)]! += count;
   }
+}
+
+/** Extremes and how many values equal each. */
+interface Extremes {
+  readonly min: number;
+  readonly atMin: number;
+  readonly max: number;
+  readonly atMax: number;
+}
+
+/** The extremes of two sets of values together (ties add up). */
+function mergeExtremes(a: Extremes, b: Extremes): Extremes {
+  const min = Math.min(a.min, b.min);
+  const max = Math.max(a.max, b.max);
+  return {
+    min,
+    atMin: (a.min === min ? a.atMin : 0) + (b.min === min ? b.atMin : 0),
+    max,
+    atMax: (a.max === max ? a.atMax : 0) + (b.max === max ? b.atMax : 0),
+  };
+}
+
+/** Scratch for values that spill out of a histogram's widths, shared by every histogram. */
+let spillScratch = new Float32Array(0);
+
+function spillBuffer(length: number): Float32Array {
+  if (spillScratch.length < length) spillScratch = new Float32Array(length);
+  return spillScratch;
 }
 
 /** One side: magnitudes in [0, 2^exponent), or nothing yet (exponent undefined). */
@@ -62,6 +90,11 @@ class Side {
       this.counts[bin >> shift]! += count;
     }
     this.exponent = wanted;
+  }
+
+  /** Bins per unit of magnitude; Infinity before any value, so {@link binWithin} spills them all. */
+  liveScale(): number {
+    return this.exponent === undefined ? Infinity : this.scale();
   }
 
   /** Bins per unit of magnitude. */
@@ -101,31 +134,71 @@ export class StreamingHistogram {
   }
 
   /**
-   * Folds a batch in: one pass for the extremes, one to bin (see kernels.ts). NaN and ±Infinity
-   * are skipped (no grid holds them) and counted in {@link skipped}.
+   * Folds a batch in. NaN and ±Infinity are skipped (no grid holds them) and counted in
+   * {@link skipped}. The first batch takes an extremes pass to set the widths, then one binning
+   * pass; later batches take one pass ({@link binWithin}) and widen only for what spilled.
    */
   observe(values: Float32Array): void {
-    const extremes = scanExtremes(values);
-    this.#skipped += extremes.nonFinite;
-    if (extremes.nonFinite > 0) {
-      const finite = values.filter((value) => value - value === 0);
-      this.#observeRange(finite, scanExtremes(finite));
-    } else this.#observeRange(values, extremes);
+    if (values.length === 0) return;
+    if (this.#count === 0 && this.#skipped === 0) {
+      this.#observeTwoPass(values);
+      return;
+    }
+    const spill = spillBuffer(values.length);
+    const batch = binWithin(values, this.#positive.counts, this.#negative.counts, this.#positive.liveScale(), this.#negative.liveScale(), spill);
+    let nonFinite = batch.nan;
+    let finite = values.length - batch.nan;
+    let extremes: Extremes = { min: batch.min, atMin: batch.atMin, max: batch.max, atMax: batch.atMax };
+    if (batch.zeros > 0) extremes = mergeExtremes(extremes, { min: 0, atMin: batch.zeros, max: 0, atMax: batch.zeros });
+    this.#zeros += batch.zeros;
+    this.#positive.counts[0]! += batch.zeros;
+    let spilledLow = false;
+    let spilledHigh = false;
+    if (batch.spilled > 0) {
+      const spilled = spill.subarray(0, batch.spilled);
+      const late = scanExtremes(spilled);
+      nonFinite += late.nonFinite;
+      finite -= late.nonFinite;
+      // Widen, then bin what spilled (binMagnitudes leaves the scratch alone).
+      const rest = late.nonFinite > 0 ? spilled.filter((value) => value - value === 0) : spilled;
+      if (late.min < 0) this.#negative.fit(-late.min);
+      if (late.max >= 0) this.#positive.fit(late.max);
+      binMagnitudes(rest, this.#positive.counts, this.#negative.counts, this.#positive.scale(), this.#negative.scale());
+      if (rest.length > 0) extremes = mergeExtremes(extremes, late);
+      spilledLow = late.min < 0;
+      spilledHigh = late.max > 0;
+    }
+    this.#skipped += nonFinite;
+    if (finite === 0) return;
+    // binWithin tracks the min among negatives and the max among positives only; with no value
+    // ≤ 0 (or ≥ 0) in the batch the other extreme needs a plain pass (a one-signed batch).
+    const low = batch.min !== Infinity || batch.zeros > 0 || spilledLow;
+    const high = batch.max !== -Infinity || batch.zeros > 0 || spilledHigh;
+    if (!low || !high) extremes = scanExtremes(values);
+    this.#count += finite;
+    this.#mergeExtremes(extremes);
   }
 
-  #observeRange(values: Float32Array, extremes: BatchExtremes): void {
-    if (values.length === 0) return;
-    const { min, max, atMin, atMax } = extremes;
-    this.#count += values.length;
-    if (min < 0) this.#negative.fit(-min);
-    if (max >= 0) this.#positive.fit(max);
-    const zeros = binMagnitudes(values, this.#positive.counts, this.#negative.counts, this.#positive.scale(), this.#negative.scale());
+  #observeTwoPass(values: Float32Array): void {
+    const extremes = scanExtremes(values);
+    this.#skipped += extremes.nonFinite;
+    const finite = extremes.nonFinite > 0 ? values.filter((value) => value - value === 0) : values;
+    if (finite.length === 0) return;
+    this.#count += finite.length;
+    if (extremes.min < 0) this.#negative.fit(-extremes.min);
+    if (extremes.max >= 0) this.#positive.fit(extremes.max);
+    const zeros = binMagnitudes(finite, this.#positive.counts, this.#negative.counts, this.#positive.scale(), this.#negative.scale());
     this.#positive.counts[0]! += zeros;
     this.#zeros += zeros;
-    if (min < this.#min) [this.#min, this.#atMin] = [min, atMin];
-    else if (min === this.#min) this.#atMin += atMin;
-    if (max > this.#max) [this.#max, this.#atMax] = [max, atMax];
-    else if (max === this.#max) this.#atMax += atMax;
+    this.#mergeExtremes(extremes);
+  }
+
+  #mergeExtremes(batch: Extremes): void {
+    const merged = mergeExtremes({ min: this.#min, atMin: this.#atMin, max: this.#max, atMax: this.#atMax }, batch);
+    this.#min = merged.min + 0;
+    this.#atMin = merged.atMin;
+    this.#max = merged.max + 0;
+    this.#atMax = merged.atMax;
   }
 
   /** Finite values seen. */

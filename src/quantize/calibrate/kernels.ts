@@ -65,3 +65,67 @@ export function binMagnitudes(values: Float32Array, positive: Float64Array, nega
   }
   return zeros;
 }
+
+/** What {@link binWithin} saw: extremes are over the values it binned (x > 0 for max, x < 0 for min). */
+export interface BinnedBatch {
+  readonly zeros: number;
+  readonly nan: number;
+  /** Values written to `spill`: beyond their side's width, or ±Infinity. */
+  readonly spilled: number;
+  /** Smallest binned negative value (Infinity when none) and how many equal it. */
+  readonly min: number;
+  readonly atMin: number;
+  /** Largest binned positive value (−Infinity when none) and how many equal it. */
+  readonly max: number;
+  readonly atMax: number;
+}
+
+/**
+ * One pass that bins every value already inside its side's width, as {@link binMagnitudes}
+ * does, and writes the others (beyond the width, ±Infinity) to `spill` (as long as `values`)
+ * for the caller to widen the histogram and bin them after. Exact zeros and NaN are counted.
+ * Once the widths have settled (after the first batch of a tensor) nothing spills, so the
+ * steady cost is this single pass instead of an extremes pass then a binning pass. A side with
+ * no width yet takes a scale of Infinity, which sends all of its values to `spill`.
+ */
+export function binWithin(values: Float32Array, positive: Float64Array, negative: Float64Array, positiveScale: number, negativeScale: number, spill: Float32Array): BinnedBatch {
+  const bins = positive.length;
+  const negated = -negativeScale;
+  let zeros = 0;
+  let nan = 0;
+  let spilled = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  let atMin = 0;
+  let atMax = 0;
+  for (let index = 0; index < values.length; index++) {
+    const value = values[index]!;
+    if (value > 0) {
+      const scaled = value * positiveScale;
+      if (scaled < bins) {
+        positive[scaled | 0]!++;
+        if (value >= max) {
+          if (value > max) {
+            max = value;
+            atMax = 0;
+          }
+          atMax++;
+        }
+      } else spill[spilled++] = value;
+    } else if (value < 0) {
+      const scaled = value * negated;
+      if (scaled < bins) {
+        negative[scaled | 0]!++;
+        if (value <= min) {
+          if (value < min) {
+            min = value;
+            atMin = 0;
+          }
+          atMin++;
+        }
+      } else spill[spilled++] = value;
+    } else if (value === 0) zeros++;
+    else nan++;
+  }
+  return { zeros, nan, spilled, min, atMin, max, atMax };
+}
