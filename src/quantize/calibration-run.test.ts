@@ -85,6 +85,16 @@ describe('observeCalibration', () => {
     }
   });
 
+  it('observes in a worker thread with the same summaries as on the main thread', async () => {
+    for (const method of ['minmax', 'mse'] as const) {
+      const inline = await calibrate(model, targets, images(6), calibrationConfig(method), { observeInThread: false, maxBatch: 1 });
+      const threaded = await calibrate(model, targets, images(6), calibrationConfig(method), { observeInThread: true, maxBatch: 1 });
+      assert.deepEqual(threaded.calibrator.tensors(), inline.calibrator.tensors());
+      assert.deepEqual(threaded.calibrator.snapshot!(), inline.calibrator.snapshot!(), method);
+      assert.deepEqual(threaded.calibrator.ranges(GRID), inline.calibrator.ranges(GRID), method);
+    }
+  });
+
   it('sizes batches by the bytes of the exposed activations', async () => {
     // A budget below one sample's activations keeps one sample per run.
     const small = await calibrate(model, targets, images(5), calibrationConfig('minmax'), { batchBytes: 1 });

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { create } from '@bufbuild/protobuf';
 import { KilnError, describeError, isKilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -10,6 +11,7 @@ import type { TensorSignature } from '../runtime/feeds.js';
 import type { HostTensor } from '../runtime/tensors.js';
 import type { Calibrator, CalibrationConfig } from './calibrate/types.js';
 import { checkSampleAgainst } from './data/index.js';
+import { canObserveInThread, inlineSink, threadSink } from './observer-sink.js';
 import type { CalibrationSource, Feeds } from './data/types.js';
 
 /**
@@ -29,8 +31,13 @@ export interface CalibrationRunOptions {
   readonly calibrator: Calibrator;
   /** Called after every run with the count of samples so far and the total when known. */
   readonly onProgress?: (done: number, total: number | undefined) => void;
-  /** @defaultValue 0 (onnxruntime decides) */
+  /** @defaultValue one fewer than the cores when a worker thread observes, else 0 (onnxruntime decides) */
   readonly intraOpThreads?: number;
+  /**
+   * Update the summaries in a worker thread while onnxruntime runs the next sample.
+   * @defaultValue true when the machine has 2+ cores and the calibrator supports snapshot/restore
+   */
+  readonly observeInThread?: boolean;
   /** Samples stacked per run at most; 1 runs them one by one. @defaultValue {@link CALIBRATION_RUN_DEFAULTS}.maxBatch */
   readonly maxBatch?: number;
   /** Bytes of exposed activations one run may produce. @defaultValue {@link CALIBRATION_RUN_DEFAULTS}.batchBytes */
@@ -79,6 +86,12 @@ function stack(samples: readonly Feeds[]): Feeds {
   return feeds;
 }
 
+function copyOutputs(outputs: Readonly<Record<string, HostTensor>>): Record<string, HostTensor> {
+  const copies: Record<string, HostTensor> = {};
+  for (const [name, tensor] of Object.entries(outputs)) copies[name] = { ...tensor, data: Array.isArray(tensor.data) ? [...tensor.data] : (tensor.data as Float32Array).slice() };
+  return copies;
+}
+
 function bytesOf(outputs: Readonly<Record<string, HostTensor>>): number {
   let bytes = 0;
   for (const tensor of Object.values(outputs)) bytes += typeof tensor.data === 'object' && 'byteLength' in tensor.data ? tensor.data.byteLength : 0;
@@ -120,20 +133,25 @@ export async function observeCalibration(
   const existing = new Set(model.graph!.output.map((output) => output.name));
   const extra = targets.filter((name) => !existing.has(name)).map((name) => create(ValueInfoProtoSchema, { name }));
   const augmented = editModel(model, { outputs: [...model.graph!.output, ...extra] });
+  const threaded = options.observeInThread ?? canObserveInThread(options.calibrator);
   const engine = await Engine.load(encodeModel(augmented), {
     graphOptimizationLevel: 'disabled',
-    intraOpThreads: options.intraOpThreads ?? 0,
+    // The observing thread takes a core of its own.
+    intraOpThreads: options.intraOpThreads ?? (threaded ? Math.max(1, availableParallelism() - 1) : 0),
     label: 'calibration model',
     logger,
   });
+  const sink = threaded ? threadSink(options.calibrator) : inlineSink(options.calibrator);
   const wanted = new Set(targets);
-  /** Feeds float32 outputs to the calibrator, each without its first `skip[name]` values. */
-  const observe = (outputs: Readonly<Record<string, HostTensor>>, skip?: Readonly<Record<string, HostTensor>>): void => {
+  /** Hands float32 outputs to the sink, each without its first `skip[name]` values. */
+  const observe = (outputs: Readonly<Record<string, HostTensor>>, skip?: Readonly<Record<string, HostTensor>>): Promise<void> => {
+    const batch: [string, Float32Array][] = [];
     for (const [name, tensor] of Object.entries(outputs)) {
       if (!wanted.has(name) || tensor.type !== 'float32') continue;
       const data = tensor.data as Float32Array;
-      options.calibrator.observe(name, skip ? data.subarray(skip[name]!.data.length) : data);
+      batch.push([name, skip ? data.subarray(skip[name]!.data.length) : data]);
     }
+    return sink.observe(batch);
   };
   const run = async (feeds: Feeds, index: number): Promise<Record<string, HostTensor>> => {
     try {
@@ -155,7 +173,7 @@ export async function observeCalibration(
 
   const runOneByOne = async (samples: readonly Feeds[]): Promise<void> => {
     for (const sample of samples) {
-      observe(await run(sample, count));
+      await observe(await run(sample, count));
       count++;
       report();
     }
@@ -184,8 +202,8 @@ export async function observeCalibration(
         return runOneByOne(samples);
       }
       verified = true;
-      observe(outputs, check.outputs);
-    } else observe(outputs);
+      await observe(outputs, check.outputs);
+    } else await observe(outputs);
     count += samples.length;
     report();
   };
@@ -196,15 +214,16 @@ export async function observeCalibration(
       checkSampleAgainst(engine.inputs, sample, index++);
       if (index === 1) {
         const outputs = await run(sample, 0);
-        observe(outputs);
-        count++;
-        report();
         const limit = options.maxBatch ?? CALIBRATION_RUN_DEFAULTS.maxBatch;
         if (limit > 1 && batchInvariant(options.calibrator.config) && batchAxisIsFree(engine.inputs)) {
           batch = Math.max(1, Math.min(limit, Math.floor((options.batchBytes ?? CALIBRATION_RUN_DEFAULTS.batchBytes) / Math.max(1, bytesOf(outputs)))));
-          if (batch > 1) first = { feeds: sample, outputs };
+          // A copy: the sink may transfer the buffers to its thread.
+          if (batch > 1) first = { feeds: sample, outputs: copyOutputs(outputs) };
         }
-        logger.debug({ batch }, 'calibration batch size');
+        logger.debug({ batch, threaded }, 'calibration batch size');
+        await observe(outputs);
+        count++;
+        report();
         continue;
       }
       if (pending.length > 0 && !stackable(pending[0]!, sample)) await flush();
@@ -213,6 +232,10 @@ export async function observeCalibration(
       if (pending.length >= (first ? batch - 1 : batch)) await flush();
     }
     await flush();
+    await sink.finish();
+  } catch (error) {
+    await sink.close();
+    throw error;
   } finally {
     await engine.release();
   }

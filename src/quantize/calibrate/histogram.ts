@@ -9,7 +9,7 @@
  * width, so between bins/2 and bins bins hold data.
  */
 import { binMagnitudes, binWithin, scanExtremes } from './kernels.js';
-import type { Calibrator, CalibrationConfig, QuantGrid, TensorRange } from './types.js';
+import type { Calibrator, CalibrationConfig, CalibratorState, QuantGrid, TensorRange } from './types.js';
 
 /** Upper bound on `bins`: keeps `x · bins / 2^e` exact for float32 x (24 + 16 bits < 53). */
 export const MAX_BINS = 65_536;
@@ -112,6 +112,15 @@ export interface MagnitudeHistogram {
   readonly counts: Float64Array;
   /** 0 when the side saw nothing. */
   readonly binWidth: number;
+}
+
+/** A {@link StreamingHistogram} as structured-clonable data. */
+export interface HistogramState {
+  readonly bins: number;
+  readonly negative: { readonly counts: Float64Array; readonly exponent: number | undefined };
+  readonly positive: { readonly counts: Float64Array; readonly exponent: number | undefined };
+  /** count, zeros, skipped, min, max, atMin, atMax. */
+  readonly scalars: readonly [number, number, number, number, number, number, number];
 }
 
 /** The running summary of one tensor: exact count, min, max (and how many equal them), zeros, and the two sides. */
@@ -256,6 +265,27 @@ export class StreamingHistogram {
     return { counts, binWidth: 2 ** exponent / this.bins };
   }
 
+  /** Everything the histogram holds, as plain data (the count arrays copied). */
+  toState(): HistogramState {
+    return {
+      bins: this.bins,
+      negative: { counts: this.#negative.counts.slice(), exponent: this.#negative.exponent },
+      positive: { counts: this.#positive.counts.slice(), exponent: this.#positive.exponent },
+      scalars: [this.#count, this.#zeros, this.#skipped, this.#min, this.#max, this.#atMin, this.#atMax],
+    };
+  }
+
+  /** A histogram equal to the one {@link toState} was taken from. */
+  static fromState(state: HistogramState): StreamingHistogram {
+    const histogram = new StreamingHistogram(state.bins);
+    histogram.#negative.counts.set(state.negative.counts);
+    histogram.#negative.exponent = state.negative.exponent;
+    histogram.#positive.counts.set(state.positive.counts);
+    histogram.#positive.exponent = state.positive.exponent;
+    [histogram.#count, histogram.#zeros, histogram.#skipped, histogram.#min, histogram.#max, histogram.#atMin, histogram.#atMax] = state.scalars;
+    return histogram;
+  }
+
   /** Bytes held: the two count arrays (the scalars are noise beside them). */
   heldBytes(): number {
     return this.#negative.counts.byteLength + this.#positive.counts.byteLength;
@@ -298,6 +328,14 @@ export class HistogramCalibrator implements Calibrator {
 
   tensors(): readonly string[] {
     return [...this.#histograms.keys()];
+  }
+
+  snapshot(): CalibratorState {
+    return [...this.#histograms].map(([name, histogram]) => [name, histogram.toState()]);
+  }
+
+  restore(state: CalibratorState): void {
+    for (const [name, histogram] of state) this.#histograms.set(name, StreamingHistogram.fromState(histogram as HistogramState));
   }
 
   /** The histogram of one tensor, for reports and tests. */

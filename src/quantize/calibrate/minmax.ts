@@ -5,7 +5,7 @@
  * batches. Memory is two numbers per tensor.
  */
 import { scanExtremes } from './kernels.js';
-import type { Calibrator, CalibrationConfig, TensorRange } from './types.js';
+import type { Calibrator, CalibrationConfig, CalibratorState, TensorRange } from './types.js';
 
 type MinMaxConfig = Extract<CalibrationConfig, { method: 'minmax' }>;
 
@@ -63,6 +63,14 @@ export class MinMaxCalibrator implements Calibrator {
     const ranges = new Map<string, TensorRange>();
     for (const [name, { min, max }] of this.#extremes) ranges.set(name, { min, max });
     return ranges;
+  }
+
+  snapshot(): CalibratorState {
+    return [...this.#extremes].map(([name, extremes]) => [name, { ...extremes }]);
+  }
+
+  restore(state: CalibratorState): void {
+    for (const [name, extremes] of state) this.#extremes.set(name, { ...(extremes as Extremes) });
   }
 
   heldBytes(): number {
