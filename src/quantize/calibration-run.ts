@@ -121,6 +121,10 @@ function startsWith(stacked: Readonly<Record<string, HostTensor>>, alone: Readon
  * kept only if that run's outputs begin with sample 0's lone outputs bit for bit — a model whose
  * leading axis is not a batch (or that mixes samples) falls back to one sample per run, as does
  * a model that fails on a stacked run. So the ranges are the ones a one-by-one run gives.
+ *
+ * With a spare core the summaries are updated in a worker thread while onnxruntime runs the next
+ * sample on the others (observer-sink.ts), and the calibrator gets the worker's summaries at the
+ * end; the result is the same as observing here.
  * @returns the number of samples seen
  */
 export async function observeCalibration(
