@@ -93,6 +93,29 @@ describe('StreamingHistogram', () => {
     assert.equal(histogram.negative().binWidth, 2 ** -126 / 2048); // the smallest width
     assert.equal(histogram.negative().counts[17], 1); // 1e-40 / 2^-126 × 2048 = 17.4
   });
+  it('gives the single-batch summary for any split: one-signed, spilling, tied, zero and non-finite batches', () => {
+    const random = createRandom(21);
+    const pick = (n: number): number => Math.floor(random() * n);
+    for (let trial = 0; trial < 60; trial++) {
+      const parts: Float32Array[] = [];
+      for (let part = 0; part < 1 + pick(6); part++) {
+        const shape = pick(6);
+        let values = normal(random, 1 + pick(400), 0.1 * 2 ** pick(8), shape === 0 ? 3 : 0);
+        if (shape === 1) values = values.map(Math.abs); // one-signed positive
+        if (shape === 2) values = values.map((value) => -Math.abs(value) - 0.5); // one-signed negative, no zeros
+        if (shape === 3) values = values.map((value) => Math.min(6, Math.max(0, value))); // ReLU6: zeros and ties at 6
+        if (shape === 4) values = values.map((value) => Math.round(value)); // many ties
+        if (pick(4) === 0) values[pick(values.length)] = [NaN, Infinity, -Infinity, -0][pick(4)]!;
+        parts.push(values);
+      }
+      const streamed = new StreamingHistogram(64);
+      for (const part of parts) streamed.observe(part);
+      const whole = new StreamingHistogram(64);
+      whole.observe(concat(parts));
+      const summary = (h: StreamingHistogram) => ({ count: h.count, zeros: h.zeros, skipped: h.skipped, min: h.min, max: h.max, atMin: h.atMin, atMax: h.atMax, positive: h.positive(), negative: h.negative() });
+      assert.deepEqual(summary(streamed), summary(whole), `trial ${trial}`);
+    }
+  });
 });
 
 describe('HistogramCalibrator', () => {

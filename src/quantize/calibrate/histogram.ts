@@ -8,7 +8,8 @@
  * batching never changes any range. The cost: the largest value sits in the upper half of the
  * width, so between bins/2 and bins bins hold data.
  */
-import type { Calibrator, CalibrationConfig, QuantGrid, TensorRange } from './types.js';
+import { binMagnitudes, binWithin, scanExtremes } from './kernels.js';
+import type { Calibrator, CalibrationConfig, CalibratorState, QuantGrid, TensorRange } from './types.js';
 
 /** Upper bound on `bins`: keeps `x · bins / 2^e` exact for float32 x (24 + 16 bits < 53). */
 export const MAX_BINS = 65_536;
@@ -35,6 +36,34 @@ function mergeInto(into: Float64Array, counts: Float64Array, from: number, to: n
   }
 }
 
+/** Extremes and how many values equal each. */
+interface Extremes {
+  readonly min: number;
+  readonly atMin: number;
+  readonly max: number;
+  readonly atMax: number;
+}
+
+/** The extremes of two sets of values together (ties add up). */
+function mergeExtremes(a: Extremes, b: Extremes): Extremes {
+  const min = Math.min(a.min, b.min);
+  const max = Math.max(a.max, b.max);
+  return {
+    min,
+    atMin: (a.min === min ? a.atMin : 0) + (b.min === min ? b.atMin : 0),
+    max,
+    atMax: (a.max === max ? a.atMax : 0) + (b.max === max ? b.atMax : 0),
+  };
+}
+
+/** Scratch for values that spill out of a histogram's widths, shared by every histogram. */
+let spillScratch = new Float32Array(0);
+
+function spillBuffer(length: number): Float32Array {
+  if (spillScratch.length < length) spillScratch = new Float32Array(length);
+  return spillScratch;
+}
+
 /** One side: magnitudes in [0, 2^exponent), or nothing yet (exponent undefined). */
 class Side {
   readonly counts: Float64Array;
@@ -52,13 +81,20 @@ class Side {
       return;
     }
     if (wanted <= this.exponent) return;
-    const factor = 2 ** (wanted - this.exponent);
+    // bins ≤ 2^16, so a shift past 16 sends every bin to 0.
+    const shift = Math.min(wanted - this.exponent, 17);
     for (let bin = 1; bin < this.counts.length; bin++) {
       const count = this.counts[bin]!;
+      if (count === 0) continue;
       this.counts[bin] = 0;
-      this.counts[Math.floor(bin / factor)]! += count;
+      this.counts[bin >> shift]! += count;
     }
     this.exponent = wanted;
+  }
+
+  /** Bins per unit of magnitude; Infinity before any value, so {@link binWithin} spills them all. */
+  liveScale(): number {
+    return this.exponent === undefined ? Infinity : this.scale();
   }
 
   /** Bins per unit of magnitude. */
@@ -76,6 +112,15 @@ export interface MagnitudeHistogram {
   readonly counts: Float64Array;
   /** 0 when the side saw nothing. */
   readonly binWidth: number;
+}
+
+/** A {@link StreamingHistogram} as structured-clonable data. */
+export interface HistogramState {
+  readonly bins: number;
+  readonly negative: { readonly counts: Float64Array; readonly exponent: number | undefined };
+  readonly positive: { readonly counts: Float64Array; readonly exponent: number | undefined };
+  /** count, zeros, skipped, min, max, atMin, atMax. */
+  readonly scalars: readonly [number, number, number, number, number, number, number];
 }
 
 /** The running summary of one tensor: exact count, min, max (and how many equal them), zeros, and the two sides. */
@@ -97,53 +142,72 @@ export class StreamingHistogram {
     this.#positive = new Side(bins);
   }
 
-  /** Folds a batch in. NaN and ±Infinity are skipped (no grid holds them) and counted in {@link skipped}. */
+  /**
+   * Folds a batch in. NaN and ±Infinity are skipped (no grid holds them) and counted in
+   * {@link skipped}. The first batch takes an extremes pass to set the widths, then one binning
+   * pass; later batches take one pass ({@link binWithin}) and widen only for what spilled.
+   */
   observe(values: Float32Array): void {
-    let min = Infinity;
-    let max = -Infinity;
-    let nonFinite = 0;
-    for (let index = 0; index < values.length; index++) {
-      const value = values[index]!;
-      // x − x is NaN exactly for NaN and ±Infinity.
-      if (value - value !== 0) {
-        nonFinite++;
-        continue;
-      }
-      if (value < min) min = value;
-      if (value > max) max = value;
+    if (values.length === 0) return;
+    if (this.#count === 0 && this.#skipped === 0) {
+      this.#observeTwoPass(values);
+      return;
+    }
+    const spill = spillBuffer(values.length);
+    const batch = binWithin(values, this.#positive.counts, this.#negative.counts, this.#positive.liveScale(), this.#negative.liveScale(), spill);
+    let nonFinite = batch.nan;
+    let finite = values.length - batch.nan;
+    let extremes: Extremes = { min: batch.min, atMin: batch.atMin, max: batch.max, atMax: batch.atMax };
+    if (batch.zeros > 0) extremes = mergeExtremes(extremes, { min: 0, atMin: batch.zeros, max: 0, atMax: batch.zeros });
+    this.#zeros += batch.zeros;
+    this.#positive.counts[0]! += batch.zeros;
+    let spilledLow = false;
+    let spilledHigh = false;
+    if (batch.spilled > 0) {
+      const spilled = spill.subarray(0, batch.spilled);
+      const late = scanExtremes(spilled);
+      nonFinite += late.nonFinite;
+      finite -= late.nonFinite;
+      // Widen, then bin what spilled (binMagnitudes leaves the scratch alone).
+      const rest = late.nonFinite > 0 ? spilled.filter((value) => value - value === 0) : spilled;
+      if (late.min < 0) this.#negative.fit(-late.min);
+      if (late.max >= 0) this.#positive.fit(late.max);
+      binMagnitudes(rest, this.#positive.counts, this.#negative.counts, this.#positive.scale(), this.#negative.scale());
+      if (rest.length > 0) extremes = mergeExtremes(extremes, late);
+      spilledLow = late.min < 0;
+      spilledHigh = late.max > 0;
     }
     this.#skipped += nonFinite;
-    // + 0 turns −0 into 0, so ranges never print as −0.
-    this.#observeRange(nonFinite === 0 ? values : values.filter((value) => value - value === 0), min + 0, max + 0);
+    if (finite === 0) return;
+    // binWithin tracks the min among negatives and the max among positives only; with no value
+    // ≤ 0 (or ≥ 0) in the batch the other extreme needs a plain pass (a one-signed batch).
+    const low = batch.min !== Infinity || batch.zeros > 0 || spilledLow;
+    const high = batch.max !== -Infinity || batch.zeros > 0 || spilledHigh;
+    if (!low || !high) extremes = scanExtremes(values);
+    this.#count += finite;
+    this.#mergeExtremes(extremes);
   }
 
-  #observeRange(values: Float32Array, min: number, max: number): void {
-    if (values.length === 0) return;
-    this.#count += values.length;
-    if (min < 0) this.#negative.fit(-min);
-    if (max >= 0) this.#positive.fit(max);
-    const negative = this.#negative.counts;
-    const positive = this.#positive.counts;
-    const negativeScale = this.#negative.scale();
-    const positiveScale = this.#positive.scale();
-    const last = this.bins - 1;
-    let zeros = 0;
-    let atMin = 0;
-    let atMax = 0;
-    for (let index = 0; index < values.length; index++) {
-      const value = values[index]!;
-      if (value === min) atMin++;
-      if (value === max) atMax++;
-      if (value > 0) positive[Math.min(last, Math.floor(value * positiveScale))]!++;
-      else if (value < 0) negative[Math.min(last, Math.floor(-value * negativeScale))]!++;
-      else zeros++;
-    }
-    positive[0]! += zeros;
+  #observeTwoPass(values: Float32Array): void {
+    const extremes = scanExtremes(values);
+    this.#skipped += extremes.nonFinite;
+    const finite = extremes.nonFinite > 0 ? values.filter((value) => value - value === 0) : values;
+    if (finite.length === 0) return;
+    this.#count += finite.length;
+    if (extremes.min < 0) this.#negative.fit(-extremes.min);
+    if (extremes.max >= 0) this.#positive.fit(extremes.max);
+    const zeros = binMagnitudes(finite, this.#positive.counts, this.#negative.counts, this.#positive.scale(), this.#negative.scale());
+    this.#positive.counts[0]! += zeros;
     this.#zeros += zeros;
-    if (min < this.#min) [this.#min, this.#atMin] = [min, atMin];
-    else if (min === this.#min) this.#atMin += atMin;
-    if (max > this.#max) [this.#max, this.#atMax] = [max, atMax];
-    else if (max === this.#max) this.#atMax += atMax;
+    this.#mergeExtremes(extremes);
+  }
+
+  #mergeExtremes(batch: Extremes): void {
+    const merged = mergeExtremes({ min: this.#min, atMin: this.#atMin, max: this.#max, atMax: this.#atMax }, batch);
+    this.#min = merged.min + 0;
+    this.#atMin = merged.atMin;
+    this.#max = merged.max + 0;
+    this.#atMax = merged.atMax;
   }
 
   /** Finite values seen. */
@@ -201,6 +265,27 @@ export class StreamingHistogram {
     return { counts, binWidth: 2 ** exponent / this.bins };
   }
 
+  /** Everything the histogram holds, as plain data (the count arrays copied). */
+  toState(): HistogramState {
+    return {
+      bins: this.bins,
+      negative: { counts: this.#negative.counts.slice(), exponent: this.#negative.exponent },
+      positive: { counts: this.#positive.counts.slice(), exponent: this.#positive.exponent },
+      scalars: [this.#count, this.#zeros, this.#skipped, this.#min, this.#max, this.#atMin, this.#atMax],
+    };
+  }
+
+  /** A histogram equal to the one {@link toState} was taken from. */
+  static fromState(state: HistogramState): StreamingHistogram {
+    const histogram = new StreamingHistogram(state.bins);
+    histogram.#negative.counts.set(state.negative.counts);
+    histogram.#negative.exponent = state.negative.exponent;
+    histogram.#positive.counts.set(state.positive.counts);
+    histogram.#positive.exponent = state.positive.exponent;
+    [histogram.#count, histogram.#zeros, histogram.#skipped, histogram.#min, histogram.#max, histogram.#atMin, histogram.#atMax] = state.scalars;
+    return histogram;
+  }
+
   /** Bytes held: the two count arrays (the scalars are noise beside them). */
   heldBytes(): number {
     return this.#negative.counts.byteLength + this.#positive.counts.byteLength;
@@ -243,6 +328,14 @@ export class HistogramCalibrator implements Calibrator {
 
   tensors(): readonly string[] {
     return [...this.#histograms.keys()];
+  }
+
+  snapshot(): CalibratorState {
+    return [...this.#histograms].map(([name, histogram]) => [name, histogram.toState()]);
+  }
+
+  restore(state: CalibratorState): void {
+    for (const [name, histogram] of state) this.#histograms.set(name, StreamingHistogram.fromState(histogram as HistogramState));
   }
 
   /** The histogram of one tensor, for reports and tests. */

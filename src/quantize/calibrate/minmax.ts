@@ -4,7 +4,8 @@
  * starts at the first batch. Global ranges only grow with more data; the EMA forgets outlier
  * batches. Memory is two numbers per tensor.
  */
-import type { Calibrator, CalibrationConfig, TensorRange } from './types.js';
+import { scanExtremes } from './kernels.js';
+import type { Calibrator, CalibrationConfig, CalibratorState, TensorRange } from './types.js';
 
 type MinMaxConfig = Extract<CalibrationConfig, { method: 'minmax' }>;
 
@@ -19,15 +20,8 @@ const BYTES_PER_TENSOR = 24;
 
 /** Smallest and largest finite values of a batch; NaN and ±Infinity are skipped. */
 function batchExtremes(values: Float32Array): { min: number; max: number } | undefined {
-  let min = Infinity;
-  let max = -Infinity;
-  for (let index = 0; index < values.length; index++) {
-    const value = values[index]!;
-    if (value - value !== 0) continue; // NaN or ±Infinity
-    if (value < min) min = value;
-    if (value > max) max = value;
-  }
-  return min === Infinity ? undefined : { min: min + 0, max: max + 0 }; // + 0: no −0
+  const { min, max } = scanExtremes(values);
+  return min === Infinity ? undefined : { min, max };
 }
 
 /** The min-max calibrator; see the module comment. Tensors with no finite value get [0, 0]. */
@@ -69,6 +63,14 @@ export class MinMaxCalibrator implements Calibrator {
     const ranges = new Map<string, TensorRange>();
     for (const [name, { min, max }] of this.#extremes) ranges.set(name, { min, max });
     return ranges;
+  }
+
+  snapshot(): CalibratorState {
+    return [...this.#extremes].map(([name, extremes]) => [name, { ...extremes }]);
+  }
+
+  restore(state: CalibratorState): void {
+    for (const [name, extremes] of state) this.#extremes.set(name, { ...(extremes as Extremes) });
   }
 
   heldBytes(): number {

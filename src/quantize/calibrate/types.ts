@@ -43,4 +43,11 @@ export interface Calibrator {
   ranges(grid: QuantGrid): Map<string, TensorRange>;
   /** Bytes held by the summaries (for the memory check: tensors × bins). */
   heldBytes(): number;
+  /** The summaries as structured-clonable data, to move them between threads (optional). */
+  snapshot?(): CalibratorState;
+  /** Takes over a {@link snapshot} of a calibrator with the same config; only before any observe. */
+  restore?(state: CalibratorState): void;
 }
+
+/** Per tensor, in first-seen order, a calibrator's own summary as plain data. */
+export type CalibratorState = readonly (readonly [tensor: string, summary: unknown])[];

@@ -162,6 +162,23 @@ describe('imageFolderSource', () => {
     assert.throws(() => imageFolderSource(empty, { input: 'x', preprocess: preprocess({ mode: 'stretch', width: 2, height: 2 }) }), /no-images: no images \(\.png, \.jpg, \.jpeg, \.webp\)/);
   });
 
+  it('reads ahead in order, and a consumer that stops early leaves no failure behind', async () => {
+    const folder = join(scratch, 'ahead');
+    mkdirSync(folder);
+    for (let index = 0; index < 5; index++) await writePng(join(folder, `${index}.png`), 4 + index, 2);
+    writeFileSync(join(folder, '5-broken.png'), Buffer.from('\x89PNG\r\n\x1a\nnot really'));
+    const options = { input: 'x', preprocess: preprocess({ mode: 'height', height: 2, maxWidth: 9 }), readAhead: 3 };
+    const widths: number[] = [];
+    for await (const feeds of imageFolderSource(folder, options).samples()) {
+      // Padded to 9: the real width shows as the first padding column.
+      const row = [...(feeds['x']!.data as Float32Array).subarray(0, 9)];
+      widths.push(row.indexOf(0, 1) === -1 ? 9 : row.indexOf(0, 1));
+      if (widths.length === 4) break; // the broken image is in flight by now
+    }
+    assert.deepEqual(widths, [4, 5, 6, 7]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  });
+
   it('reports a corrupt image when its sample is read', async () => {
     const source = imageFolderSource(join(scratch, 'bad'), { input: 'x', preprocess: preprocess({ mode: 'stretch', width: 2, height: 2 }) });
     await assert.rejects(collect(source.samples()), /broken\.png: not an image kiln can decode/);
