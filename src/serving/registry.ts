@@ -142,6 +142,7 @@ export class ModelRegistry {
 
   /** Registers an archive; see {@link RegisterOptions}. Fails cleanly: nothing stays registered. */
   async register(options: RegisterOptions): Promise<RegisterOutcome> {
+    const started = performance.now();
     const resolved = await resolveArchiveUrl(options.url, this.#init.store);
     let archive;
     try {
@@ -150,6 +151,8 @@ export class ModelRegistry {
       if (resolved.downloaded) rmSync(resolved.path, { force: true });
       throw error;
     }
+    // Cold-start phases (bench/cold-start.ts reads them from the debug log).
+    this.#init.logger.debug({ url: options.url, openMs: performance.now() - started }, 'archive opened');
     return this.#add(archive, options, resolved.downloaded ? resolved.path : undefined);
   }
 
