@@ -48,7 +48,7 @@ export async function initializeArchiveHandler(archive: OpenedArchive, options: 
     logger: options.logger.child({ model: archive.manifest.model.modelName, version: archive.manifest.model.modelVersion }),
   };
   const entered = performance.now();
-  const handler = loadHandler(archive.manifest.model.handler, archive.dir);
+  const handler = await loadHandler(archive.manifest.model.handler, archive.dir);
   const loaded = performance.now();
   try {
     await handler.initialize(new BatchContext(model, []));

@@ -14,7 +14,7 @@ import { readModel } from '../onnx/model-io.js';
 import { isExternal } from '../onnx/tensor.js';
 import { allTensors } from '../onnx/walk.js';
 import { bundleHandler, BUNDLED_HANDLER_FILE } from './bundle.js';
-import { isBuiltinHandler } from './builtin-handlers.js';
+import { isBuiltinHandler } from './builtin-names.js';
 
 /** What {@link createModelArchive} packs, with torch-model-archiver's meaning for each field. */
 export interface ModelArchiveOptions {
