@@ -174,12 +174,10 @@ async function registerToPrediction(bin: string, store: string, jpeg: Uint8Array
     if (!opened || !initialized) return totals;
     const openedAt = Date.parse(String(opened['time']));
     const initializedAt = Date.parse(String(initialized['time']));
-    const modulesLoadedAt = Number(initialized['modulesLoadedAt']);
     const handlerEntered = initializedAt - Number(initialized['initializeMs']) - Number(initialized['loadMs']);
     return {
       'request → archive opened (extract, manifest)': Number(opened['openMs']),
-      'archive opened → thread modules loaded': modulesLoadedAt - openedAt,
-      'modules loaded → handler start': handlerEntered - modulesLoadedAt,
+      'archive opened → handler start (thread start, modules)': handlerEntered - openedAt,
       'handler module load': Number(initialized['loadMs']),
       'initialize (onnxruntime session, labels)': Number(initialized['initializeMs']),
       'initialized → register 200': registered - initializedAt,

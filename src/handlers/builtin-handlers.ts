@@ -1,3 +1,4 @@
+import { siblingModule } from '../core/ts-thread.js';
 import type { Handler } from './types.js';
 
 export { BUILTIN_HANDLER_NAMES, isBuiltinHandler } from './builtin-names.js';
@@ -12,3 +13,8 @@ export const BUILTIN_HANDLERS: ReadonlyMap<string, () => Promise<Handler>> = new
   ['ocr', async () => (await import('./builtins/ocr.js')).ocrHandler()],
   ['tensor', async () => (await import('./builtins/tensor.js')).tensorHandler()],
 ]);
+
+/** The built-in handlers' modules, for a spare handler thread to load before it is needed. */
+export const BUILTIN_HANDLER_MODULES: readonly URL[] = Object.freeze(
+  ['image-classifier', 'ocr', 'tensor'].map((name) => siblingModule(`builtins/${name}`, import.meta.url)),
+);

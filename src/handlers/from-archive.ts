@@ -6,9 +6,6 @@ import { BatchContext, type ModelContextInit } from './context.js';
 import { loadHandler } from './load.js';
 import type { Handler, SystemProperties } from './types.js';
 
-/** When this module and its imports had loaded (epoch ms): in a handler thread, the end of its start-up. */
-const MODULES_LOADED_AT = Date.now();
-
 /** A handler initialized on an opened archive, with the context its batches run in. */
 export interface ReadyHandler {
   readonly handler: Handler;
@@ -53,7 +50,7 @@ export async function initializeArchiveHandler(archive: OpenedArchive, options: 
   try {
     await handler.initialize(new BatchContext(model, []));
     // Cold-start phases (bench/cold-start.ts reads them from the debug log).
-    model.logger.debug({ modulesLoadedAt: MODULES_LOADED_AT, loadMs: loaded - entered, initializeMs: performance.now() - loaded }, 'handler initialized');
+    model.logger.debug({ loadMs: loaded - entered, initializeMs: performance.now() - loaded }, 'handler initialized');
   } catch (error) {
     // A failing close() must not hide why initialize() failed.
     await handler.close?.().catch(() => undefined);

@@ -102,6 +102,7 @@ export class KilnServer {
       configured: config.models,
       isolation: { mode: config.workerIsolation, maxMemoryMiB: config.workerMaxMemoryMiB },
       unregisterTimeout: config.unregisterModelTimeout,
+      spareThread: config.spareHandlerThread,
       logger: init.logger,
       // Every management change is on disk before it is acknowledged, or undone (it throws).
       persist: () => this.#persist(),
@@ -123,6 +124,10 @@ export class KilnServer {
     for (const { key, reason } of ignoredProperties(init.properties)) init.logger.warn({ key }, `config key ${key} is accepted and has no effect: ${reason}`);
     const server = new KilnServer(init, []);
     const startupWorkers = init.config.defaultWorkersPerModel === 0 ? Math.min(cpus().length, MAX_WORKERS) : init.config.defaultWorkersPerModel;
+    // A spare handler thread starts now when models load at start (its start-up overlaps their
+    // archives' extraction), else once the server listens (not delaying its first answer).
+    const startupModels = init.config.modelSnapshot !== undefined || init.config.loadModels === 'all' || init.config.loadModels.length > 0;
+    if (startupModels) server.registry.prestartHandlerThread();
     const names = await loadStartupModels(server.registry, init.config, startupWorkers, init.logger);
     server.#settings = { ...server.#settings, startupModels: names };
     server.#snapshots = true;
@@ -157,6 +162,7 @@ export class KilnServer {
       await server.stop();
       throw error;
     }
+    if (!startupModels) server.registry.prestartHandlerThread();
     return server;
   }
 
