@@ -86,7 +86,9 @@ async function warmUp(handler: Handler, model: ModelContextInit, archive: Opened
   }
   const [outcome] = await runBatch(handler, model, [{ id: 'warmup', input: { body: readFileSync(path) } }]);
   if (!outcome || isFailure(outcome)) {
-    throw new KilnError('KILN_HANDLER_LOAD_FAILED', `handler '${spec}': the warm-up request (${file}) failed: ${outcome?.message ?? 'no answer'}`, {
+    // The outcome's message is what a client would see; its cause says what the handler threw.
+    const reason = outcome ? [outcome.message, ...(outcome.cause instanceof Error ? [outcome.cause.message] : [])].join(': ') : 'no answer';
+    throw new KilnError('KILN_HANDLER_LOAD_FAILED', `handler '${spec}': the warm-up request (${file}) failed: ${reason}`, {
       ...(outcome ? { cause: outcome } : {}),
     });
   }
