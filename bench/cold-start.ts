@@ -188,7 +188,8 @@ async function registerToPrediction(bin: Bin, store: string, jpeg: Uint8Array, m
     const initializedAt = Date.parse(String(initialized['time']));
     const handlerEntered = initializedAt - Number(initialized['warmUpMs'] ?? 0) - Number(initialized['initializeMs']) - Number(initialized['loadMs']);
     return {
-      'request → archive opened (extract, manifest)': Number(opened['openMs']),
+      'request → registry called (HTTP, route)': openedAt - Number(opened['openMs']) - start,
+      'registry called → archive opened (extract, manifest)': Number(opened['openMs']),
       'archive opened → handler start (thread start, modules)': handlerEntered - openedAt,
       'handler module load': Number(initialized['loadMs']),
       'initialize (onnxruntime session, labels)': Number(initialized['initializeMs']),
