@@ -31,6 +31,9 @@ import { loadStartupModels } from './startup-models.js';
 import { ignoredProperties } from './config-ignored.js';
 import { resolveAcross, sameListener, type Api, type ApiRouter } from './listener-apis.js';
 
+/** How long after the server listens its spare handler thread starts (see `spare_handler_thread`). */
+const SPARE_THREAD_AFTER_LISTEN_MS = 200;
+
 /** What a running server needs. */
 export interface KilnServerInit {
   readonly config: ServerConfig;
@@ -162,7 +165,8 @@ export class KilnServer {
       await server.stop();
       throw error;
     }
-    if (!startupModels) server.registry.prestartHandlerThread();
+    // A moment after listening: a server stopped at once (tests, scripts) never pays for one.
+    if (!startupModels) server.registry.prestartHandlerThread(SPARE_THREAD_AFTER_LISTEN_MS);
     return server;
   }
 
