@@ -191,14 +191,25 @@ export async function writeEntry(
   try {
     let bytes = 0;
     let crc = 0;
+    // Chunks (16-64 KiB) are written in batches: one write per chunk of a large model costs
+    // hundreds of round trips to the thread pool for nothing.
+    let batch: Buffer[] = [];
+    let batched = 0;
     for await (const chunk of source) {
       bytes += chunk.length;
       budget.written(name, chunk.length);
       if (bytes > expected.size) throw budget.tooLarge(name, `unpacks past its declared ${expected.size} bytes`);
       if (expected.compressed !== undefined) budget.checkRatio(name, bytes, expected.compressed, 'unpacks at');
       if (expected.crc !== undefined) crc = crc32(chunk, crc);
-      await writeAll(handle, chunk, target);
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched >= WRITE_BATCH_BYTES) {
+        await writeAll(handle, Buffer.concat(batch, batched), target);
+        batch = [];
+        batched = 0;
+      }
     }
+    if (batched > 0) await writeAll(handle, Buffer.concat(batch, batched), target);
     if (bytes < expected.size) throw corrupt(budget.archive, name, `is truncated: ${bytes} of ${expected.size} bytes`);
     if (expected.crc !== undefined && crc !== expected.crc) {
       throw corrupt(budget.archive, name, 'fails its CRC-32 check');
@@ -216,6 +227,9 @@ export async function makeDir(dir: string, rel: string): Promise<void> {
     throw writeFailed(path, error);
   });
 }
+
+/** How many extracted bytes are gathered before they are written. */
+const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
 
 async function writeAll(handle: FileHandle, chunk: Buffer, target: string): Promise<void> {
   try {

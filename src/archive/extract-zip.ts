@@ -1,5 +1,7 @@
 /** The .mar (zip) path of extractArchive: every central-directory entry is checked, then written. */
-import type { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { createInflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import {
   EntryNames,
@@ -44,11 +46,11 @@ export async function extractZip(archive: string, dir: string, budget: Budget): 
     const { files, dirs } = planZip(archive, await readCentralDirectory(archive, zip), budget);
     for (const rel of dirs) await makeDir(dir, rel);
     for (const { entry, rel, name } of files) {
-      const source: Readable = await zip.openReadStreamPromise(entry).catch((error: unknown) => {
+      const source = await openEntryData(archive, zip, entry).catch((error: unknown) => {
         throw readFailure(archive, name, error);
       });
-      // yauzl's destroy() leaves its inflater running, which may emit a second error later;
-      // the first one reaches writeEntry through iteration, the rest are dropped here.
+      // A second error after the first (reader and inflater both failing) is dropped here;
+      // the first one reaches writeEntry through iteration.
       source.on('error', () => {});
       const expected = { size: entry.uncompressedSize, compressed: entry.compressedSize, crc: entry.crc32 };
       await writeEntry(budget, dir, rel, name, source, expected);
@@ -57,6 +59,27 @@ export async function extractZip(archive: string, dir: string, budget: Budget): 
   } finally {
     zip.close();
   }
+}
+
+/** Bytes per read of an entry's data and per inflated chunk (yauzl's streams move 16 KiB at a time). */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * An entry's data, inflated when deflated. Read straight from the file in large chunks rather
+ * than through yauzl's stream: a model of tens of MiB otherwise costs about a thousand small
+ * reads, most of an archive's opening time when its weights are stored (see write.ts).
+ */
+async function openEntryData(archive: string, zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
+  const { fileDataStart } = await new Promise<{ fileDataStart: number }>((resolve, reject) =>
+    zip.readLocalFileHeader(entry, { minimal: true }, (error, header) => (error ? reject(error) : resolve(header))),
+  );
+  if (entry.compressedSize === 0) return entry.compressionMethod === 0 ? Readable.from([]) : Readable.from([]).pipe(createInflateRaw());
+  const raw = createReadStream(archive, { start: fileDataStart, end: fileDataStart + entry.compressedSize - 1, highWaterMark: READ_CHUNK_BYTES });
+  if (entry.compressionMethod === 0) return raw;
+  const inflate = createInflateRaw({ chunkSize: READ_CHUNK_BYTES });
+  raw.once('error', (error) => inflate.destroy(error));
+  inflate.once('close', () => raw.destroy());
+  return raw.pipe(inflate);
 }
 
 function readCentralDirectory(archive: string, zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {

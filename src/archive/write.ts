@@ -1,8 +1,8 @@
-import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, deflateRawSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { ZipFile } from 'yazl';
 import { KilnError } from '../core/errors.js';
@@ -179,11 +179,52 @@ async function writeZip(path: string, entries: readonly ArchiveEntry[], compress
   // yazl does not pass a source's error on to its output, so each source is watched as well.
   const failures = entries.map((entry) => {
     const source = openEntry(entry);
-    zip.addReadStream(source.stream, entry.name, { compress, size: entrySize(entry) });
+    zip.addReadStream(source.stream, entry.name, { compress: compress && worthDeflating(entry), size: entrySize(entry) });
     return source.failed;
   });
   zip.end();
   await Promise.race([output, ...failures]);
+}
+
+/** Entries smaller than this are always deflated: storing them saves no measurable time. */
+const SMALL_ENTRY_BYTES = 64 * 1024;
+/** Bytes deflated from each of three places (start, middle, end) to judge an entry. */
+const SAMPLE_BYTES = 1024 * 1024;
+/** An entry is stored when deflate would save less than this fraction of it. */
+const MIN_DEFLATE_SAVING = 0.1;
+
+/**
+ * Whether deflating `entry` saves enough to pay for inflating it each time the archive is
+ * opened. Float weights barely deflate (about 7% on MobileNetV2) yet take most of an archive's
+ * opening time to inflate, so such entries are stored; judged on three 1 MiB samples so a
+ * GB-sized file is not read whole.
+ */
+function worthDeflating(entry: ArchiveEntry): boolean {
+  const size = entrySize(entry);
+  if (size < SMALL_ENTRY_BYTES) return true;
+  const samples: Uint8Array[] = [];
+  if ('bytes' in entry.source) {
+    for (const at of sampleOffsets(size)) samples.push(entry.source.bytes.subarray(at, at + SAMPLE_BYTES));
+  } else {
+    const fd = openSync(entry.source.path, 'r');
+    try {
+      for (const at of sampleOffsets(size)) {
+        const sample = new Uint8Array(Math.min(SAMPLE_BYTES, size - at));
+        samples.push(sample.subarray(0, readSync(fd, sample, 0, sample.length, at)));
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const raw = samples.reduce((sum, sample) => sum + sample.length, 0);
+  const deflated = samples.reduce((sum, sample) => sum + deflateRawSync(sample).length, 0);
+  return deflated < raw * (1 - MIN_DEFLATE_SAVING);
+}
+
+/** Where the samples of an entry of `size` bytes start: the whole entry when it is small. */
+function sampleOffsets(size: number): number[] {
+  if (size <= 3 * SAMPLE_BYTES) return Array.from({ length: Math.ceil(size / SAMPLE_BYTES) }, (_, index) => index * SAMPLE_BYTES);
+  return [0, Math.floor((size - SAMPLE_BYTES) / 2), size - SAMPLE_BYTES];
 }
 
 async function writeTgz(path: string, modelName: string, entries: readonly ArchiveEntry[]): Promise<void> {

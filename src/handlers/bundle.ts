@@ -1,4 +1,5 @@
-import { build, type Message, type Plugin } from 'esbuild';
+// Types only: esbuild is imported when a handler is bundled (kiln archive), never when one is loaded.
+import type { Message, Plugin } from 'esbuild';
 import { KilnError } from '../core/errors.js';
 
 /** The module a handler imports kiln's handler API from (`package.json` exports it). */
@@ -38,6 +39,7 @@ function describe(message: Message): string {
  * the bundle's own URL); esbuild warnings fail the build rather than become run-time surprises.
  */
 export async function bundleHandler(entry: string): Promise<Uint8Array> {
+  const { build } = await import('esbuild');
   let result;
   try {
     result = await build({

@@ -1,10 +1,13 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { openArchive, type OpenArchiveOptions, type OpenedArchive } from '../archive/read.js';
 import { KilnError } from '../core/errors.js';
+import { resolveInside } from '../core/fs.js';
 import { KILN_VERSION } from '../core/version.js';
 import type { Logger } from '../core/log.js';
 import { withEngineDefaults, type EngineDefaults } from '../runtime/served-threads.js';
 import { BatchContext, type ModelContextInit } from './context.js';
 import { loadHandler } from './load.js';
+import { isFailure, runBatch } from './run.js';
 import type { Handler, SystemProperties } from './types.js';
 
 /** A handler initialized on an opened archive, with the context its batches run in. */
@@ -53,10 +56,17 @@ export async function initializeArchiveHandler(archive: OpenedArchive, options: 
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     logger: options.logger.child({ model: archive.manifest.model.modelName, version: archive.manifest.model.modelVersion }),
   };
-  const handler = loadHandler(archive.manifest.model.handler, archive.dir);
+  const entered = performance.now();
+  const handler = await loadHandler(archive.manifest.model.handler, archive.dir);
+  const loaded = performance.now();
   try {
     const initialize = () => handler.initialize(new BatchContext(model, []));
     await (options.engineDefaults ? withEngineDefaults(options.engineDefaults, initialize) : initialize());
+    const initialized = performance.now();
+    const warmedUp = await warmUp(handler, model, archive);
+    // Cold-start phases (bench/cold-start.ts reads them from the debug log).
+    const phases = { loadMs: loaded - entered, initializeMs: initialized - loaded, ...(warmedUp ? { warmUpMs: performance.now() - initialized } : {}) };
+    model.logger.debug(phases, 'handler initialized');
   } catch (error) {
     // A failing close() must not hide why initialize() failed.
     await handler.close?.().catch(() => undefined);
@@ -66,6 +76,33 @@ export async function initializeArchiveHandler(archive: OpenedArchive, options: 
     });
   }
   return { handler, model };
+}
+
+/**
+ * model-config.yaml `handler.warmup: <file of the archive>`: the file's bytes go through the
+ * handler once, as the body of one request, after `initialize` and before the worker is ready,
+ * so the first client request does not pay for first-use work (onnxruntime's first run, the
+ * image library's start). A warm-up the handler answers with an error fails the load: the file
+ * does not fit the model. Without the key (the default, as in TorchServe) nothing is run.
+ */
+async function warmUp(handler: Handler, model: ModelContextInit, archive: OpenedArchive): Promise<boolean> {
+  const section = archive.modelConfig.handler['handler'];
+  const file = section && typeof section === 'object' ? (section as Record<string, unknown>)['warmup'] : undefined;
+  if (file === undefined) return false;
+  const spec = archive.manifest.model.handler;
+  const path = typeof file === 'string' ? resolveInside(archive.dir, file) : undefined;
+  if (!path || !existsSync(path)) {
+    throw new KilnError('KILN_HANDLER_LOAD_FAILED', `handler '${spec}': handler.warmup must name a file of the archive, got ${JSON.stringify(file)}`);
+  }
+  const [outcome] = await runBatch(handler, model, [{ id: 'warmup', input: { body: readFileSync(path) } }]);
+  if (!outcome || isFailure(outcome)) {
+    // The outcome's message is what a client would see; its cause says what the handler threw.
+    const reason = outcome ? [outcome.message, ...(outcome.cause instanceof Error ? [outcome.cause.message] : [])].join(': ') : 'no answer';
+    throw new KilnError('KILN_HANDLER_LOAD_FAILED', `handler '${spec}': the warm-up request (${file}) failed: ${reason}`, {
+      ...(outcome ? { cause: outcome } : {}),
+    });
+  }
+  return true;
 }
 
 /**

@@ -23,7 +23,7 @@ const model: ModelContextInit = {
 
 async function roundTrip(file: string, code: string, spec = file): Promise<readonly unknown[]> {
   writeFileSync(join(dir, file), code);
-  const handler = loadHandler(spec, dir);
+  const handler = await loadHandler(spec, dir);
   await handler.initialize(new BatchContext(model, []));
   return handler.handle([{ body: 'a' }, { body: 'b' }], new BatchContext(model, [{}, {}]));
 }
@@ -57,13 +57,13 @@ test('a module function is called as fn(null, ctx) to initialize, then fn(batch,
 
 test("require('kiln/handler') gives the server's own handler API, so instanceof PredictionError holds", async () => {
   writeFileSync(join(dir, 'kiln.cjs'), `const { PredictionError, defineHandler } = require('kiln/handler'); module.exports = defineHandler({ initialize() {}, preprocess(r) { return r; }, inference() { throw new PredictionError('nope', 418); }, postprocess(o) { return o; } });`);
-  const handler = loadHandler('kiln.cjs', dir);
+  const handler = await loadHandler('kiln.cjs', dir);
   await handler.initialize(new BatchContext(model, []));
   await assert.rejects(handler.handle([{}], new BatchContext(model, [{}])), (error) => error instanceof PredictionError && error.status === 418);
 });
 
-test('built-in names resolve without touching the folder', () => {
-  for (const name of ['image_classifier', 'tensor']) assert.equal(typeof loadHandler(name, '/nonexistent').handle, 'function');
+test('built-in names resolve without touching the folder', async () => {
+  for (const name of ['image_classifier', 'tensor']) assert.equal(typeof (await loadHandler(name, '/nonexistent')).handle, 'function');
 });
 
 for (const [name, file, code, spec, expected] of [
@@ -74,9 +74,9 @@ for (const [name, file, code, spec, expected] of [
   ['no handler export', 'empty.cjs', 'module.exports = { version: 1 };', 'empty.cjs', 'KILN_HANDLER_LOAD_FAILED'],
   ['a missing named export', 'named.cjs', 'exports.a = () => [];', 'named.cjs:b', 'KILN_HANDLER_LOAD_FAILED'],
 ] as const) {
-  test(`loading ${name} → ${expected}`, () => {
+  test(`loading ${name} → ${expected}`, async () => {
     if (file) writeFileSync(join(dir, file), code!);
-    assert.throws(() => loadHandler(spec, dir), (error: Error & { code?: string }) => {
+    await assert.rejects(loadHandler(spec, dir), (error: Error & { code?: string }) => {
       assert.equal(error.code, expected);
       assert.match(error.message, new RegExp(spec.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
       return true;

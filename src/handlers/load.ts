@@ -3,7 +3,6 @@ import { builtinModules, createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 import { KilnError } from '../core/errors.js';
 import { resolveInside } from '../core/fs.js';
-import * as kilnApi from './api.js';
 import { HANDLER_API_MODULE, HANDLER_EXTERNALS } from './bundle.js';
 import { BUILTIN_HANDLERS } from './builtin-handlers.js';
 import { defineHandler, type Handler, type HandlerContext, type RequestInput } from './types.js';
@@ -12,12 +11,17 @@ function loadError(spec: string, message: string, cause?: unknown): KilnError {
   return new KilnError('KILN_HANDLER_LOAD_FAILED', `handler '${spec}': ${message}`, { cause, details: { handler: spec } });
 }
 
+/** The handler API a bundled handler's `require('kiln/handler')` gets (it loads onnxruntime: imported when first needed). */
+type HandlerApi = typeof import('./api.js');
+
 /**
  * Resolves a manifest's handler string to a ready-to-initialize Handler: a built-in name
  * (`image_classifier`, `ocr`, `tensor`), or `file[:function]` naming a bundled module in the
- * archive folder (`handler.cjs`, `handler.cjs:handle`).
+ * archive folder (`handler.cjs`, `handler.cjs:handle`). Only what the handler needs is loaded:
+ * one built-in's module, or the handler API for a bundled module (no compiler either way; a
+ * user handler was bundled when it was archived).
  */
-export function loadHandler(spec: string, modelDir: string): Handler {
+export async function loadHandler(spec: string, modelDir: string): Promise<Handler> {
   const builtin = BUILTIN_HANDLERS.get(spec);
   if (builtin) return builtin();
   const [file, exportName] = spec.split(':') as [string, string | undefined];
@@ -29,7 +33,7 @@ export function loadHandler(spec: string, modelDir: string): Handler {
       { details: { handler: spec } },
     );
   }
-  const exports = evaluateModule(spec, path);
+  const exports = evaluateModule(spec, path, await import('./api.js'));
   return toHandler(spec, pickExport(spec, exports, exportName));
 }
 
@@ -38,8 +42,8 @@ export function loadHandler(spec: string, modelDir: string): Handler {
  * may name. The module's top level runs once, in the calling thread, with the `require` every
  * handler gets; the functions themselves are not called.
  */
-export function handlerFunctionNames(path: string): string[] {
-  const exports = evaluateModule(basename(path), path);
+export async function handlerFunctionNames(path: string): Promise<string[]> {
+  const exports = evaluateModule(basename(path), path, await import('./api.js'));
   if (!exports || (typeof exports !== 'object' && typeof exports !== 'function')) return [];
   const record = exports as Record<string, unknown>;
   return Object.keys(record).filter((name) => typeof record[name] === 'function');
@@ -49,7 +53,7 @@ export function handlerFunctionNames(path: string): string[] {
  * Runs a bundled CommonJS handler. `require('kiln/handler')` gets kiln's handler API; the other
  * externals (sharp, onnxruntime-node) and Node's built-ins resolve from kiln's own installation.
  */
-function evaluateModule(spec: string, path: string): unknown {
+function evaluateModule(spec: string, path: string, kilnApi: HandlerApi): unknown {
   const baseRequire = createRequire(import.meta.url);
   const requireForHandler = (id: string): unknown => {
     if (id === HANDLER_API_MODULE) return kilnApi;

@@ -15,7 +15,7 @@ import { valueTypeOf } from '../onnx/graph.js';
 import { isExternal } from '../onnx/tensor.js';
 import { allTensors } from '../onnx/walk.js';
 import { bundleHandler, BUNDLED_HANDLER_FILE } from './bundle.js';
-import { isBuiltinHandler } from './builtin-handlers.js';
+import { isBuiltinHandler } from './builtin-names.js';
 import { resolveHandlerImage } from './image-config.js';
 import { foldForDescription } from './image-fold.js';
 

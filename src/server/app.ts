@@ -31,6 +31,9 @@ import { loadStartupModels } from './startup-models.js';
 import { ignoredProperties } from './config-ignored.js';
 import { resolveAcross, sameListener, type Api, type ApiRouter } from './listener-apis.js';
 
+/** How long after the server listens its spare handler thread starts (see `spare_handler_thread`). */
+const SPARE_THREAD_AFTER_LISTEN_MS = 200;
+
 /** What a running server needs. */
 export interface KilnServerInit {
   readonly config: ServerConfig;
@@ -102,6 +105,7 @@ export class KilnServer {
       configured: config.models,
       isolation: { mode: config.workerIsolation, maxMemoryMiB: config.workerMaxMemoryMiB },
       unregisterTimeout: config.unregisterModelTimeout,
+      spareThread: config.spareHandlerThread,
       logger: init.logger,
       // Every management change is on disk before it is acknowledged, or undone (it throws).
       persist: () => this.#persist(),
@@ -123,6 +127,10 @@ export class KilnServer {
     for (const { key, reason } of ignoredProperties(init.properties)) init.logger.warn({ key }, `config key ${key} is accepted and has no effect: ${reason}`);
     const server = new KilnServer(init, []);
     const startupWorkers = init.config.defaultWorkersPerModel === 0 ? Math.min(cpus().length, MAX_WORKERS) : init.config.defaultWorkersPerModel;
+    // A spare handler thread starts now when models load at start (its start-up overlaps their
+    // archives' extraction), else once the server listens (not delaying its first answer).
+    const startupModels = init.config.modelSnapshot !== undefined || init.config.loadModels === 'all' || init.config.loadModels.length > 0;
+    if (startupModels) server.registry.prestartHandlerThread();
     const names = await loadStartupModels(server.registry, init.config, startupWorkers, init.logger);
     server.#settings = { ...server.#settings, startupModels: names };
     server.#snapshots = true;
@@ -157,6 +165,8 @@ export class KilnServer {
       await server.stop();
       throw error;
     }
+    // A moment after listening: a server stopped at once (tests, scripts) never pays for one.
+    if (!startupModels) server.registry.prestartHandlerThread(SPARE_THREAD_AFTER_LISTEN_MS);
     return server;
   }
 

@@ -252,6 +252,7 @@ export const PropertiesSchema = z.object({
   enable_metrics_api: bool,
   metrics_text_format: metricsTextFormat,
   disable_system_metrics: bool,
+  spare_handler_thread: bool,
   private_key_file: z.string(),
   certificate_file: z.string(),
   keystore: z.string(),

@@ -100,6 +100,10 @@ test('worker_isolation and worker_max_memory_mib: auto and 4096 MiB unless set',
   assert.deepEqual([config.workerIsolation, config.workerMaxMemoryMiB], ['process', 512]);
 });
 
+test('spare_handler_thread: on unless set to false', () => {
+  assert.deepEqual([fromText('').spareHandlerThread, fromText('spare_handler_thread=false').spareHandlerThread], [true, false]);
+});
+
 test('grpc_inference_port turns the OIP gRPC service on (off by default, unlike TorchServe)', () => {
   assert.equal(fromText('').grpcInferencePort, undefined);
   assert.equal(fromText('grpc_inference_port=7070').grpcInferencePort, 7070);

@@ -69,6 +69,11 @@ export interface ServerConfig {
   readonly workerIsolation: 'auto' | 'process' | 'thread';
   /** `worker_max_memory_mib`: a worker process's memory ceiling, unless `handler.maxMemoryMiB` says otherwise. @defaultValue 4096 */
   readonly workerMaxMemoryMiB: number;
+  /**
+   * `spare_handler_thread` (kiln's own): keep one handler thread started, its modules loaded,
+   * so a model served in a thread starts its first worker without that start-up. @defaultValue true
+   */
+  readonly spareHandlerThread: boolean;
   /** `max_request_size` in bytes (larger → 413). @defaultValue 6553500 */
   readonly maxRequestSize: number;
   /** `max_response_size` in bytes. @defaultValue 6553500 */
@@ -170,6 +175,7 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = deepFreeze({
   jobQueueSize: SERVING_SETTINGS.jobQueueSize.default,
   workerIsolation: 'auto',
   workerMaxMemoryMiB: DEFAULT_WORKER_MEMORY_MIB,
+  spareHandlerThread: true,
   maxRequestSize: 6553500,
   maxResponseSize: 6553500,
   defaultResponseTimeout: SERVING_SETTINGS.responseTimeout.default,
@@ -302,6 +308,7 @@ export function resolveServerConfig(options: ServerConfigOptions = {}): ServerCo
     jobQueueSize: p.job_queue_size ?? d.jobQueueSize,
     workerIsolation: p.worker_isolation ?? d.workerIsolation,
     workerMaxMemoryMiB: p.worker_max_memory_mib ?? d.workerMaxMemoryMiB,
+    spareHandlerThread: p.spare_handler_thread ?? d.spareHandlerThread,
     maxRequestSize: p.max_request_size ?? d.maxRequestSize,
     maxResponseSize: p.max_response_size ?? d.maxResponseSize,
     defaultResponseTimeout: p.default_response_timeout ?? d.defaultResponseTimeout,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { OpenedArchive } from '../archive/read.js';
 import { KilnError } from '../core/errors.js';
-import { isBuiltinHandler } from '../handlers/builtin-handlers.js';
+import { isBuiltinHandler } from '../handlers/builtin-names.js';
 import { parseOrThrow } from '../core/schema-errors.js';
 
 /** Where a worker's handler runs: a process of its own, a worker thread, or the server's thread (tests). */

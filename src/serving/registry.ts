@@ -8,6 +8,8 @@ import type { ServedResponse } from './batch-queue.js';
 import { InProcessHost, type HandlerHost, type HostInit } from './handler-host.js';
 import { ModelVersion, type RequestOrigin } from './model-version.js';
 import { ThreadHost } from './thread-host.js';
+import { prestartThread, siblingModule, stopSpareThreads } from '../core/ts-thread.js';
+import { BUILTIN_HANDLER_MODULES } from '../handlers/builtin-handlers.js';
 import { ProcessHost } from './process-host.js';
 import { DEFAULT_WORKER_MEMORY_MIB, resolveIsolation, type IsolationPolicy, type VersionIsolation } from './isolation.js';
 import { resolveArchiveUrl, type ModelStoreConfig } from './model-store.js';
@@ -97,7 +99,20 @@ export interface RegistryInit {
    * is gone either way and its workers go on stopping. @defaultValue 120
    */
   readonly unregisterTimeout?: number;
+  /**
+   * Keep one handler thread started ahead of need ({@link ModelRegistry.prestartHandlerThread}),
+   * its modules (onnxruntime, sharp, the built-in handlers) loaded: a model registered with
+   * thread isolation then starts its first worker without the thread's start-up. Costs one idle
+   * thread (tens of MiB). @defaultValue false (the server turns it on)
+   */
+  readonly spareThread?: boolean;
 }
+
+/**
+ * How long after a registration the next spare thread starts: its start-up would otherwise
+ * compete for the CPU with the first requests to the model just registered.
+ */
+const SPARE_THREAD_DELAY_MS = 1000;
 
 /** One row of `GET /models`. */
 export interface ListedModel {
@@ -118,8 +133,22 @@ export class ModelRegistry {
   readonly #loadedAtStartup = new WeakSet<ModelVersion>();
   readonly #durable = new DurableView();
 
+  #spareTimer: NodeJS.Timeout | undefined;
+
   constructor(init: RegistryInit) {
     this.#init = init;
+  }
+
+  /**
+   * Starts a spare handler thread now, when {@link RegistryInit.spareThread} is on and none
+   * waits; or, with `delayMs`, that long from now (unless the registry closes first).
+   */
+  prestartHandlerThread(delayMs = 0): void {
+    if (!this.#init.spareThread) return;
+    clearTimeout(this.#spareTimer);
+    const start = () => prestartThread(siblingModule('thread-entry', import.meta.url), BUILTIN_HANDLER_MODULES);
+    if (delayMs === 0) start();
+    else this.#spareTimer = setTimeout(start, delayMs).unref();
   }
 
   #model(name: string): Model {
@@ -142,6 +171,7 @@ export class ModelRegistry {
 
   /** Registers an archive; see {@link RegisterOptions}. Fails cleanly: nothing stays registered. */
   async register(options: RegisterOptions): Promise<RegisterOutcome> {
+    const started = performance.now();
     const resolved = await resolveArchiveUrl(options.url, this.#init.store);
     let archive;
     try {
@@ -150,6 +180,8 @@ export class ModelRegistry {
       if (resolved.downloaded) rmSync(resolved.path, { force: true });
       throw error;
     }
+    // Cold-start phases (bench/cold-start.ts reads them from the debug log).
+    this.#init.logger.debug({ url: options.url, openMs: performance.now() - started }, 'archive opened');
     return this.#add(archive, options, resolved.downloaded ? resolved.path : undefined);
   }
 
@@ -222,6 +254,8 @@ export class ModelRegistry {
       } catch (error) {
         await this.#remove(name, versionName);
         throw error;
+      } finally {
+        if (isolation.mode === 'thread' && workers > 0) this.prestartHandlerThread(SPARE_THREAD_DELAY_MS);
       }
       await this.#settle(name, version);
       return { status: 'registered', name, version: versionName, workers };
@@ -389,6 +423,8 @@ export class ModelRegistry {
 
   /** Stops every worker and removes every extracted archive. */
   async close(): Promise<void> {
+    clearTimeout(this.#spareTimer);
+    if (this.#init.spareThread) await stopSpareThreads();
     await Promise.all([...this.entries()].map(({ name, version }) => this.#remove(name, version.version)));
   }
 }

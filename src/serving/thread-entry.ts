@@ -1,9 +1,11 @@
 /** A handler thread's main module (see thread-host.ts): the shared handler runner over a MessagePort. */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
+import { threadWorkerData } from '../core/ts-thread.js';
 import type { HostCommand, HostData, HostMessage } from './host-protocol.js';
 import { hostLogger, keepUnhandledRejections, serveHandler } from './handler-runner.js';
 
-const data = workerData as HostData;
+// A spare thread (core/ts-thread.ts prestartThread) gets its data when it is taken into use.
+const data = await threadWorkerData<HostData>();
 const port = parentPort!;
 const logger = hostLogger(data);
 keepUnhandledRejections(logger);

@@ -119,7 +119,7 @@ export class WorkflowRegistry {
   }
 
   /** Which nodes are handler functions; refuses a node that is neither a spec model nor a function. */
-  #functionNodes(archive: OpenedWorkflowArchive): Set<string> {
+  async #functionNodes(archive: OpenedWorkflowArchive): Promise<Set<string>> {
     const { spec, manifest } = archive;
     const functions = spec.dag.order.filter((node) => !spec.models.has(node));
     if (functions.length === 0) return new Set();
@@ -130,7 +130,7 @@ export class WorkflowRegistry {
         `${basename(archive.source)}: the nodes ${functions.join(', ')} are functions of a Python handler '${handler}'; kiln runs TypeScript handlers (rebuild with kiln archive-workflow)`,
       );
     }
-    const exported = new Set(handlerFunctionNames(archive.handlerPath));
+    const exported = new Set(await handlerFunctionNames(archive.handlerPath));
     const missing = functions.filter((node) => !exported.has(node));
     if (missing.length > 0) {
       const nodes = missing.map((node) => `'${node}'`).join(', ');
@@ -142,7 +142,7 @@ export class WorkflowRegistry {
   /** Registers every node at once; if any fails, the ones that worked are unregistered again. */
   async #registerNodes(name: string, url: string, archive: OpenedWorkflowArchive, options: WorkflowRegisterOptions): Promise<Map<string, NodeBinding>> {
     const { spec } = archive;
-    const functions = this.#functionNodes(archive);
+    const functions = await this.#functionNodes(archive);
     const timeouts = {
       ...(options.responseTimeout !== undefined ? { responseTimeout: options.responseTimeout } : {}),
       ...(options.startupTimeout !== undefined ? { startupTimeout: options.startupTimeout } : {}),
