@@ -60,12 +60,14 @@
  * load.ts (clients, /ping thread, request kinds and their integrity checks), in-process.ts (raw
  * sessions, preprocessing, the timed loop), report.ts (the printed tables). This file runs them.
  *
- * Usage: npm run bench:server [-- --suite classify|ocr-cls|tensor|all] [-- --seconds N] [-- --rounds R] [-- --threads T] [-- --tensor-only]
+ * Usage: npm run bench:server [-- --suite classify|ocr-cls|tensor|all] [-- --seconds N] [-- --rounds R] [-- --kiln-config key=value] [-- --threads T] [-- --tensor-only]
  *   --suite: which suites (default all); the acceptance run of issue 14 is
  *            `npm run bench:server -- --suite classify --seconds 30 --rounds 3` on a quiet machine;
  *   --seconds: measured seconds per configuration (default 30; classify: 6, its 24 configurations
  *              take about 4 minutes on 2 cores), split into R rounds (default 3);
  *   --calibration: classify's INT8 calibration images (default 8);
+ *   --kiln-config key=value: a config.properties line for classify's kiln child (repeatable), e.g.
+ *              default_workers_per_model=0 (TorchServe's default: one worker per CPU);
  *   --threads: intra-op threads of the tensor comparison, server and raw alike (default: the
  *              machine's available parallelism);
  *   --tensor-only: the same as --suite tensor.

@@ -23,7 +23,7 @@ import { buildClassifyModels, CLASSIFY_MODELS, imageSet, type ClassifyModel, typ
 import { printClassify, type Cell } from './classify-report.js';
 import { drive, type DriveResult } from './clients.js';
 import { preprocess, top5 } from './handwritten.js';
-import { CLASSIFY_BATCH, CLASSIFY_CALIBRATION, CLASSIFY_CLIENTS, CLASSIFY_IMAGES, CLASSIFY_ROUND_MS, CLASSIFY_SECONDS, CLASSIFY_WARMUP_MS, ROUNDS } from './options.js';
+import { CLASSIFY_BATCH, CLASSIFY_CALIBRATION, CLASSIFY_CLIENTS, CLASSIFY_IMAGES, CLASSIFY_KILN_CONFIG, CLASSIFY_ROUND_MS, CLASSIFY_SECONDS, CLASSIFY_WARMUP_MS, ROUNDS } from './options.js';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -45,7 +45,7 @@ async function ready(server: Server, models: readonly string[]): Promise<void> {
       const described = response?.ok ? ((await response.json()) as { workers: { status: string }[] }[]) : [];
       const workers = described[0]?.workers ?? [];
       if (workers.length > 0 && workers.every((worker) => worker.status === 'READY')) {
-        console.log(`classify: kiln ${model}: ${workers.length} worker(s) READY (kiln's defaults)`);
+        console.log(`classify: kiln ${model}: ${workers.length} worker(s) READY (kiln's defaults${CLASSIFY_KILN_CONFIG.length > 0 ? ' + ' + CLASSIFY_KILN_CONFIG.join(', ') : ''})`);
         break;
       }
       if (performance.now() > deadline) throw new Error(`kiln: ${model} has no READY worker after 180 s: ${server.stderr()}`);
@@ -105,7 +105,8 @@ export async function runClassifySuite(): Promise<void> {
     for (const set of sets) console.log(`classify: ${set.bodies.length} JPEGs (quality 85) at ${set.name}: ${set.bodies.map((body) => `${(body.length / 1024).toFixed(1)} KiB`).join(', ')}`);
     const calibration = (await imageSet('calibration', 640, 480, CLASSIFY_CALIBRATION, 3000)).bodies;
     const paths = await buildClassifyModels(root, store, calibration);
-    kiln = await startServer(root, store, ['load_models=all']);
+    kiln = await startServer(root, store, ['load_models=all', ...CLASSIFY_KILN_CONFIG]);
+    if (CLASSIFY_KILN_CONFIG.length > 0) console.log(`classify: kiln config.properties adds ${CLASSIFY_KILN_CONFIG.join(', ')}`);
     hand = await startHandwritten(paths);
     console.log(`classify: kiln serve child pid ${kiln.child.pid}; hand-written server child pid ${hand.child.pid} (${hand.url})`);
     await ready(kiln, CLASSIFY_MODELS);

@@ -98,6 +98,16 @@ export const CLASSIFY_MAX_BATCH_DELAY_MS = 5;
 export const CLASSIFY_IMAGES = 4;
 export const CLASSIFY_CALIBRATION = Math.round(flag('--calibration', 8));
 /** The client counts of the classify suite: throughput at 64, latency at 1. */
+/**
+ * Extra config.properties lines for the classify suite's kiln child (`--kiln-config key=value`,
+ * repeatable), e.g. `default_workers_per_model=0` for TorchServe's default of one worker per CPU.
+ */
+export const CLASSIFY_KILN_CONFIG: readonly string[] = process.argv.flatMap((arg, index) => {
+  if (arg !== '--kiln-config') return [];
+  const line = process.argv[index + 1] ?? '';
+  if (!/^[a-z_]+=\S+$/.test(line)) throw new Error(`--kiln-config takes key=value, not "${line}"`);
+  return [line];
+});
 export const CLASSIFY_CLIENTS = [64, 1] as const;
 /** Each classify contender runs this long per model and size before measuring, unmeasured. */
 export const CLASSIFY_WARMUP_MS = 1000;

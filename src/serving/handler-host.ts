@@ -77,7 +77,7 @@ export class InProcessHost implements HandlerHost {
 
   async load(): Promise<void> {
     const { archive, logger, batchSize, modelName, workers } = this.#init;
-    tuneHandlerProcess();
+    await tuneHandlerProcess();
     this.#ready = await initializeArchiveHandler(archive, { logger, batchSize, modelName, workers, engineDefaults: servedEngineDefaults(workers) });
   }
 

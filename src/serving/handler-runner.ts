@@ -49,7 +49,7 @@ interface Slot {
  * preprocess it may have had is dropped.
  */
 export async function serveHandler(link: ServerLink, data: HostData, logger: Logger): Promise<void> {
-  tuneHandlerProcess();
+  await tuneHandlerProcess();
   let ready;
   try {
     ready = await initializeArchiveHandler(

@@ -10,7 +10,6 @@
  * `KILN_SHARP_CONCURRENCY=n` sets libvips threads per image.
  */
 import { availableParallelism } from 'node:os';
-import sharp from 'sharp';
 import { ALLOW_SPINNING, intraOpThreadsFor, type EngineDefaults } from '../runtime/served-threads.js';
 
 /**
@@ -26,10 +25,15 @@ export const SHARP_THREADS_PER_IMAGE = 1;
 
 let tuned = false;
 
-/** Process-wide settings for handlers (idempotent; sharp's concurrency is global to the process). */
-export function tuneHandlerProcess(): void {
+/**
+ * Process-wide settings for handlers (idempotent; sharp's concurrency is global to the process).
+ * sharp is imported here, not at the top: the server's own thread imports this module (for
+ * in-process hosts) and must not load sharp unless a handler runs there.
+ */
+export async function tuneHandlerProcess(): Promise<void> {
   if (tuned) return;
   tuned = true;
+  const { default: sharp } = await import('sharp');
   const concurrency = Number(process.env['KILN_SHARP_CONCURRENCY'] ?? SHARP_THREADS_PER_IMAGE);
   sharp.concurrency(Number.isInteger(concurrency) && concurrency >= 0 ? concurrency : SHARP_THREADS_PER_IMAGE);
 }
