@@ -66,6 +66,7 @@
  *   --seconds: measured seconds per configuration (default 30; classify: 6, its 24 configurations
  *              take about 4 minutes on 2 cores), split into R rounds (default 3);
  *   --calibration: classify's INT8 calibration images (default 8);
+ *   --max-batch-delay MS: classify's maxBatchDelay (default 5; 0 = take what has queued, no wait);
  *   --kiln-config key=value: a config.properties line for classify's kiln child (repeatable), e.g.
  *              default_workers_per_model=0 (TorchServe's default: one worker per CPU);
  *   --threads: intra-op threads of the tensor comparison, server and raw alike (default: the

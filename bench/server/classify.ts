@@ -5,7 +5,7 @@
  *
  *   kiln         a `kiln serve --foreground` child that loads both archives at startup
  *                (`load_models=all`), so kiln's default workers and threads are what is measured;
- *                image_classifier, `handler.image: imagenet`, batchSize 8, maxBatchDelay 5 ms;
+ *                image_classifier, `handler.image: imagenet`, batchSize 8, maxBatchDelay 5 ms (`--max-batch-delay`);
  *   hand-written a handwritten.ts child: fastify + sharp + onnxruntime-node, no batching;
  *   raw b1 / b8  in this process: handwritten.ts's own preprocessing + `session.run`, serially, at
  *                batch 1 (the floor of one request's cost) and batch 8 (8 images preprocessed
@@ -23,7 +23,7 @@ import { buildClassifyModels, CLASSIFY_MODELS, imageSet, type ClassifyModel, typ
 import { printClassify, type Cell } from './classify-report.js';
 import { drive, type DriveResult } from './clients.js';
 import { preprocess, top5 } from './handwritten.js';
-import { CLASSIFY_BATCH, CLASSIFY_CALIBRATION, CLASSIFY_CLIENTS, CLASSIFY_IMAGES, CLASSIFY_KILN_CONFIG, CLASSIFY_ROUND_MS, CLASSIFY_SECONDS, CLASSIFY_WARMUP_MS, ROUNDS } from './options.js';
+import { CLASSIFY_BATCH, CLASSIFY_CALIBRATION, CLASSIFY_CLIENTS, CLASSIFY_IMAGES, CLASSIFY_KILN_CONFIG, CLASSIFY_MAX_BATCH_DELAY_MS, CLASSIFY_ROUND_MS, CLASSIFY_SECONDS, CLASSIFY_WARMUP_MS, ROUNDS } from './options.js';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -90,6 +90,7 @@ export async function runClassifySuite(): Promise<void> {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
   console.log(`\n=== classify: MobileNetV2 fixture (224×224, 1000 classes), FP32 and INT8, JPEG bodies — kiln vs the hand-written server vs raw onnxruntime ===`);
   console.log(`${cpu} (${cpus().length} cores); load before: ${uptime()}`);
+  console.log(`kiln: batchSize ${CLASSIFY_BATCH}, maxBatchDelay ${CLASSIFY_MAX_BATCH_DELAY_MS} ms`);
   console.log(`${ROUNDS} alternating rounds of ${(CLASSIFY_ROUND_MS / 1000).toFixed(1)} s per configuration (${CLASSIFY_SECONDS} s each); clients ${CLASSIFY_CLIENTS.join(' and ')}`);
   const root = mkdtempSync(join(tmpdir(), 'kiln-bench-classify-'));
   // Also on Ctrl-C (child.ts kills the children and exits, which runs 'exit' listeners).

@@ -93,7 +93,17 @@ export const CLASSIFY_SECONDS = flag('--seconds', 6);
 export const CLASSIFY_ROUND_MS = (CLASSIFY_SECONDS * 1000) / ROUNDS;
 /** Batching of kiln's MobileNetV2 archives (the hand-written server does not batch). */
 export const CLASSIFY_BATCH = 8;
-export const CLASSIFY_MAX_BATCH_DELAY_MS = 5;
+/**
+ * classify's maxBatchDelay in ms (`--max-batch-delay`, default 5). 0 batches greedily: a worker
+ * that frees up takes what has queued meanwhile (up to batchSize) without waiting for more.
+ */
+export const CLASSIFY_MAX_BATCH_DELAY_MS = (() => {
+  const index = process.argv.indexOf('--max-batch-delay');
+  if (index < 0) return 5;
+  const value = Number(process.argv[index + 1]);
+  if (!Number.isInteger(value) || value < 0) throw new Error('--max-batch-delay takes a whole number of ms ≥ 0');
+  return value;
+})();
 /** Distinct JPEGs per request size, cycled by the clients; and calibration images for INT8. */
 export const CLASSIFY_IMAGES = 4;
 export const CLASSIFY_CALIBRATION = Math.round(flag('--calibration', 8));
