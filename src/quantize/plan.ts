@@ -3,7 +3,7 @@ export type { Absorption } from './absorb.js';
 import { DataType } from '../onnx/dtype.js';
 import type { GraphView } from '../onnx/graph.js';
 import type { TensorRange } from './calibrate/types.js';
-import { absorbableActivation, type Absorption } from './absorb.js';
+import { absorbableActivation, absorbableShape, type Absorption } from './absorb.js';
 import { opQuantizerFor } from './ops/op-table.js';
 import type { NodePlan, PlanContext } from './ops/types.js';
 import type { ResolvedQuantizeOptions } from './options.js';
@@ -43,10 +43,17 @@ export function planQuantization(
   const nodes = new Map<NodeProto, NodePlan>();
   const quantized = new Set<string>();
   const skipped: { node: NodeProto; reason: string }[] = [];
+  // A tensor only an absorbable activation reads is not calibrated (targets.ts): its producer
+  // plans with the activation's range, which the absorption below then uses.
+  const rangeProxy = new Map<string, string>();
+  for (const node of view.nodes) {
+    const shape = absorbableShape(view, node);
+    if (shape) rangeProxy.set(shape.input, shape.output);
+  }
   const context: PlanContext = {
     view,
     options,
-    hasRange: (tensor) => ranges.has(tensor) && !view.initializer(tensor),
+    hasRange: (tensor) => !view.initializer(tensor) && (ranges.has(tensor) || ranges.has(rangeProxy.get(tensor) ?? '')),
     isQuantized: (tensor) => quantized.has(tensor),
     floatInitializerDims: (name) => {
       const tensor = view.initializer(name);
