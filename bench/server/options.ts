@@ -107,7 +107,6 @@ export const CLASSIFY_MAX_BATCH_DELAY_MS = (() => {
 /** Distinct JPEGs per request size, cycled by the clients; and calibration images for INT8. */
 export const CLASSIFY_IMAGES = 4;
 export const CLASSIFY_CALIBRATION = Math.round(flag('--calibration', 8));
-/** The client counts of the classify suite: throughput at 64, latency at 1. */
 /**
  * Extra config.properties lines for the classify suite's kiln child (`--kiln-config key=value`,
  * repeatable), e.g. `default_workers_per_model=0` for TorchServe's default of one worker per CPU.
@@ -118,6 +117,15 @@ export const CLASSIFY_KILN_CONFIG: readonly string[] = process.argv.flatMap((arg
   if (!/^[a-z_]+=\S+$/.test(line)) throw new Error(`--kiln-config takes key=value, not "${line}"`);
   return [line];
 });
-export const CLASSIFY_CLIENTS = [64, 1] as const;
+/** The client counts of the classify suite: throughput at 64, latency at 1 (`--clients 1` for one). */
+export const CLASSIFY_CLIENTS: readonly number[] = (() => {
+  const index = process.argv.indexOf('--clients');
+  if (index < 0) return [64, 1];
+  const counts = (process.argv[index + 1] ?? '').split(',').map(Number);
+  if (counts.length === 0 || !counts.every((count) => Number.isInteger(count) && count > 0)) {
+    throw new Error(`--clients takes a comma-separated list of positive integers, not "${process.argv[index + 1]}"`);
+  }
+  return counts;
+})();
 /** Each classify contender runs this long per model and size before measuring, unmeasured. */
 export const CLASSIFY_WARMUP_MS = 1000;

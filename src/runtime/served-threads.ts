@@ -8,12 +8,16 @@
  *   intra-op threads per session = max(1, floor(cores / workers)),
  *   cores = `os.availableParallelism()`, workers = the version's worker count,
  *
- * and intra-op threads do not spin-wait for work between operators
- * (`session.intra_op.allow_spinning` = "0"), since the cores they would spin on are the ones
- * decoding the next batch (docs/benchmarks.md, "Overlap and sizing", has the measurement).
+ * and intra-op threads spin-wait only briefly: {@link SPIN_MICROSECONDS} between the operators of
+ * one run, never between runs (`session.intra_op.allow_spinning` = "1",
+ * `session.intra_op.spin_duration_us`, `session.force_spinning_stop` = "1"). Sleeping at once
+ * cost a lone request ≈ 2 ms (every operator wakes a sleeping thread); onnxruntime's default spin
+ * burns the cores that decode the next batch between runs (0.74× throughput under 64 clients);
+ * the short spin measured the same throughput as none and a lone request within 0.3–1 ms of the
+ * hand-written server (docs/benchmarks.md, "The spin rule").
  * Applied only inside {@link withEngineDefaults}: the server wraps a handler's `initialize` in it;
  * engines loaded elsewhere (CLI, library) keep onnxruntime's defaults. An engine given explicit
- * intra-op threads (a handler's `handler.threads`) or its own `allow_spinning` keeps them.
+ * intra-op threads (a handler's `handler.threads`) or its own session entries keeps them.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
@@ -27,6 +31,17 @@ export interface EngineDefaults {
 
 /** onnxruntime's session key for spin-waiting intra-op threads. */
 export const ALLOW_SPINNING = 'session.intra_op.allow_spinning';
+/** How long an idle intra-op thread spins before it sleeps (onnxruntime ≥ 1.26). */
+export const SPIN_DURATION_US = 'session.intra_op.spin_duration_us';
+/** Stops the intra-op threads' spinning when each run ends. */
+export const FORCE_SPINNING_STOP = 'session.force_spinning_stop';
+/** The spin of served sessions: long enough to catch the next operator, short of a decode. */
+export const SPIN_MICROSECONDS = 20;
+
+/** Session entries of served engines: the short spin above. */
+export function servedSpinConfig(): Record<string, string> {
+  return { [ALLOW_SPINNING]: '1', [SPIN_DURATION_US]: String(SPIN_MICROSECONDS), [FORCE_SPINNING_STOP]: '1' };
+}
 
 /** The sizing rule: intra-op threads for each of `workers` sessions on `cores` cores. */
 export function intraOpThreadsFor(cores: number, workers: number): number {

@@ -6,11 +6,12 @@
  *
  * Diagnostic switches, read here only (the benchmark compares with and without each):
  * `KILN_HANDLER_OVERLAP=0` runs handlers built with `overlap: true` strictly one batch at a time;
- * `KILN_ORT_SPINNING=1` lets onnxruntime's intra-op threads spin-wait;
+ * `KILN_ORT_SPINNING=0` makes onnxruntime's intra-op threads sleep at once, `=1` spin as
+ * onnxruntime's defaults do (also between runs); `KILN_ORT_SPIN_US=n` sets the spin's length;
  * `KILN_SHARP_CONCURRENCY=n` sets libvips threads per image.
  */
 import { availableParallelism } from 'node:os';
-import { ALLOW_SPINNING, intraOpThreadsFor, type EngineDefaults } from '../runtime/served-threads.js';
+import { ALLOW_SPINNING, FORCE_SPINNING_STOP, intraOpThreadsFor, servedSpinConfig, SPIN_DURATION_US, type EngineDefaults } from '../runtime/served-threads.js';
 
 /**
  * libvips threads per image. Images of a batch already decode in parallel, one per libuv pool
@@ -45,9 +46,19 @@ export function overlapAllowed(): boolean {
 
 /**
  * Engine defaults of a served version with `workers` workers: the sizing rule of
- * runtime/served-threads.ts over this machine's cores, and no spin-waiting.
+ * runtime/served-threads.ts over this machine's cores, and its short spin.
  */
 export function servedEngineDefaults(workers: number, cores: number = availableParallelism()): EngineDefaults {
-  const spinning = process.env['KILN_ORT_SPINNING'] === '1' ? '1' : '0';
-  return { intraOpThreads: intraOpThreadsFor(cores, workers), sessionConfig: { [ALLOW_SPINNING]: spinning } };
+  return { intraOpThreads: intraOpThreadsFor(cores, workers), sessionConfig: spinConfig() };
+}
+
+/** The served spin, or what a diagnostic switch asks for instead. */
+function spinConfig(): Record<string, string> {
+  const mode = process.env['KILN_ORT_SPINNING'];
+  if (mode === '0') return { [ALLOW_SPINNING]: '0' };
+  if (mode === '1') return { [ALLOW_SPINNING]: '1', [FORCE_SPINNING_STOP]: '0' };
+  const config = servedSpinConfig();
+  const microseconds = process.env['KILN_ORT_SPIN_US'];
+  if (microseconds && /^\d+$/.test(microseconds)) config[SPIN_DURATION_US] = microseconds;
+  return config;
 }

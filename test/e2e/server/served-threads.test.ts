@@ -47,13 +47,17 @@ async function sessionsOf(path: string, workers: number): Promise<{ threads: num
   return lines.map((line) => JSON.parse(line) as { msg: string; threads: number; sessionConfig: Record<string, string> }).filter((line) => line.msg === 'session created');
 }
 
-test("a served built-in handler's session gets max(1, floor(cores / workers)) intra-op threads and no spinning", async () => {
+test("a served built-in handler's session gets max(1, floor(cores / workers)) intra-op threads and the short spin", async () => {
   const path = await archive('cls', 'image_classifier', 'handler:\n  image:\n    size: [48, 192]\n    fit: pad\n');
   for (const workers of [1, 2, 3]) {
     const sessions = await sessionsOf(path, workers);
     assert.equal(sessions.length, 1);
     assert.equal(sessions[0]!.threads, intraOpThreadsFor(availableParallelism(), workers));
-    assert.equal(sessions[0]!.sessionConfig['session.intra_op.allow_spinning'], '0');
+    assert.deepEqual(sessions[0]!.sessionConfig, {
+      'session.intra_op.allow_spinning': '1',
+      'session.intra_op.spin_duration_us': '20',
+      'session.force_spinning_stop': '1',
+    });
   }
 });
 
