@@ -14,7 +14,7 @@ import { ModelRegistry } from '../serving/registry.js';
 import { SERVING_DEFAULTS } from '../serving/settings.js';
 import { takeSnapshot, writeSnapshot, type SnapshotKind } from '../serving/snapshot.js';
 import { WorkflowRegistry } from '../serving/workflow-registry.js';
-import { isModelApiEnabled, isTokenAuthRequired, type ListenAddress, type ServerConfig } from './config.js';
+import { isModelApiEnabled, isTokenAuthRequired, loadsModelsAtStart, type ListenAddress, type ServerConfig } from './config.js';
 import type { ApiSettings, RequestContext } from './context.js';
 import { createListener, requireHost } from './http/listener.js';
 import { discardBody } from './http/request-body.js';
@@ -129,7 +129,7 @@ export class KilnServer {
     const startupWorkers = init.config.defaultWorkersPerModel === 0 ? Math.min(cpus().length, MAX_WORKERS) : init.config.defaultWorkersPerModel;
     // A spare handler thread starts now when models load at start (its start-up overlaps their
     // archives' extraction), else once the server listens (not delaying its first answer).
-    const startupModels = init.config.modelSnapshot !== undefined || init.config.loadModels === 'all' || init.config.loadModels.length > 0;
+    const startupModels = loadsModelsAtStart(init.config);
     if (startupModels) server.registry.prestartHandlerThread();
     const names = await loadStartupModels(server.registry, init.config, startupWorkers, init.logger);
     server.#settings = { ...server.#settings, startupModels: names };

@@ -13,6 +13,7 @@ import {
   isLoopback,
   isModelApiEnabled,
   isTokenAuthRequired,
+  loadsModelsAtStart,
   resolveServerConfig,
   type ListenAddress,
   type ServerConfigOptions,
@@ -102,6 +103,15 @@ test('worker_isolation and worker_max_memory_mib: auto and 4096 MiB unless set',
 
 test('spare_handler_thread: on unless set to false', () => {
   assert.deepEqual([fromText('').spareHandlerThread, fromText('spare_handler_thread=false').spareHandlerThread], [true, false]);
+});
+
+test('loadsModelsAtStart: a snapshot, load_models=all or named models; not an empty list', () => {
+  const snapshot = 'model_snapshot={"name":"s","modelCount":1,"models":{"m":{"1.0":{"defaultVersion":true,"marName":"m.mar","minWorkers":1,"maxWorkers":1,"batchSize":1,"maxBatchDelay":100}}}}';
+  assert.deepEqual(
+    ['', 'load_models=', 'load_models=all', 'load_models=m.mar', snapshot].map((text) => loadsModelsAtStart(fromText(text))),
+    [false, false, true, true, true],
+  );
+  assert.equal(loadsModelsAtStart(fromText('', { flags: { models: ['mnv2=mnv2.mar'] } })), true);
 });
 
 test('grpc_inference_port turns the OIP gRPC service on (off by default, unlike TorchServe)', () => {

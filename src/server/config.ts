@@ -372,6 +372,11 @@ export function isLoopback(address: ListenAddress | string): boolean {
   }
 }
 
+/** Whether the server registers models before it listens: a snapshot's, or `load_models`/`--models`. */
+export function loadsModelsAtStart(config: ServerConfig): boolean {
+  return config.modelSnapshot !== undefined || config.loadModels === 'all' || config.loadModels.length > 0;
+}
+
 /** Whether the management model API (register, unregister, scale) is on: explicit, else on loopback only. */
 export function isModelApiEnabled(config: ServerConfig): boolean {
   return config.enableModelApi ?? isLoopback(config.managementAddress);

@@ -8,8 +8,8 @@ import type { ServedResponse } from './batch-queue.js';
 import { InProcessHost, type HandlerHost, type HostInit } from './handler-host.js';
 import { ModelVersion, type RequestOrigin } from './model-version.js';
 import { ThreadHost } from './thread-host.js';
-import { prestartThread, siblingModule, stopSpareThreads } from '../core/ts-thread.js';
-import { BUILTIN_HANDLER_MODULES } from '../handlers/builtin-handlers.js';
+import { stopSpareThreads } from '../core/ts-thread.js';
+import { prestartHandlerThread } from './spare-handler-thread.js';
 import { ProcessHost } from './process-host.js';
 import { DEFAULT_WORKER_MEMORY_MIB, resolveIsolation, type IsolationPolicy, type VersionIsolation } from './isolation.js';
 import { resolveArchiveUrl, type ModelStoreConfig } from './model-store.js';
@@ -146,7 +146,7 @@ export class ModelRegistry {
   prestartHandlerThread(delayMs = 0): void {
     if (!this.#init.spareThread) return;
     clearTimeout(this.#spareTimer);
-    const start = () => prestartThread(siblingModule('thread-entry', import.meta.url), BUILTIN_HANDLER_MODULES);
+    const start = prestartHandlerThread;
     if (delayMs === 0) start();
     else this.#spareTimer = setTimeout(start, delayMs).unref();
   }
