@@ -14,10 +14,13 @@
  * Each is timed from the spawn (a, b) or the register request (c) with the client's clock; the
  * median of `--runs` runs is printed with the min and max, and the machine's load. Run
  * `npm run build` first. Several builds or settings are compared in alternating rounds with
- * `--bin label=path/to/cli/bin.js[,config_key=value…]`.
+ * `--bin label=path/to/cli/bin.js[,config_key=value…]`; the setting `archive=float` serves that
+ * build archives written with `foldPreprocess: false` (the model as exported, folded at load)
+ * instead of `kiln archive`'s default (the preprocessing folded in at archive time).
  *
  *   npm run build && npm run bench:cold-start [-- --runs 5]
  *   npm run bench:cold-start -- --bin spare=dist/cli/bin.js --bin no-spare=dist/cli/bin.js,spare_handler_thread=false
+ *   npm run bench:cold-start -- --bin folded=dist/cli/bin.js --bin float=dist/cli/bin.js,archive=float
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -38,9 +41,10 @@ const RUNS = Number(values.runs);
 const BINS = (values.bin.length ? values.bin : [`dist=${new URL('../dist/cli/bin.js', import.meta.url).pathname}`]).map((pair) => {
   // `label=path[,key=value…]`: config.properties keys for that build's servers.
   const [label, rest] = pair.split(/=(.*)/s) as [string, string];
-  const [path, ...properties] = rest.split(',') as [string, ...string[]];
+  const [path, ...settings] = rest.split(',') as [string, ...string[]];
   if (!existsSync(path)) throw new Error(`${path} is missing: run npm run build first`);
-  return { label, path, properties };
+  const archive = settings.includes('archive=float') ? 'float' : 'folded';
+  return { label, path, archive, properties: settings.filter((setting) => !setting.startsWith('archive=')) } as const;
 });
 /** A running server is one that has been up a while: what it does right after its start is (a) and (b)'s business. */
 const SETTLE_MS = 1000;
@@ -204,11 +208,8 @@ async function registerToPrediction(bin: Bin, store: string, jpeg: Uint8Array, m
 
 const root = mkdtempSync(join(tmpdir(), 'kiln-bench-cold-store-'));
 try {
-  const store = join(root, 'store');
-  mkdirSync(store);
   const modelPath = join(root, 'mnv2.onnx');
   writeModel(buildMobileNetV2(), modelPath);
-  await createModelArchive({ modelName: 'mnv2', version: '1.0', serializedFile: modelPath, handler: 'image_classifier', exportPath: store, format: 'default', force: true });
   const jpeg = await sharp(Buffer.from(Array.from({ length: 224 * 224 * 3 }, (_, index) => (index * 37) % 251)), { raw: { width: 224, height: 224, channels: 3 } })
     .jpeg()
     .toBuffer();
@@ -216,17 +217,25 @@ try {
   const sample = join(root, 'warmup.jpg');
   writeFileSync(sample, await sharp({ create: { width: 224, height: 224, channels: 3, background: { r: 128, g: 128, b: 128 } } }).jpeg().toBuffer());
   writeFileSync(join(root, 'model-config.yaml'), 'handler:\n  warmup: warmup.jpg\n');
-  await createModelArchive({
-    modelName: 'mnv2-warm',
-    version: '1.0',
-    serializedFile: modelPath,
-    handler: 'image_classifier',
-    extraFiles: [sample],
-    configFile: join(root, 'model-config.yaml'),
-    exportPath: store,
-    format: 'default',
-    force: true,
-  });
+  // One store per archive kind: kiln archive's default (folded) and, for `archive=float`, as exported.
+  const stores = { folded: join(root, 'store-folded'), float: join(root, 'store-float') };
+  for (const [kind, store] of Object.entries(stores)) {
+    mkdirSync(store);
+    const foldPreprocess = kind === 'folded';
+    await createModelArchive({ modelName: 'mnv2', version: '1.0', serializedFile: modelPath, handler: 'image_classifier', exportPath: store, format: 'default', force: true, foldPreprocess });
+    await createModelArchive({
+      modelName: 'mnv2-warm',
+      version: '1.0',
+      serializedFile: modelPath,
+      handler: 'image_classifier',
+      extraFiles: [sample],
+      configFile: join(root, 'model-config.yaml'),
+      exportPath: store,
+      format: 'default',
+      force: true,
+      foldPreprocess,
+    });
+  }
 
   const results = BINS.map(() => ({
     bare: [] as number[],
@@ -238,6 +247,7 @@ try {
   for (let run = 0; run < RUNS; run++) {
     for (const [index, bin] of BINS.entries()) {
       const result = results[index]!;
+      const store = stores[bin.archive];
       result.bare.push(await bareStart(bin, store));
       result.withModel.push(await startWithModel(bin, store, jpeg));
       result.registered.push(await registerToPrediction(bin, store, jpeg, 'mnv2'));
@@ -258,7 +268,8 @@ try {
       ...phases(registered, 'c.'),
       ...phases(warm, 'c. warm-up:'),
     ];
-    console.log(`\n${label}${properties.length ? ` (${properties.join(', ')})` : ''}`);
+    const settings = [...properties, ...(BINS[index]!.archive === 'float' ? ['archives not folded'] : [])];
+    console.log(`\n${label}${settings.length ? ` (${settings.join(', ')})` : ''}`);
     console.log(table(['what', 'median', 'min', 'max'], rows));
   }
   console.log(`load: ${execSync('uptime').toString().trim()}`);

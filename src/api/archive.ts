@@ -3,7 +3,7 @@
  * from code: create one from a model and a handler, open one to look inside, read and write
  * its manifest and model-config.yaml. Named exports only, as in `kiln`.
  */
-export { createModelArchive, type ModelArchiveOptions } from '../handlers/model-archive.js';
+export { createModelArchive, type ModelArchiveOptions, type WrittenModelArchive } from '../handlers/model-archive.js';
 export { writeArchive, archivePath, type ArchiveEntry, type ArchiveFormat, type ArchiveSpec, type WrittenArchive } from '../archive/write.js';
 export { openArchive, type OpenArchiveOptions, type OpenedArchive } from '../archive/read.js';
 export { extractArchive, EXTRACT_DEFAULTS, type ExtractedArchive, type ExtractedFormat, type ExtractLimits, type ExtractOptions } from '../archive/extract.js';

@@ -124,7 +124,8 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
     .option('--export-path <dir>', 'where to write the archive', '.')
     .addOption(new Option('--archive-format <format>', 'archive format').choices(['default', 'zip-store', 'tgz', 'no-archive']).default('default'))
     .option('-f, --force', 'overwrite an existing archive')
-    .option('--fold-preprocess', 'image_classifier: write the model with handler.image\'s preprocessing folded in (input uint8 [N, H, W, C] pixels)')
+    .option('--fold-preprocess', 'image_classifier: fold handler.image\'s preprocessing into the model (input uint8 [N, H, W, C] pixels), or fail; the default folds when the description allows it')
+    .option('--no-fold-preprocess', 'image_classifier: archive the model as it is (float32 input), not folded')
     .option('--runtime <runtime>', `torch-model-archiver's flag: only ${ARCHIVE_RUNTIME} (a Python runtime is refused)`)
     .option('-r, --requirements-file <path>', 'torch-model-archiver\'s flag: refused (kiln installs no Python packages; npm imports are bundled)')
     .option('--model-file <path>', 'torch-model-archiver\'s flag: with an ONNX --serialized-file, ignored with a warning')
@@ -158,7 +159,7 @@ function buildProgram(io: CliIO, argv: readonly string[]): Command {
           exportPath: flags['exportPath'] as string,
           archiveFormat: flags['archiveFormat'] as 'default',
           force: Boolean(flags['force']),
-          ...(flags['foldPreprocess'] ? { foldPreprocess: true } : {}),
+          ...(typeof flags['foldPreprocess'] === 'boolean' ? { foldPreprocess: flags['foldPreprocess'] } : {}),
           ...(flags['serializedFile'] ? { serializedFile: flags['serializedFile'] as string } : {}),
           ...(flags['extraFiles'] ? { extraFiles: flags['extraFiles'] as string } : {}),
           ...(flags['configFile'] ? { configFile: flags['configFile'] as string } : {}),

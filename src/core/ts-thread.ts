@@ -82,14 +82,27 @@ export async function stopSpareThreads(): Promise<void> {
 }
 
 /**
- * In a thread's entry module, its workerData: as given at the start, or, in a spare thread, once
- * the thread is taken into use, after its preloads (a preload that fails is left for the code
- * that needs it to report).
+ * In a thread's entry module, its workerData: as given at the start, or, in a spare thread, as
+ * soon as the thread is taken into use. A spare loads its preloads one at a time, in the order
+ * given, and starts none once taken: the code that took it then imports what it needs (sharing
+ * a load in progress) without the others competing for the thread. A preload that fails is left
+ * for the code that needs it to report.
  */
 export async function threadWorkerData<T>(): Promise<T> {
   const preload = (workerData as Record<string, unknown> | null)?.[SPARE];
   if (!Array.isArray(preload)) return workerData as T;
-  const taken = new Promise<T>((resolve) => parentPort!.once('message', (message: Record<string, T>) => resolve(message[SPARE]!)));
-  await Promise.all(preload.map((url: string) => import(url).catch(() => undefined)));
+  let isTaken = false;
+  const taken = new Promise<T>((resolve) =>
+    parentPort!.once('message', (message: Record<string, T>) => {
+      isTaken = true;
+      resolve(message[SPARE]!);
+    }),
+  );
+  void (async () => {
+    for (const url of preload as string[]) {
+      if (isTaken) return;
+      await import(url).catch(() => undefined);
+    }
+  })();
   return taken;
 }

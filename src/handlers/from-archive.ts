@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { openArchive, type OpenArchiveOptions, type OpenedArchive } from '../archive/read.js';
+import type { OpenArchiveOptions, OpenedArchive } from '../archive/read.js';
 import { KilnError } from '../core/errors.js';
 import { resolveInside } from '../core/fs.js';
 import { KILN_VERSION } from '../core/version.js';
@@ -115,6 +115,8 @@ export async function withArchiveHandler<T>(
   options: InitializeOptions & { readonly open?: OpenArchiveOptions },
   work: (ready: ReadyHandler, archive: OpenedArchive) => Promise<T>,
 ): Promise<T> {
+  // Imported here: a handler thread is handed an archive opened already and never loads the readers.
+  const { openArchive } = await import('../archive/read.js');
   const archive = await openArchive(archivePath, options.open ?? {});
   let ready: ReadyHandler | undefined;
   try {

@@ -19,7 +19,8 @@ import { encodeModel } from '../onnx/model-io.js';
 import { buildMobileNetV2 } from '../../test/fixtures/mobilenet-v2.js';
 import { BatchContext } from './context.js';
 import { initializeArchiveHandler } from './from-archive.js';
-import { foldForDescription, loadImageModel } from './image-fold.js';
+import { foldForDescription } from './fold-description.js';
+import { loadImageModel } from './image-fold.js';
 import { createModelArchive } from './model-archive.js';
 import { readModel } from '../onnx/model-io.js';
 import { valueTypeOf } from '../onnx/graph.js';
@@ -193,5 +194,35 @@ describe('image_classifier with the preprocessing folded in', () => {
       createModelArchive({ modelName: 'x', serializedFile: join(folder, 'mobilenet.onnx'), handler: 'tensor', exportPath: folder, format: 'no-archive', force: true, foldPreprocess: true }),
       (error) => isKilnError(error, 'KILN_CLI_USAGE'),
     );
+  });
+
+  it('kiln archive folds by default where the description allows it, and archives the model as it is otherwise', async () => {
+    const folder = join(scratch, 'default');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'mobilenet.onnx'), encodeModel(MODEL));
+    const inputOf = (written: { path: string }) => valueTypeOf(readModel(join(written.path, 'mobilenet.onnx')).model.graph!.input[0]!)!.dataType;
+    const write = async (name: string, config: string, options: { foldPreprocess?: boolean; handler?: string } = {}) => {
+      writeFileSync(join(folder, `${name}.yaml`), `handler:\n${config}`);
+      const written = await createModelArchive({
+        modelName: name,
+        serializedFile: join(folder, 'mobilenet.onnx'),
+        handler: options.handler ?? 'image_classifier',
+        configFile: join(folder, `${name}.yaml`),
+        exportPath: folder,
+        format: 'no-archive',
+        ...(options.foldPreprocess !== undefined ? { foldPreprocess: options.foldPreprocess } : {}),
+      });
+      return [written.preprocessFolded, inputOf(written)];
+    };
+    assert.deepEqual(await write('auto', IMAGE), [true, DataType.UINT8]);
+    assert.deepEqual(await write('flag-off', IMAGE, { foldPreprocess: false }), [false, DataType.FLOAT]);
+    assert.deepEqual(await write('config-off', `${IMAGE}  foldPreprocess: false\n`), [false, DataType.FLOAT]);
+    const padded = '  image: {preset: imagenet, resize: {mode: pad, width: 64, height: 64}}\n';
+    assert.deepEqual(await write('padded', padded), [false, DataType.FLOAT]);
+    await assert.rejects(write('padded-required', padded, { foldPreprocess: true }), (error) => isKilnError(error, 'KILN_ONNX_FOLD_UNSUPPORTED'));
+    assert.deepEqual(await write('tensor', '  batch: true\n', { handler: 'tensor' }), [false, DataType.FLOAT]);
+    // A model folded already is archived as it is, not folded twice.
+    writeFileSync(join(folder, 'mobilenet.onnx'), encodeModel(foldForDescription(MODEL, PREPROCESS)));
+    assert.deepEqual(await write('refolded', IMAGE), [false, DataType.UINT8]);
   });
 });

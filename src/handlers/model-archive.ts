@@ -7,17 +7,17 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseModelConfig, type ModelConfig } from '../archive/model-config.js';
 import { extraFileEntries, writeArchive, type ArchiveEntry, type ArchiveFormat, type WrittenArchive } from '../archive/write.js';
-import { KilnError } from '../core/errors.js';
+import { isKilnError, KilnError, type ErrorCode } from '../core/errors.js';
 import { readFileChecked } from '../core/fs.js';
 import { externalLocation } from '../onnx/external-data.js';
 import { encodeModel, readModel } from '../onnx/model-io.js';
-import { valueTypeOf } from '../onnx/graph.js';
+import { DataType } from '../onnx/dtype.js';
 import { isExternal } from '../onnx/tensor.js';
 import { allTensors } from '../onnx/walk.js';
 import { bundleHandler, BUNDLED_HANDLER_FILE } from './bundle.js';
 import { isBuiltinHandler } from './builtin-names.js';
 import { resolveHandlerImage } from './image-config.js';
-import { foldForDescription } from './image-fold.js';
+import { firstInput, foldForDescription } from './fold-description.js';
 
 /** What {@link createModelArchive} packs, with torch-model-archiver's meaning for each field. */
 export interface ModelArchiveOptions {
@@ -41,29 +41,54 @@ export interface ModelArchiveOptions {
   readonly force?: boolean;
   /**
    * Write the model with its image preprocessing folded in (image_classifier only): its input
-   * becomes uint8 `[N, H, W, C]` pixels, as the config's `handler.image` describes them, so the
-   * archived model runs in any ONNX Runtime without kiln's normalize step. @defaultValue false
+   * becomes uint8 `[N, H, W, C]` pixels, as the config's `handler.image` describes them, so a
+   * server loads it without decoding or rewriting it, and it runs in any ONNX Runtime without
+   * kiln's normalize step. `true` refuses a model or description that cannot be folded; `false`
+   * writes the model as it is. @defaultValue folded when the handler is `image_classifier`, the
+   * description folds (a fixed size, no padding) and the config does not set
+   * `handler.foldPreprocess: false`; as it is otherwise
    */
   readonly foldPreprocess?: boolean;
 }
 
+/** What {@link createModelArchive} wrote. */
+export interface WrittenModelArchive extends WrittenArchive {
+  /** True when this call folded the image preprocessing into the archived model (its input: uint8 pixels). */
+  readonly preprocessFolded: boolean;
+}
+
+/** What cannot be folded when the caller asked for it, and is archived as it is when it did not. */
+const NOT_FOLDABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['KILN_ONNX_FOLD_UNSUPPORTED', 'KILN_ONNX_TOO_LARGE']);
+
 /**
  * The model with `handler.image` of the config folded in, as one in-memory entry (external data
- * inlined, so it must fit in 2 GiB).
+ * inlined, so it must fit in 2 GiB); undefined when folding was not asked for explicitly and
+ * does not apply (see {@link ModelArchiveOptions.foldPreprocess}).
  */
-function foldedModelEntry(options: ModelArchiveOptions, config: ModelConfig | undefined): ArchiveEntry {
+function foldedModelEntry(options: ModelArchiveOptions, config: ModelConfig | undefined): ArchiveEntry | undefined {
+  const required = options.foldPreprocess === true;
+  if (options.foldPreprocess === false) return undefined;
   if (options.handler !== 'image_classifier') {
+    if (!required) return undefined;
     throw new KilnError('KILN_CLI_USAGE', `--fold-preprocess works with --handler image_classifier (the handler that feeds pixels), not ${options.handler}`);
   }
-  if (!options.serializedFile) throw new KilnError('KILN_CLI_USAGE', '--fold-preprocess needs a --serialized-file');
-  const { model } = readModel(options.serializedFile);
-  const graph = model.graph!;
-  const initializers = new Set(graph.initializer.map((tensor) => tensor.name));
-  const input = graph.input.find((info) => !initializers.has(info.name));
+  if (!options.serializedFile) {
+    if (!required) return undefined;
+    throw new KilnError('KILN_CLI_USAGE', '--fold-preprocess needs a --serialized-file');
+  }
   const handlerConfig = config?.handler['handler'];
-  const image = typeof handlerConfig === 'object' && handlerConfig !== null ? (handlerConfig as Record<string, unknown>)['image'] : undefined;
-  const preprocess = resolveHandlerImage('image_classifier', image, (input && valueTypeOf(input)?.shape) ?? []);
-  return { name: basename(options.serializedFile), source: { bytes: encodeModel(foldForDescription(model, preprocess)) } };
+  const section = typeof handlerConfig === 'object' && handlerConfig !== null ? (handlerConfig as Record<string, unknown>) : {};
+  if (!required && section['foldPreprocess'] === false) return undefined;
+  const { model } = readModel(options.serializedFile);
+  const input = firstInput(model);
+  if (!required && input?.dataType !== DataType.FLOAT) return undefined;
+  const preprocess = resolveHandlerImage('image_classifier', section['image'], input?.shape ?? []);
+  try {
+    return { name: basename(options.serializedFile), source: { bytes: encodeModel(foldForDescription(model, preprocess)) } };
+  } catch (error) {
+    if (required || !(isKilnError(error) && NOT_FOLDABLE.has(error.code))) throw error;
+    return undefined;
+  }
 }
 
 const HANDLER_SOURCE = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '.tsx', '.jsx']);
@@ -113,16 +138,17 @@ async function handlerEntries(handler: string): Promise<{ spec: string; entries:
  * one is refused now rather than when a server loads the archive.
  * @example await createModelArchive({ modelName: 'cls', serializedFile: 'cls.onnx', handler: 'image_classifier', exportPath: 'model_store' });
  */
-export async function createModelArchive(options: ModelArchiveOptions): Promise<WrittenArchive> {
+export async function createModelArchive(options: ModelArchiveOptions): Promise<WrittenModelArchive> {
   const entries: ArchiveEntry[] = [];
   const config = options.configFile ? parseModelConfig(readFileChecked(options.configFile, 'config file').toString('utf8'), options.configFile) : undefined;
-  if (options.foldPreprocess) entries.push(foldedModelEntry(options, config));
+  const folded = foldedModelEntry(options, config);
+  if (folded) entries.push(folded);
   else if (options.serializedFile) entries.push(...modelEntries(options.serializedFile));
   const handler = await handlerEntries(options.handler);
   entries.push(...handler.entries);
   for (const item of options.extraFiles ?? []) entries.push(...extraFileEntries(item));
   if (options.configFile) entries.push({ name: basename(options.configFile), source: { path: options.configFile } });
-  return writeArchive({
+  const written = await writeArchive({
     modelName: options.modelName,
     modelVersion: options.version ?? '1.0',
     handler: handler.spec,
@@ -133,4 +159,5 @@ export async function createModelArchive(options: ModelArchiveOptions): Promise<
     format: options.format ?? 'default',
     force: options.force ?? false,
   });
+  return { ...written, preprocessFolded: folded !== undefined };
 }

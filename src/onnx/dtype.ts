@@ -1,6 +1,21 @@
-import { TensorProto_DataType as DataType } from './gen/onnx_pb.js';
+import type { TensorProto_DataType } from './gen/onnx_pb.js';
 
-export { TensorProto_DataType as DataType } from './gen/onnx_pb.js';
+const DATA_TYPE_VALUES = {
+  UNDEFINED: 0, FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, STRING: 8, BOOL: 9, FLOAT16: 10, DOUBLE: 11,
+  UINT32: 12, UINT64: 13, COMPLEX64: 14, COMPLEX128: 15, BFLOAT16: 16, FLOAT8E4M3FN: 17, FLOAT8E4M3FNUZ: 18, FLOAT8E5M2: 19,
+  FLOAT8E5M2FNUZ: 20, UINT4: 21, INT4: 22, FLOAT4E2M1: 23,
+} as const;
+
+/**
+ * ONNX's `TensorProto.DataType`: the generated enum, value for value and with its reverse
+ * mapping (dtype.test.ts checks they are equal), defined here so that this table loads without
+ * the ONNX schema and protobuf runtime, which the server's own thread, decoding tensor bundles,
+ * would otherwise import at start-up for nothing.
+ */
+export const DataType: typeof TensorProto_DataType = Object.freeze(
+  Object.fromEntries(Object.entries(DATA_TYPE_VALUES).flatMap(([name, value]) => [[name, value], [value, name]])),
+) as unknown as typeof TensorProto_DataType;
+export type DataType = TensorProto_DataType;
 
 /** Typed-array storage kiln uses for each element type; see {@link DTYPES}. */
 export type TensorData =

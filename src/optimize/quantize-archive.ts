@@ -15,7 +15,8 @@ import { KilnError } from '../core/errors.js';
 import { resolveHandlerImage } from '../handlers/image-config.js';
 import type { ImagePreprocess } from '../image/index.js';
 import type { CalibrationSourceOptions } from '../quantize/data/index.js';
-import { readModel } from '../onnx/model-io.js';
+import { readModel, writeModel } from '../onnx/model-io.js';
+import { foldImagePreprocess, unfoldImagePreprocess } from '../onnx/passes/fold-image-preprocess.js';
 import { Engine } from '../runtime/engine.js';
 import { quantize } from './quantize.js';
 import type { AccuracyTarget, QuantizeMode, QuantizeOptions, QuantizeRunReport } from './types.js';
@@ -59,7 +60,8 @@ export function isArchivePath(path: string): boolean {
 
 /**
  * Quantizes the model inside an archive and writes a new archive that differs from it only in
- * the model file (and the external-data side files of the old model, now inline). The archive's handler decides how calibration data is read: `image_classifier`
+ * the model file (and the external-data side files of the old model, now inline). A model with
+ * its image preprocessing folded in comes back folded the same way. The archive's handler decides how calibration data is read: `image_classifier`
  * prepares images with its `handler.image` (the same resolution the serving handler makes, so
  * calibration sees the tensors requests will); `tensor` and bundled user handlers take `.npy`
  * folders or a module, as for a bare model. An `ocr` archive holds three models and is refused.
@@ -88,23 +90,29 @@ export async function quantizeArchive(input: string, options: QuantizeArchiveOpt
       );
     }
     if (!serializedFile || !modelPath) throw new KilnError('KILN_ARCHIVE_UNSUPPORTED', `${input}: the manifest names no serialized model to quantize`);
-    // Only images need the handler's preprocessing: calibration data, or a budget's held-out data.
-    const readsImages = options.data !== undefined || (options.mode.kind === 'static' && options.mode.budget !== undefined);
-    const preprocess = IMAGE_HANDLERS.has(handler) && readsImages ? await handlerPreprocess(archive, handler, modelPath) : undefined;
-    const data = options.data ? { path: options.data.path, options: calibrationOptions(input, handler, preprocess, options.data.options ?? {}) } : undefined;
-    const quantizedPath = join(work, basename(serializedFile));
-    const { data: _data, output: _output, mode, ...rest } = options;
     // Read here (once; quantize takes the parsed model) to learn the side files of external data:
     // the quantized model is written inline, so they are the files that must not be copied.
     const loaded = readModel(modelPath);
     const sideFiles = new Set(loaded.externalFiles.map((location) => posix.normalize(posix.join(posix.dirname(normalize(serializedFile)), location))));
-    const model = await quantize({ path: modelPath, model: loaded.model }, {
+    // A model with the preprocessing folded in (kiln archive's default) is quantized as the float
+    // model it was folded from, calibrated on the same tensors as before, and folded again after.
+    const unfolded = unfoldImagePreprocess(loaded.model);
+    const floatModel = unfolded ? { path: join(work, `unfolded-${basename(serializedFile)}`), model: unfolded.model } : { path: modelPath, model: loaded.model };
+    if (unfolded) writeModel(unfolded.model, floatModel.path);
+    // Only images need the handler's preprocessing: calibration data, or a budget's held-out data.
+    const readsImages = options.data !== undefined || (options.mode.kind === 'static' && options.mode.budget !== undefined);
+    const preprocess = IMAGE_HANDLERS.has(handler) && readsImages ? await handlerPreprocess(archive, handler, floatModel.path) : undefined;
+    const data = options.data ? { path: options.data.path, options: calibrationOptions(input, handler, preprocess, options.data.options ?? {}) } : undefined;
+    const quantizedPath = join(work, basename(serializedFile));
+    const { data: _data, output: _output, mode, ...rest } = options;
+    const model = await quantize(floatModel, {
       ...rest,
       mode: withHeldOutPreprocess(mode, preprocess?.image),
       output: quantizedPath,
       force: true,
       ...(data ? { data } : {}),
     });
+    if (unfolded) writeModel(foldImagePreprocess(readModel(quantizedPath).model, unfolded.options).model, quantizedPath);
     const entries: ArchiveEntry[] = archive.files.filter((name) => !sideFiles.has(name)).map((name) => ({
       name,
       source: { path: name === normalize(serializedFile) ? quantizedPath : join(archive.dir, name) },

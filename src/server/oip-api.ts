@@ -45,7 +45,7 @@ async function infer(req: IncomingMessage, res: ServerResponse, ctx: RequestCont
   const served = inferenceTarget(ctx.registry, model, version);
   const body = await readBody(req, { maxBytes: ctx.settings.maxRequestSize });
   const header = req.headers['inference-header-content-length'];
-  const request = await ctx.oip.decode(body, Array.isArray(header) ? header[0] : header, served.signature);
+  const request = await ctx.oip.decode(body, Array.isArray(header) ? header[0] : header, await served.signature());
   const results = await runInference(
     { registry: ctx.registry, model, served, versionNamed: version !== undefined, requestId: ctx.requestId, started: ctx.started },
     request,
@@ -81,7 +81,7 @@ function only(method: string, pattern: string, summary: string, handler: RouteHa
   );
 }
 
-const describeModel: RouteHandler<RequestContext> = (_req, res, { model, version }, ctx) => sendJson(res, 200, modelMetadata(ctx.registry, model!, version), ctx);
+const describeModel: RouteHandler<RequestContext> = async (_req, res, { model, version }, ctx) => sendJson(res, 200, await modelMetadata(ctx.registry, model!, version), ctx);
 
 const modelReady: RouteHandler<RequestContext> = (_req, res, { model, version }, ctx) => {
   assertModelReady(ctx.registry, model!, version);

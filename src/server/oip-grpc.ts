@@ -215,7 +215,7 @@ async function infer(init: OipGrpcInit, request: GrpcInferRequest): Promise<unkn
   const version = request.model_version || undefined;
   const served = inferenceTarget(init.registry, model, version);
   const { body, headerLength } = restForm(request);
-  const decoded = await init.decoder.decode(body, headerLength, served.signature);
+  const decoded = await init.decoder.decode(body, headerLength, await served.signature());
   const results = await runInference(
     { registry: init.registry, model, served, versionNamed: version !== undefined, requestId: request.id || randomUUID(), started },
     decoded,

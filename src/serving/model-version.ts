@@ -5,7 +5,7 @@ import type { BatchRequest } from '../handlers/run.js';
 import type { ServedResponse } from './batch-queue.js';
 import { BatchQueue } from './batch-queue.js';
 import type { HandlerHost, HostInit } from './handler-host.js';
-import { readModelSignature, type ModelSignature } from './model-signature.js';
+import type { ModelSignature } from './model-signature.js';
 import type { VersionSettings } from './settings.js';
 import { Worker, type WorkerObserver, type WorkerInfo } from './worker.js';
 
@@ -68,7 +68,7 @@ export class ModelVersion {
   #unhealthySince: number | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  #signature: ModelSignature | undefined;
+  #signature: Promise<ModelSignature> | undefined;
 
   constructor(init: VersionInit) {
     this.name = init.name;
@@ -94,10 +94,16 @@ export class ModelVersion {
 
   /**
    * The model's ONNX inputs and outputs, read from the archive on first use (only the protocols
-   * that describe tensors ask) and kept.
+   * that describe tensors ask) and kept. The ONNX reader is imported then too: a server that is
+   * never asked does not load the ONNX schema at start-up.
    */
-  get signature(): ModelSignature {
-    this.#signature ??= readModelSignature(this.archive);
+  signature(): Promise<ModelSignature> {
+    this.#signature ??= import('./model-signature.js')
+      .then(({ readModelSignature }) => readModelSignature(this.archive))
+      .catch((error: unknown) => {
+        this.#signature = undefined;
+        throw error;
+      });
     return this.#signature;
   }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { expectTypeOf } from 'expect-type';
 import type { Engine, HostTensor, KilnError, LoadedModel, QuantizeOptions, QuantizeReport, ReadModelOptions } from 'kiln';
-import type { ModelArchiveOptions, OpenedArchive, WrittenArchive } from 'kiln/archive';
+import type { ModelArchiveOptions, OpenedArchive, WrittenModelArchive } from 'kiln/archive';
 import type { KilnServer, StartServerOptions } from 'kiln/server';
 import type { Handler, HandlerSteps, RequestInput } from 'kiln/handler';
 import * as kiln from '../../src/index.js';
@@ -24,7 +24,8 @@ expectTypeOf<Engine['run']>().returns.resolves.toEqualTypeOf<Record<string, Host
 expectTypeOf<typeof kiln.quantizeModel>().returns.resolves.toMatchTypeOf<{ readonly report: QuantizeReport }>();
 expectTypeOf<QuantizeOptions['scheme']>().toEqualTypeOf<'U8S8' | 'S8S8' | undefined>();
 expectTypeOf<typeof archive.createModelArchive>().parameters.toEqualTypeOf<[options: ModelArchiveOptions]>();
-expectTypeOf<typeof archive.createModelArchive>().returns.resolves.toEqualTypeOf<WrittenArchive>();
+expectTypeOf<typeof archive.createModelArchive>().returns.resolves.toEqualTypeOf<WrittenModelArchive>();
+expectTypeOf<WrittenModelArchive['preprocessFolded']>().toEqualTypeOf<boolean>();
 expectTypeOf<typeof archive.openArchive>().returns.resolves.toEqualTypeOf<OpenedArchive>();
 expectTypeOf<ModelArchiveOptions>().toHaveProperty('modelName').toEqualTypeOf<string>();
 expectTypeOf<ModelArchiveOptions['format']>().toEqualTypeOf<'default' | 'zip-store' | 'tgz' | 'no-archive' | undefined>();

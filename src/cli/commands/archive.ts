@@ -15,7 +15,7 @@ export interface ArchiveFlags {
   readonly exportPath: string;
   readonly archiveFormat: ArchiveFormat;
   readonly force: boolean;
-  /** Write the model with handler.image's preprocessing folded in (uint8 NHWC input). */
+  /** Fold handler.image's preprocessing into the model (uint8 NHWC input): true requires it, false never; unset, when it applies. */
   readonly foldPreprocess?: boolean;
 }
 
@@ -29,11 +29,11 @@ export async function runArchive(flags: ArchiveFlags, io: CliIO): Promise<void> 
     exportPath: flags.exportPath,
     format: flags.archiveFormat,
     force: flags.force,
-    ...(flags.foldPreprocess ? { foldPreprocess: true } : {}),
+    ...(flags.foldPreprocess !== undefined ? { foldPreprocess: flags.foldPreprocess } : {}),
     ...(flags.serializedFile ? { serializedFile: flags.serializedFile } : {}),
     ...(flags.configFile ? { configFile: flags.configFile } : {}),
   });
   const size = statSync(written.path).isDirectory() ? '' : ` (${formatBytes(statSync(written.path).size)})`;
-  const folded = flags.foldPreprocess ? '; model input: uint8 NHWC pixels (preprocessing folded in)' : '';
+  const folded = written.preprocessFolded ? '; model input: uint8 NHWC pixels (preprocessing folded in)' : '';
   io.out(`wrote ${written.path}${size}: ${written.files.length} files, handler ${written.manifest.model.handler}${folded}`);
 }

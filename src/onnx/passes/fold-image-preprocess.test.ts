@@ -10,7 +10,8 @@ import type { ModelProto } from '../gen/onnx_pb.js';
 import { valueTypeOf, type Dim } from '../graph.js';
 import { buildMobileNetV2 } from '../../../test/fixtures/mobilenet-v2.js';
 import { runModel } from '../../../test/fixtures/pass-harness.js';
-import { FOLDED_PREPROCESS_KEY, foldImagePreprocess, type FoldImagePreprocessOptions } from './fold-image-preprocess.js';
+import { encodeModel } from '../model-io.js';
+import { FOLDED_PREPROCESS_KEY, foldImagePreprocess, foldedPreprocessOf, unfoldImagePreprocess, type FoldImagePreprocessOptions } from './fold-image-preprocess.js';
 
 const F = DataType.FLOAT;
 
@@ -125,4 +126,30 @@ describe('fold-image-preprocess', () => {
       assert.throws(() => foldImagePreprocess(model, options as FoldImagePreprocessOptions), (error) => isKilnError(error, 'KILN_ONNX_FOLD_UNSUPPORTED'));
     });
   }
+
+  it('unfolds what it folded: the same graph and input as before, and folding again gives the same bytes (RGB NCHW, BGR NHWC)', () => {
+    const cases: [ModelProto, FoldImagePreprocessOptions][] = [
+      [buildMobileNetV2({ resolution: 64, widthMultiplier: 0.5, numClasses: 10 }), { layout: 'nchw', channelOrder: 'rgb', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }],
+      [identity(['batch', 16, 16, 3]), { layout: 'nhwc', channelOrder: 'bgr', scale: 1, mean: [1, 2, 3], std: [4, 5, 6] }],
+    ];
+    for (const [model, options] of cases) {
+      const folded = foldImagePreprocess(model, options).model;
+      const unfolded = unfoldImagePreprocess(folded)!;
+      assert.deepEqual(unfolded.options, { ...options, input: valueTypeOf(model.graph!.input[0]!)!.name });
+      assert.equal(foldedPreprocessOf(unfolded.model), undefined);
+      assert.deepEqual(valueTypeOf(unfolded.model.graph!.input[0]!), valueTypeOf(model.graph!.input[0]!));
+      assert.deepEqual(unfolded.model.graph!.node.map((node) => [node.opType, ...node.input, ...node.output]), model.graph!.node.map((node) => [node.opType, ...node.input, ...node.output]));
+      assert.deepEqual(unfolded.model.graph!.initializer.map((tensor) => tensor.name), model.graph!.initializer.map((tensor) => tensor.name));
+      assert.deepEqual(encodeModel(foldImagePreprocess(unfolded.model, unfolded.options).model), encodeModel(folded));
+    }
+  });
+
+  it('leaves a model it did not fold alone, and refuses metadata that does not match the graph', () => {
+    assert.equal(unfoldImagePreprocess(identity([1, 3, 8, 8])), undefined);
+    const folded = foldImagePreprocess(identity([1, 3, 8, 8]), rgb).model;
+    const withoutCast = { ...folded, graph: { ...folded.graph!, node: folded.graph!.node.filter((node) => node.opType !== 'Cast') } } as ModelProto;
+    assert.throws(() => unfoldImagePreprocess(withoutCast), (error) => isKilnError(error, 'KILN_ONNX_FOLD_UNSUPPORTED') && /does not feed one Cast/.test((error as Error).message));
+    const garbled = { ...folded, metadataProps: folded.metadataProps.map((entry) => ({ ...entry, value: '{"layout":"sideways"}' })) } as ModelProto;
+    assert.throws(() => unfoldImagePreprocess(garbled), (error) => isKilnError(error, 'KILN_ONNX_FOLD_UNSUPPORTED') && /does not describe/.test((error as Error).message));
+  });
 });

@@ -18,10 +18,11 @@ import { KilnError } from '../../core/errors.js';
 import { makeNode, makeValueInfo } from '../build.js';
 import { shallowCopy } from '../edit.js';
 import { DataType } from '../dtype.js';
-import { GraphProtoSchema, StringStringEntryProtoSchema, type GraphProto, type ModelProto, type ValueInfoProto } from '../gen/onnx_pb.js';
+import { FOLDED_PREPROCESS_KEY } from '../metadata-keys.js';
+import { GraphProtoSchema, StringStringEntryProtoSchema, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from '../gen/onnx_pb.js';
 import { opsetVersion, valueTypeOf, type Dim } from '../graph.js';
 import { encodeTensor } from '../tensor.js';
-import { NameAllocator, renameInputs, withGraph } from './graph-tools.js';
+import { NameAllocator, rebuildGraph, renameInputs, unusedInitializers, valueUses, withGraph } from './graph-tools.js';
 import type { PassResult } from './types.js';
 
 /** The description to fold, as plain numbers (the image module's ImagePreprocess fields). */
@@ -39,8 +40,7 @@ export interface FoldImagePreprocessOptions {
   readonly input?: string;
 }
 
-/** The metadata_props key a folded model carries (its value: the options as JSON). */
-export const FOLDED_PREPROCESS_KEY = 'kiln.preprocess_folded';
+export { FOLDED_PREPROCESS_KEY };
 
 /** The first opset where Mul/Add broadcast numpy-style (and Cast takes an int `to`). */
 const MIN_OPSET = 7;
@@ -149,4 +149,72 @@ export function foldImagePreprocess(model: ModelProto, options: FoldImagePreproc
     create(StringStringEntryProtoSchema, { key: FOLDED_PREPROCESS_KEY, value: JSON.stringify({ ...recorded, input: base }) }),
   ];
   return { model: folded, changes: nodes.length, notes: [`input '${base}' now takes uint8 [${[batch ?? '?', height, width, channels].join(', ')}] pixels`] };
+}
+
+/** The options a folded model was folded with, from its metadata; undefined for a model kiln did not fold. */
+export function foldedPreprocessOf(model: ModelProto): Required<FoldImagePreprocessOptions> | undefined {
+  const entry = model.metadataProps.find((prop) => prop.key === FOLDED_PREPROCESS_KEY);
+  if (!entry) return undefined;
+  let recorded: Partial<Record<keyof FoldImagePreprocessOptions, unknown>>;
+  try {
+    recorded = JSON.parse(entry.value) as typeof recorded;
+  } catch {
+    throw refuse(`its ${FOLDED_PREPROCESS_KEY} metadata is not JSON`);
+  }
+  const { layout, channelOrder, scale, mean, std, input } = recorded;
+  const numbers = (value: unknown): value is number[] => Array.isArray(value) && value.every((item) => typeof item === 'number');
+  if (
+    (layout !== 'nchw' && layout !== 'nhwc') ||
+    (channelOrder !== 'rgb' && channelOrder !== 'bgr' && channelOrder !== 'gray') ||
+    typeof scale !== 'number' ||
+    !numbers(mean) ||
+    !numbers(std) ||
+    typeof input !== 'string'
+  ) {
+    throw refuse(`its ${FOLDED_PREPROCESS_KEY} metadata does not describe a folded preprocessing (${entry.value.slice(0, 120)})`);
+  }
+  return { layout, channelOrder, scale, mean, std, input };
+}
+
+/**
+ * Undoes {@link foldImagePreprocess}: the model as it was before folding (its input float32 in
+ * its layout again, the prepended nodes and constants gone, the metadata entry dropped), and the
+ * options to fold it again with. Quantizing a folded model goes through this: calibration and
+ * the quantizer see the float model, and the result is folded again with the same options.
+ * Undefined for a model kiln did not fold.
+ * @throws KilnError `KILN_ONNX_FOLD_UNSUPPORTED` when the metadata says folded but the graph does not start with the folded nodes.
+ */
+export function unfoldImagePreprocess(model: ModelProto): { model: ModelProto; options: Required<FoldImagePreprocessOptions> } | undefined {
+  const options = foldedPreprocessOf(model);
+  if (!options) return undefined;
+  const graph = model.graph;
+  if (!graph) throw refuse('the model has no graph');
+  const base = options.input;
+  const broken = (why: string) => refuse(`the model's metadata says its preprocessing is folded in front of '${base}', but ${why}`);
+  const input = graph.input.find((info) => info.name === base);
+  const shape = input && valueTypeOf(input)?.shape;
+  if (!input || valueTypeOf(input)?.dataType !== DataType.UINT8 || shape?.length !== 4) throw broken('that input is not uint8 of rank 4');
+  const expected = [...(options.channelOrder === 'bgr' ? ['Gather'] : []), ...(options.layout === 'nchw' ? ['Transpose'] : []), 'Cast', 'Mul', 'Add'];
+  const uses = valueUses(graph);
+  const outputs = new Set(graph.output.map((output) => output.name));
+  const chain: NodeProto[] = [];
+  let current = base;
+  for (const opType of expected) {
+    const readers = uses.get(current) ?? [];
+    const node = readers[0];
+    if (readers.length !== 1 || outputs.has(current) || node!.opType !== opType || node!.output.length !== 1) {
+      throw broken(`'${current}' does not feed one ${opType} node`);
+    }
+    chain.push(node!);
+    current = node!.output[0]!;
+  }
+  const normalized = current;
+  const constants = chain.flatMap((node) => node.input.slice(1));
+  const [batch, height, width, channels] = shape;
+  const rest = shallowCopy(GraphProtoSchema, graph);
+  rest.node = graph.node.filter((node) => !chain.includes(node)).map((node) => renameInputs(node, (name) => (name === normalized ? base : name)));
+  rest.input = graph.input.map((info) => (info === input ? makeValueInfo(base, DataType.FLOAT, options.layout === 'nchw' ? [batch, channels, height, width] : [batch, height, width, channels]) : info));
+  const unfolded = withGraph(model, rebuildGraph(rest, { removeInitializers: unusedInitializers(rest, constants) }));
+  unfolded.metadataProps = model.metadataProps.filter((entry) => entry.key !== FOLDED_PREPROCESS_KEY);
+  return { model: unfolded, options };
 }

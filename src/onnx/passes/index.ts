@@ -15,7 +15,14 @@ import { upgradeOpset } from './upgrade-opset.js';
 export { constantsToInitializers } from './constants-to-initializers.js';
 export { flattenShape, flattenToReshape } from './flatten-to-reshape.js';
 export { foldBatchNorm } from './fold-batchnorm.js';
-export { FOLDED_PREPROCESS_KEY, foldImagePreprocess, foldedGainOffset, type FoldImagePreprocessOptions } from './fold-image-preprocess.js';
+export {
+  FOLDED_PREPROCESS_KEY,
+  foldImagePreprocess,
+  foldedGainOffset,
+  foldedPreprocessOf,
+  unfoldImagePreprocess,
+  type FoldImagePreprocessOptions,
+} from './fold-image-preprocess.js';
 export { EQUALIZE_DEFAULTS, equalizeCrossLayer, type EqualizeOptions } from './equalize-cross-layer.js';
 export { MAX_GROWN_ELEMENTS, foldConstants } from './fold-constants.js';
 export { inferShapes, ShapeInfo, type StaticDim, type TensorFacts } from './infer-shapes.js';

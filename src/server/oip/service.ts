@@ -57,12 +57,12 @@ function tensorMetadata(entry: SignatureEntry): TensorMetadata {
 }
 
 /** Model metadata from the version's ONNX graph, with every registered version listed. */
-export function modelMetadata(
+export async function modelMetadata(
   registry: ModelRegistry,
   model: string,
   version: string | undefined,
-): { name: string; versions: string[]; platform: string; inputs: TensorMetadata[]; outputs: TensorMetadata[] } {
-  const { signature } = registry.version(model, version);
+): Promise<{ name: string; versions: string[]; platform: string; inputs: TensorMetadata[]; outputs: TensorMetadata[] }> {
+  const signature = await registry.version(model, version).signature();
   const versions = [...registry.entries()].filter((entry) => entry.name === model).map((entry) => entry.version.version);
   return { name: model, versions, platform: PLATFORM, inputs: signature.inputs.map(tensorMetadata), outputs: signature.outputs.map(tensorMetadata) };
 }

@@ -16,7 +16,9 @@ import { predictArchive } from '../../../src/cli/commands/predict.js';
 import { ppOcrAssetsDir } from '../../../src/cli/default-models.js';
 import { CLS_LABELS, CLS_MODEL_CONFIG, renderDemoPage } from '../../../src/cli/demo-assets.js';
 import { createModelArchive } from '../../../src/handlers/model-archive.js';
-import { readModel, writeModel } from '../../../src/onnx/index.js';
+import { decodeModel, encodeModel, readModel, writeModel } from '../../../src/onnx/index.js';
+import { foldedPreprocessOf, unfoldImagePreprocess } from '../../../src/onnx/passes/index.js';
+import { buildMobileNetV2 } from '../../fixtures/mobilenet-v2.js';
 import sharp from 'sharp';
 import { collectSamples, generateClsSamples } from '../../fixtures/ocr-eval.js';
 
@@ -217,3 +219,33 @@ it('calibrates a tensor-handler archive on .npy files, drops the old external da
   assert.match(kiln('quantize', join(dir, 'cls-tensor.mar'), '-o', output, '--calib', tensors).stderr, /already exists: use --force/);
   assert.equal(kiln('quantize', join(dir, 'cls-tensor.mar'), '-o', output, '--calib', tensors, '--force', '--sqnr-samples', '0').status, 0);
 });
+
+it('quantizes an archive whose model has the preprocessing folded in (kiln archive\'s default) as the float model, and folds the result again', async () => {
+  const folder = join(dir, 'folded');
+  mkdirSync(join(folder, 'photos'), { recursive: true });
+  writeModel(buildMobileNetV2({ resolution: 64, widthMultiplier: 0.5, numClasses: 10 }), join(folder, 'mnv2.onnx'));
+  writeFileSync(join(folder, 'model-config.yaml'), 'handler:\n  image: {preset: imagenet, resize: {mode: shorter-side, size: 72, crop: 64}}\n');
+  for (let index = 0; index < 6; index++) {
+    const pixels = Buffer.from(Array.from({ length: 96 * 80 * 3 }, (_, at) => (at * (index + 3) * 37 + index * 11) % 251));
+    writeFileSync(join(folder, 'photos', `p${index}.jpg`), await sharp(pixels, { raw: { width: 96, height: 80, channels: 3 } }).jpeg().toBuffer());
+  }
+  const common = { serializedFile: join(folder, 'mnv2.onnx'), handler: 'image_classifier', configFile: join(folder, 'model-config.yaml'), exportPath: folder };
+  const folded = await createModelArchive({ ...common, modelName: 'folded' });
+  const float = await createModelArchive({ ...common, modelName: 'float', foldPreprocess: false });
+  assert.deepEqual([folded.preprocessFolded, float.preprocessFolded], [true, false]);
+  for (const name of ['folded', 'float']) {
+    const run = kiln('quantize', join(folder, `${name}.mar`), '-o', join(folder, `${name}-int8.mar`), '--calib', join(folder, 'photos'));
+    assert.equal(run.status, 0, run.stderr);
+  }
+  const modelIn = async (mar: string) => (await files(mar)).get('mnv2.onnx')!;
+  const foldedInt8 = readModelBytes(await modelIn(join(folder, 'folded-int8.mar')));
+  const floatInt8 = readModelBytes(await modelIn(join(folder, 'float-int8.mar')));
+  assert.ok(foldedPreprocessOf(foldedInt8), 'the quantized model is folded again');
+  assert.ok(foldedInt8.graph!.node.some((node) => node.opType === 'QLinearConv' || node.opType === 'QuantizeLinear'), 'and quantized');
+  const unfolded = unfoldImagePreprocess(foldedInt8)!;
+  assert.ok(Buffer.from(encodeModel(unfolded.model)).equals(Buffer.from(encodeModel(floatInt8))), 'the same INT8 model as quantizing the float archive');
+});
+
+function readModelBytes(bytes: Uint8Array) {
+  return decodeModel(bytes, 'model in the archive');
+}
