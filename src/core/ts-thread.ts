@@ -85,8 +85,10 @@ export async function stopSpareThreads(): Promise<void> {
  * In a thread's entry module, its workerData: as given at the start, or, in a spare thread, as
  * soon as the thread is taken into use. A spare loads its preloads one at a time, in the order
  * given, and starts none once taken: the code that took it then imports what it needs (sharing
- * a load in progress) without the others competing for the thread. A preload that fails is left
- * for the code that needs it to report.
+ * a load in progress) without the others competing for the thread. A preload may export
+ * `warmUpSpareThread()`, which the spare runs once it has loaded it, before the next (onnxruntime's
+ * warm-up session, runtime/warm-up.ts). A preload that fails is left for the code that needs it
+ * to report.
  */
 export async function threadWorkerData<T>(): Promise<T> {
   const preload = (workerData as Record<string, unknown> | null)?.[SPARE];
@@ -101,7 +103,8 @@ export async function threadWorkerData<T>(): Promise<T> {
   void (async () => {
     for (const url of preload as string[]) {
       if (isTaken) return;
-      await import(url).catch(() => undefined);
+      const loaded = (await import(url).catch(() => undefined)) as { warmUpSpareThread?: () => Promise<void> } | undefined;
+      await loaded?.warmUpSpareThread?.().catch(() => undefined);
     }
   })();
   return taken;
