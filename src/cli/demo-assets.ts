@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import sharp from 'sharp';
+import { sharp } from '../image/sharp.js';
 import { demoAssetsMissing } from './default-models.js';
 
 /** The DejaVu Sans font of the `dejavu-fonts-ttf` package: text renders the same on every machine. */

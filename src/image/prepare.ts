@@ -12,7 +12,7 @@
  * with per-channel constants hoisted, in a typed-array loop; {@link prepareImagePixels} stops
  * before it, for a model that normalizes in its own graph (the preprocessing folded in).
  */
-import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import { sharp, type OutputInfo, type Sharp } from './sharp.js';
 import { KilnError, describeError } from '../core/errors.js';
 import { ALPHA_BACKGROUND, MAX_INPUT_PIXELS, channelCount, invalidPreprocess, type ImagePreprocess } from './description.js';
 import { planResize, type ResizePlan } from './geometry.js';

@@ -1,12 +1,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { KilnError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { silentLogger } from '../core/log.js';
 import { scopedEngineDefaults } from './served-threads.js';
 import { feedProblems, type TensorSignature } from './feeds.js';
+import { ort } from './ort.js';
 import { fromOrtTensor, toOrtTensor, type HostTensor, type HostTensorType } from './tensors.js';
 
 /** Execution providers kiln knows how to ask for. CPU is always there. */
@@ -85,7 +86,7 @@ export function runtimeVersion(): string {
   return ort.env.versions.common ?? 'unknown';
 }
 
-function toSignature(meta: ort.InferenceSession.ValueMetadata): TensorSignature {
+function toSignature(meta: Ort.InferenceSession.ValueMetadata): TensorSignature {
   if (!meta.isTensor) return { name: meta.name, type: 'string', shape: [] };
   return {
     name: meta.name,
@@ -104,10 +105,10 @@ export class Engine {
   readonly config: EngineConfig;
   readonly inputs: readonly TensorSignature[];
   readonly outputs: readonly TensorSignature[];
-  readonly #session: ort.InferenceSession;
+  readonly #session: Ort.InferenceSession;
   readonly #logger: Logger;
 
-  private constructor(session: ort.InferenceSession, label: string, config: EngineConfig, logger: Logger) {
+  private constructor(session: Ort.InferenceSession, label: string, config: EngineConfig, logger: Logger) {
     this.#session = session;
     this.label = label;
     this.config = config;
@@ -138,7 +139,7 @@ export class Engine {
         { details: { missing, available } },
       );
     }
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
+    const sessionOptions: Ort.InferenceSession.SessionOptions = {
       executionProviders: [...config.providers],
       graphOptimizationLevel: config.graphOptimizationLevel,
       logSeverityLevel: 3,
@@ -166,7 +167,7 @@ export class Engine {
   /** Runs the model. Feeds are checked against the signature first, for a precise message. */
   async run(feeds: Readonly<Record<string, HostTensor>>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
     this.#checkFeeds(feeds);
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(feeds)) {
       try {
         ortFeeds[name] = toOrtTensor(tensor);
@@ -177,7 +178,7 @@ export class Engine {
         });
       }
     }
-    let results: ort.InferenceSession.ReturnType;
+    let results: Ort.InferenceSession.ReturnType;
     try {
       results = outputNames ? await this.#session.run(ortFeeds, [...outputNames]) : await this.#session.run(ortFeeds);
     } catch (error) {
@@ -187,7 +188,7 @@ export class Engine {
       });
     }
     const outputs: Record<string, HostTensor> = {};
-    for (const [name, value] of Object.entries(results)) outputs[name] = fromOrtTensor(value as ort.Tensor);
+    for (const [name, value] of Object.entries(results)) outputs[name] = fromOrtTensor(value as Ort.Tensor);
     return outputs;
   }
 

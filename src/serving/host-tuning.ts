@@ -34,7 +34,7 @@ let tuned = false;
 export async function tuneHandlerProcess(): Promise<void> {
   if (tuned) return;
   tuned = true;
-  const { default: sharp } = await import('sharp');
+  const { sharp } = await import('../image/sharp.js');
   const concurrency = Number(process.env['KILN_SHARP_CONCURRENCY'] ?? SHARP_THREADS_PER_IMAGE);
   sharp.concurrency(Number.isInteger(concurrency) && concurrency >= 0 ? concurrency : SHARP_THREADS_PER_IMAGE);
 }
