@@ -1,10 +1,13 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { KilnError } from '../core/errors.js';
 import { checkReadableFile, commitTempFiles, writeTempSibling } from '../core/fs.js';
 import { measureFidelity } from '../evaluate/model-fidelity.js';
 import { GraphView } from '../onnx/graph.js';
 import type { ModelProto } from '../onnx/gen/onnx_pb.js';
-import { encodeModel, readModel } from '../onnx/model-io.js';
+import { encodeModel, readModel, writeModel } from '../onnx/model-io.js';
+import { foldImagePreprocess, unfoldImagePreprocess } from '../onnx/passes/fold-image-preprocess.js';
 import { loadRanges, saveRanges } from '../quantize/calibrate/index.js';
 import { openCalibrationSource, type CalibrationSourceOptions } from '../quantize/data/index.js';
 import type { CalibrationSource } from '../quantize/data/types.js';
@@ -51,6 +54,8 @@ interface Rewritten {
 export async function quantize(input: string | ParsedModel, options: QuantizeOptions): Promise<QuantizeRunReport> {
   const started = performance.now();
   const parsed = typeof input === 'string' ? readInput(input) : input;
+  const unfolded = unfoldImagePreprocess(parsed.model);
+  if (unfolded) return quantizeUnfolded(parsed, unfolded, options);
   const readMs = performance.now() - started;
   // Fail on an existing or unwritable output now, not after minutes of calibration.
   if (!options.force && existsSync(options.output)) {
@@ -124,6 +129,43 @@ export async function quantize(input: string | ParsedModel, options: QuantizeOpt
     ...(rewritten.staticReport ? { passes: rewritten.staticReport.passes.map(({ name, changes }) => ({ name, changes })) } : {}),
     timing: { readMs, quantizeMs, writeMs, fusionCheckMs, sqnrMs, totalMs: performance.now() - started },
   };
+}
+
+/**
+ * A model with kiln's image preprocessing folded in (uint8 pixels in; `kiln archive`'s default)
+ * is quantized as the float model it was folded from: calibration, SQNR and budgets run on float
+ * tensors that the same description prepares, and the result is folded again with the same
+ * description. The report names the files the caller gave.
+ */
+async function quantizeUnfolded(parsed: ParsedModel, unfolded: NonNullable<ReturnType<typeof unfoldImagePreprocess>>, options: QuantizeOptions): Promise<QuantizeRunReport> {
+  if (!options.force && existsSync(options.output)) {
+    throw new KilnError('KILN_IO_OUTPUT_EXISTS', `${options.output} already exists: use --force to overwrite it`);
+  }
+  const given = options.data && 'path' in options.data ? options.data.options?.preprocess : undefined;
+  const folded = unfolded.options;
+  if (given && (given.layout !== folded.layout || given.channelOrder !== folded.channelOrder || given.scale !== folded.scale || !sameNumbers(given.mean, folded.mean) || !sameNumbers(given.std, folded.std))) {
+    throw new KilnError(
+      'KILN_QUANTIZE_CALIBRATION_INVALID',
+      `${parsed.path} has its image preprocessing folded in (${folded.layout}, ${folded.channelOrder}, scale ${folded.scale}, mean ${folded.mean.join(',')}, std ${folded.std.join(',')}); the calibration description differs: calibrate with the one it was folded with`,
+    );
+  }
+  const work = mkdtempSync(join(tmpdir(), 'kiln-quantize-folded-'));
+  try {
+    const floatPath = join(work, basename(parsed.path));
+    writeModel(unfolded.model, floatPath);
+    const quantizedPath = join(work, `quantized-${basename(options.output)}`);
+    const report = await quantize({ path: floatPath, model: unfolded.model }, { ...options, output: quantizedPath, force: true });
+    writeModel(foldImagePreprocess(readModel(quantizedPath).model, folded).model, options.output);
+    const inputBytes = statSync(parsed.path).size;
+    const outputBytes = statSync(options.output).size;
+    return { ...report, input: { path: parsed.path, bytes: inputBytes }, output: { path: options.output, bytes: outputBytes }, sizeRatio: outputBytes / inputBytes };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
 }
 
 /** Reads a model file once, with the checks every entry point makes. */

@@ -244,6 +244,17 @@ it('quantizes an archive whose model has the preprocessing folded in (kiln archi
   assert.ok(foldedInt8.graph!.node.some((node) => node.opType === 'QLinearConv' || node.opType === 'QuantizeLinear'), 'and quantized');
   const unfolded = unfoldImagePreprocess(foldedInt8)!;
   assert.ok(Buffer.from(encodeModel(unfolded.model)).equals(Buffer.from(encodeModel(floatInt8))), 'the same INT8 model as quantizing the float archive');
+
+  // The folded model on its own (taken out of the archive) quantizes the same way, with the
+  // description it was folded with; another description is refused in one line.
+  writeFileSync(join(folder, 'folded.onnx'), (await files(join(folder, 'folded.mar'))).get('mnv2.onnx')!);
+  const bare = kiln('quantize', join(folder, 'folded.onnx'), '-o', join(folder, 'bare-int8.onnx'), '--calib', join(folder, 'photos'), '--preprocess', 'preset=imagenet,resize=shorter-side:72:64');
+  assert.equal(bare.status, 0, bare.stderr);
+  assert.ok(readFileSync(join(folder, 'bare-int8.onnx')).equals(await modelIn(join(folder, 'folded-int8.mar'))), 'the bare folded model quantizes to the archive\'s INT8 model');
+  const other = kiln('quantize', join(folder, 'folded.onnx'), '-o', join(folder, 'other-int8.onnx'), '--calib', join(folder, 'photos'), '--preprocess', 'preset=imagenet,resize=shorter-side:72:64,order=bgr');
+  assert.notEqual(other.status, 0);
+  assert.match(other.stderr, /has its image preprocessing folded in .* calibrate with the one it was folded with/);
+  assert.ok(!existsSync(join(folder, 'other-int8.onnx')));
 });
 
 function readModelBytes(bytes: Uint8Array) {
