@@ -11,12 +11,11 @@
  * before. Whether a model was folded by kiln is read from its metadata without decoding it, so
  * loading a folded archive costs one onnxruntime session and no ONNX decode.
  */
-import { readFileSync } from 'node:fs';
 import { KilnError, isKilnError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { canFoldPreprocess, channelCount, fixedOutputSize, type ImagePreprocess } from '../image/index.js';
 import { FOLDED_PREPROCESS_KEY } from '../onnx/metadata-keys.js';
-import { peekMetadataProps } from '../onnx/peek.js';
+import { peekFileMetadataProps } from '../onnx/peek.js';
 import { Engine, type EngineOptions } from '../runtime/engine.js';
 import { resolveHandlerImage } from './image-config.js';
 
@@ -90,7 +89,7 @@ export async function loadImageModel(handler: string, modelPath: string, image: 
 /** True when the file carries kiln's folded-preprocessing metadata (read without decoding the model). */
 function foldedByKiln(modelPath: string): boolean {
   try {
-    return peekMetadataProps(readFileSync(modelPath))?.has(FOLDED_PREPROCESS_KEY) ?? false;
+    return peekFileMetadataProps(modelPath)?.has(FOLDED_PREPROCESS_KEY) ?? false;
   } catch {
     return false;
   }
