@@ -16,6 +16,7 @@ import { sharp, type OutputInfo, type Sharp } from './sharp.js';
 import { KilnError, describeError } from '../core/errors.js';
 import { ALPHA_BACKGROUND, MAX_INPUT_PIXELS, channelCount, invalidPreprocess, type ImagePreprocess } from './description.js';
 import { planResize, type ResizePlan } from './geometry.js';
+import { readJpegGeometry } from './jpeg-header.js';
 
 /** Decoded 8-bit pixels, interleaved, row-major (`width * height * channels` bytes). */
 export interface RawPixels {
@@ -58,7 +59,7 @@ async function open(input: ImageInput): Promise<{ image: Sharp; width: number; h
   try {
     // Truncated or corrupt files are refused rather than read in part.
     const image = sharp(input, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
-    const { width, height, orientation } = await image.metadata();
+    const { width, height, orientation } = readJpegGeometry(input) ?? (await image.metadata());
     if (!width || !height) throw new Error('no image size in the header');
     // EXIF orientations 5–8 turn the image a quarter: the upright image is height × width.
     const turned = (orientation ?? 1) >= 5;

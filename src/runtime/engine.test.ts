@@ -111,6 +111,7 @@ describe('Engine.load', () => {
       providers: ['cpu'],
       optimizedModelPath: undefined,
       sessionConfig: {},
+      soloIntraOpThreads: 0,
       label: 'model',
     });
   });

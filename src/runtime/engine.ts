@@ -1,3 +1,4 @@
+
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,7 +6,7 @@ import type * as Ort from 'onnxruntime-node';
 import { KilnError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { silentLogger } from '../core/log.js';
-import { scopedEngineDefaults } from './served-threads.js';
+import { scopedEngineDefaults, type SoloRuns } from './served-threads.js';
 import { feedProblems, type TensorSignature } from './feeds.js';
 import { ort } from './ort.js';
 import { fromOrtTensor, toOrtTensor, type HostTensor, type HostTensorType } from './tensors.js';
@@ -50,6 +51,11 @@ export interface EngineOptions {
 export type EngineConfig = Readonly<Required<Omit<EngineOptions, 'logger' | 'optimizedModelPath' | 'sessionConfig'>>> & {
   readonly optimizedModelPath: string | undefined;
   readonly sessionConfig: Readonly<Record<string, string>>;
+  /**
+   * Intra-op threads of runs that find themselves alone in a served process (runtime/served-threads.ts,
+   * "Solo runs"); 0 when every run uses `intraOpThreads`.
+   */
+  readonly soloIntraOpThreads: number;
 };
 
 const DEFAULTS = Object.freeze({
@@ -107,9 +113,16 @@ export class Engine {
   readonly outputs: readonly TensorSignature[];
   readonly #session: Ort.InferenceSession;
   readonly #logger: Logger;
+  /** Solo runs: when to use the wide session, and how to open it (dropped once tried). */
+  readonly #solo: SoloRuns | undefined;
+  #openSolo: (() => Promise<Ort.InferenceSession>) | undefined;
+  #soloSession: Ort.InferenceSession | undefined;
+  #released = false;
 
-  private constructor(session: Ort.InferenceSession, label: string, config: EngineConfig, logger: Logger) {
+  private constructor(session: Ort.InferenceSession, label: string, config: EngineConfig, logger: Logger, solo?: { runs: SoloRuns; open: () => Promise<Ort.InferenceSession> }) {
     this.#session = session;
+    this.#solo = solo?.runs;
+    this.#openSolo = solo?.open;
     this.label = label;
     this.config = config;
     this.#logger = logger;
@@ -121,13 +134,21 @@ export class Engine {
   static async load(model: string | Uint8Array, options: EngineOptions = {}): Promise<Engine> {
     const label = options.label ?? (typeof model === 'string' ? model : 'model');
     const scoped = scopedEngineDefaults();
+    const intraOpThreads = options.intraOpThreads || scoped?.intraOpThreads || DEFAULTS.intraOpThreads;
+    const providers = options.providers ?? DEFAULTS.providers;
+    // Solo runs only where the threads are the sizing rule's (not a handler's own) and on the CPU.
+    const solo =
+      scoped?.solo && !options.intraOpThreads && intraOpThreads > 0 && scoped.solo.intraOpThreads > intraOpThreads && providers.every((provider) => provider === 'cpu')
+        ? scoped.solo
+        : undefined;
     const config: EngineConfig = {
-      intraOpThreads: options.intraOpThreads || scoped?.intraOpThreads || DEFAULTS.intraOpThreads,
+      intraOpThreads,
       interOpThreads: options.interOpThreads ?? DEFAULTS.interOpThreads,
       graphOptimizationLevel: options.graphOptimizationLevel ?? DEFAULTS.graphOptimizationLevel,
-      providers: options.providers ?? DEFAULTS.providers,
+      providers,
       optimizedModelPath: options.optimizedModelPath,
       sessionConfig: { ...scoped?.sessionConfig, ...options.sessionConfig },
+      soloIntraOpThreads: solo?.intraOpThreads ?? 0,
       label,
     };
     const available = availableProviders();
@@ -149,13 +170,14 @@ export class Engine {
       ...(Object.keys(config.sessionConfig).length > 0 ? { extra: { ...config.sessionConfig } } : {}),
     };
     const logger = (options.logger ?? silentLogger()).child({ model: label });
+    const create = (options: Ort.InferenceSession.SessionOptions) =>
+      typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
     try {
-      const session =
-        typeof model === 'string'
-          ? await ort.InferenceSession.create(model, sessionOptions)
-          : await ort.InferenceSession.create(model, sessionOptions);
+      const session = await create(sessionOptions);
       logger.debug({ providers: config.providers, threads: config.intraOpThreads, sessionConfig: config.sessionConfig }, 'session created');
-      return new Engine(session, label, config, logger);
+      const { optimizedModelFilePath: _written, ...soloOptions } = sessionOptions;
+      const open = () => create({ ...soloOptions, intraOpNumThreads: solo!.intraOpThreads });
+      return new Engine(session, label, config, logger, solo && { runs: solo, open });
     } catch (error) {
       throw new KilnError('KILN_RUNTIME_SESSION_FAILED', `${label}: onnxruntime cannot load the model: ${cleanOrtMessage(error)}`, {
         cause: error,
@@ -178,9 +200,11 @@ export class Engine {
         });
       }
     }
+    const alone = this.#solo?.alone() === true;
+    const session = (alone && this.#soloSession) || this.#session;
     let results: Ort.InferenceSession.ReturnType;
     try {
-      results = outputNames ? await this.#session.run(ortFeeds, [...outputNames]) : await this.#session.run(ortFeeds);
+      results = outputNames ? await session.run(ortFeeds, [...outputNames]) : await session.run(ortFeeds);
     } catch (error) {
       throw new KilnError('KILN_RUNTIME_RUN_FAILED', `${this.label}: inference failed: ${cleanOrtMessage(error)}`, {
         cause: error,
@@ -189,7 +213,29 @@ export class Engine {
     }
     const outputs: Record<string, HostTensor> = {};
     for (const [name, value] of Object.entries(results)) outputs[name] = fromOrtTensor(value as Ort.Tensor);
+    if (alone && this.#openSolo) this.#openSoloSoon();
     return outputs;
+  }
+
+  /**
+   * Opens the solo session after the run that first wanted it has been answered (creating a
+   * session blocks this thread), so neither loading nor that answer waits for it. Once: if it
+   * fails, runs keep to the main session.
+   */
+  #openSoloSoon(): void {
+    const open = this.#openSolo!;
+    this.#openSolo = undefined;
+    setImmediate(() => {
+      if (this.#released) return;
+      open().then(
+        (session) => {
+          if (this.#released) void session.release();
+          else this.#soloSession = session;
+          this.#logger.debug({ threads: this.config.soloIntraOpThreads }, 'solo session created');
+        },
+        (error: unknown) => this.#logger.warn({ err: error }, 'solo session failed to load; every run keeps to the main session'),
+      );
+    });
   }
 
   /** Runs the model `iterations` times and discards the results (first-run allocations, caches). */
@@ -200,7 +246,9 @@ export class Engine {
 
   /** Frees the native session. The engine cannot run afterwards. */
   async release(): Promise<void> {
-    await this.#session.release();
+    this.#released = true;
+    this.#openSolo = undefined;
+    await Promise.all([this.#session.release(), this.#soloSession?.release()]);
   }
 
   #checkFeeds(feeds: Readonly<Record<string, HostTensor>>): void {

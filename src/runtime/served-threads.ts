@@ -15,6 +15,12 @@
  * burns the cores that decode the next batch between runs (0.74× throughput under 64 clients);
  * the short spin measured the same throughput as none and a lone request within 0.3–1 ms of the
  * hand-written server (docs/benchmarks.md, "The spin rule").
+ *
+ * Solo runs: a session sized by the rule leaves cores idle when its worker's batch is the only
+ * work in the process (one client: the other workers wait). A scope may then give engines a
+ * {@link SoloRuns}: the engine opens a second session with every core's threads after the first
+ * run that found itself alone, and runs on it whenever it is alone again. Under load every run
+ * keeps to its share of the cores, so the two never oversubscribe them together for long.
  * Applied only inside {@link withEngineDefaults}: the server wraps a handler's `initialize` in it;
  * engines loaded elsewhere (CLI, library) keep onnxruntime's defaults. An engine given explicit
  * intra-op threads (a handler's `handler.threads`) or its own session entries keeps them.
@@ -27,6 +33,16 @@ export interface EngineDefaults {
   readonly intraOpThreads?: number;
   /** Entries an engine's own `sessionConfig` may override. */
   readonly sessionConfig?: Readonly<Record<string, string>>;
+  /** Lets a run that has the cores to itself use them all (see "Solo runs" above). */
+  readonly solo?: SoloRuns;
+}
+
+/** What an engine needs for solo runs. */
+export interface SoloRuns {
+  /** Intra-op threads of the solo session: the machine's cores. */
+  readonly intraOpThreads: number;
+  /** Whether a run starting now would be the only work in the process. */
+  readonly alone: () => boolean;
 }
 
 /** onnxruntime's session key for spin-waiting intra-op threads. */

@@ -3,6 +3,7 @@ import type { Logger } from '../core/log.js';
 import { initializeArchiveHandler, type ReadyHandler } from '../handlers/from-archive.js';
 import { runBatch, type BatchRequest, type RequestOutcome } from '../handlers/run.js';
 import type { RequestInput } from '../handlers/types.js';
+import { batchesInFlightCounter } from './batches-in-flight.js';
 import { servedEngineDefaults, tuneHandlerProcess } from './host-tuning.js';
 
 /**
@@ -78,7 +79,7 @@ export class InProcessHost implements HandlerHost {
   async load(): Promise<void> {
     const { archive, logger, batchSize, modelName, workers } = this.#init;
     await tuneHandlerProcess();
-    this.#ready = await initializeArchiveHandler(archive, { logger, batchSize, modelName, workers, engineDefaults: servedEngineDefaults(workers) });
+    this.#ready = await initializeArchiveHandler(archive, { logger, batchSize, modelName, workers, engineDefaults: servedEngineDefaults(workers, batchesInFlightCounter()) });
   }
 
   async run(requests: readonly BatchRequest[]): Promise<HostResult> {

@@ -3,6 +3,8 @@
  * the archive's handler, then runs each batch it is sent through the contract checks and answers
  * with one outcome per request.
  */
+
+
 import { createLogger, type Logger } from '../core/log.js';
 import { initializeArchiveHandler } from '../handlers/from-archive.js';
 import { prepareBatch, type BatchRequest, type PreparedRun } from '../handlers/run.js';
@@ -54,7 +56,7 @@ export async function serveHandler(link: ServerLink, data: HostData, logger: Log
   try {
     ready = await initializeArchiveHandler(
       { ...data.archive, remove: async () => undefined },
-      { logger, batchSize: data.batchSize, modelName: data.modelName, workers: data.workers, engineDefaults: servedEngineDefaults(data.workers) },
+      { logger, batchSize: data.batchSize, modelName: data.modelName, workers: data.workers, engineDefaults: servedEngineDefaults(data.workers, data.batchesInFlight) },
     );
   } catch (error) {
     link.send({ type: 'init-error', error: serializeError(error) });

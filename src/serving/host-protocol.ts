@@ -26,6 +26,8 @@ export interface HostData {
   /** The version's worker count (see HostInit). */
   readonly workers: number;
   readonly logLevel: string;
+  /** The process's count of batches in flight (batches-in-flight.ts); only a thread shares it. */
+  readonly batchesInFlight?: Int32Array;
 }
 
 /** An error's cause as it crosses a boundary: enough to log it where it is received. */

@@ -8,10 +8,12 @@
  * `KILN_HANDLER_OVERLAP=0` runs handlers built with `overlap: true` strictly one batch at a time;
  * `KILN_ORT_SPINNING=0` makes onnxruntime's intra-op threads sleep at once, `=1` spin as
  * onnxruntime's defaults do (also between runs); `KILN_ORT_SPIN_US=n` sets the spin's length;
- * `KILN_SHARP_CONCURRENCY=n` sets libvips threads per image.
+ * `KILN_SHARP_CONCURRENCY=n` sets libvips threads per image; `KILN_SOLO_RUNS=0` keeps every run
+ * to the sizing rule's threads, even alone.
  */
 import { availableParallelism } from 'node:os';
 import { ALLOW_SPINNING, FORCE_SPINNING_STOP, intraOpThreadsFor, servedSpinConfig, SPIN_DURATION_US, type EngineDefaults } from '../runtime/served-threads.js';
+import { soloRunsOver } from './batches-in-flight.js';
 
 /**
  * libvips threads per image. Images of a batch already decode in parallel, one per libuv pool
@@ -46,10 +48,14 @@ export function overlapAllowed(): boolean {
 
 /**
  * Engine defaults of a served version with `workers` workers: the sizing rule of
- * runtime/served-threads.ts over this machine's cores, and its short spin.
+ * runtime/served-threads.ts over this machine's cores, and its short spin. Given the process's
+ * shared count of batches in flight (batches-in-flight.ts), a run that is alone may use every
+ * core ("Solo runs").
  */
-export function servedEngineDefaults(workers: number, cores: number = availableParallelism()): EngineDefaults {
-  return { intraOpThreads: intraOpThreadsFor(cores, workers), sessionConfig: spinConfig() };
+export function servedEngineDefaults(workers: number, batchesInFlight?: Int32Array, cores: number = availableParallelism()): EngineDefaults {
+  const intraOpThreads = intraOpThreadsFor(cores, workers);
+  const solo = batchesInFlight && intraOpThreads < cores && process.env['KILN_SOLO_RUNS'] !== '0' ? soloRunsOver(batchesInFlight, cores) : undefined;
+  return { intraOpThreads, sessionConfig: spinConfig(), ...(solo ? { solo } : {}) };
 }
 
 /** The served spin, or what a diagnostic switch asks for instead. */

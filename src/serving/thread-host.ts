@@ -1,5 +1,6 @@
 import { KilnError } from '../core/errors.js';
 import { siblingModule, startTypeScriptThread } from '../core/ts-thread.js';
+import { batchesInFlightCounter } from './batches-in-flight.js';
 import type { HostInit } from './handler-host.js';
 import type { HostMessage } from './host-protocol.js';
 import { RemoteHost, type ChannelOpener } from './remote-host.js';
@@ -20,7 +21,7 @@ export class ThreadHost extends RemoteHost {
 
 function openThread(init: HostInit): ChannelOpener {
   return (data, events) => {
-    const thread = startTypeScriptThread(siblingModule('thread-entry', import.meta.url), { workerData: data });
+    const thread = startTypeScriptThread(siblingModule('thread-entry', import.meta.url), { workerData: { ...data, batchesInFlight: batchesInFlightCounter() } });
     let crash: Error | undefined;
     thread.on('message', (message: HostMessage) => events.message(message));
     thread.on('error', (error) => {

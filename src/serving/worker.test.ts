@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { writeNoopArchive } from '../../test/fixtures/archives.js';
 import { silentLogger } from '../core/log.js';
+import { batchesInFlightCounter } from './batches-in-flight.js';
 import { ModelRegistry } from './registry.js';
 import { SERVING_DEFAULTS } from './settings.js';
 
@@ -66,4 +67,16 @@ test('a stopping worker gives back the batch it was handed ahead, bytes and all,
     ['sleep:400', 'sleep:400', 'x', 'y'],
   );
   await registry.unregister('pair');
+});
+
+test('the shared count of batches in flight rises while batches run and falls back to zero, also after a failure', async () => {
+  const counter = batchesInFlightCounter();
+  const before = Atomics.load(counter, 0);
+  const running = [predict('sleep:200'), predict('x')];
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(Atomics.load(counter, 0), before + 1, 'one batch handed over');
+  await Promise.all(running);
+  await assert.rejects(Promise.all([predict('throw'), predict('y')]));
+  assert.equal(Atomics.load(counter, 0), before);
+  assert.equal(before, 0, 'nothing left counted by the tests before');
 });

@@ -1,3 +1,4 @@
+
 import { KilnError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { OpenedArchive } from '../archive/read.js';
@@ -5,6 +6,7 @@ import { isFailure } from '../handlers/run.js';
 import type { HandlerHost, HostInit } from './handler-host.js';
 import type { BatchQueue, Job } from './batch-queue.js';
 import type { VersionSettings } from './settings.js';
+import { batchAnswered, batchHandedOver } from './batches-in-flight.js';
 
 /** A worker's lifecycle; changed only through {@link Worker.#setState}, which logs it. */
 export type WorkerState = 'starting' | 'ready' | 'busy' | 'stopping' | 'stopped' | 'failed';
@@ -145,6 +147,7 @@ export class Worker {
    */
   async #runBatch(host: HandlerHost, queue: BatchQueue, jobs: Job[], settings: VersionSettings, observe: WorkerObserver): Promise<void> {
     this.#inFlight++;
+    batchHandedOver();
     if (this.#state === 'ready') this.#setState('busy');
     const started = performance.now();
     const queueMs = Math.max(...jobs.map((job) => started - job.enqueuedAt));
@@ -181,6 +184,7 @@ export class Worker {
       }
     } finally {
       this.#inFlight--;
+      batchAnswered();
     }
     observe.batch({ size: jobs.length, queueMs, inferenceMs: performance.now() - started, handlerMs });
     if (this.#state === 'busy' && this.#inFlight === 0) this.#setState('ready');
