@@ -58,3 +58,17 @@ test('without a client timeout, however long a job waited, it is taken', async (
   queue.push({ request: { input: { body: 'old' } }, enqueuedAt: performance.now() - 10_000_000, resolve: () => undefined, reject: () => assert.fail('rejected') });
   assert.deepEqual(names(await queue.nextBatch(1, 0, new AbortController().signal)), ['old']);
 });
+
+test('a lone job goes to the worker that started waiting last, again and again (the warm one)', async () => {
+  const queue = new BatchQueue('m', 10);
+  const stop = new AbortController();
+  const idle = queue.nextBatch(1, 0, stop.signal);
+  for (const name of ['a', 'b', 'c']) {
+    // The worker that just answered asks again: it waits after `idle` did, and takes the next job.
+    const warm = queue.nextBatch(1, 0, stop.signal);
+    job(queue, name);
+    assert.deepEqual(names(await warm), [name]);
+  }
+  stop.abort();
+  assert.deepEqual(await idle, [], 'the worker that waited first got none');
+});
