@@ -2,7 +2,7 @@
  * A JPEG's size and EXIF orientation read from its header in JavaScript (image-size's JPEG
  * reader), so that planning a resize needs no sharp `metadata()` call: that call is a job on
  * libuv's pool, and its round trip cost a lone request ≈ 0.5 ms in a handler thread (measured
- * 2026-12-04, docs/benchmarks.md "Acceptance 1: one client"), about a tenth of the whole decode.
+ * 2026-12-04, docs/benchmarks.md "Acceptance 1 with solo runs"), a fifth of a whole 224² decode.
  * Only a header read without doubt is used; anything else (another format, a truncated or odd
  * header, an orientation outside 1–8) is left to sharp, which decodes the image anyway.
  */

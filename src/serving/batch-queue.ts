@@ -62,9 +62,10 @@ export class BatchQueue {
   /**
    * Wakes the waiting workers, the one that started waiting last first, so it takes the job: at
    * low load the same worker keeps answering while the others stay idle, its caches and its
-   * onnxruntime threads warm. Woken in arrival order, workers took turns, and a lone INT8
-   * MobileNetV2 request on camera-size JPEGs took ≈ 1.3 ms longer (docs/benchmarks.md, "Acceptance
-   * 1 with solo runs"). Under load every worker is busy and the order does not matter.
+   * onnxruntime threads warm. Woken in arrival order, workers took turns: with one worker per
+   * core, a lone INT8 MobileNetV2 request on camera-size JPEGs was 2.0–2.6 ms behind the
+   * hand-written server's p50, and 1.2 ms with this order (docs/benchmarks.md, "Acceptance 1 with
+   * solo runs"). Under load every worker is busy and the order does not matter.
    */
   #notify(): void {
     const waiters = [...this.#waiters].reverse();
