@@ -116,9 +116,19 @@ export interface PlainServer {
 }
 
 /** Starts handwritten.ts on an ephemeral port serving `models` (name → .onnx), once it listens. */
-export async function startHandwritten(models: Readonly<Record<string, string>>): Promise<PlainServer> {
-  const script = new URL('./handwritten.ts', import.meta.url).pathname;
-  const args = ['--import', 'tsx', script, '--port', '0', ...Object.entries(models).flatMap(([name, file]) => ['--model', `${name}=${file}`])];
+export function startHandwritten(models: Readonly<Record<string, string>>): Promise<PlainServer> {
+  return startListening('./handwritten.ts', Object.entries(models).flatMap(([name, file]) => ['--model', `${name}=${file}`]));
+}
+
+/** Starts bare.ts (node:http, reads the body, fixed answer): the HTTP floor of the ceiling bench. */
+export function startBare(): Promise<PlainServer> {
+  return startListening('./bare.ts', []);
+}
+
+/** Starts a bench script beside this file on port 0; resolves once it prints `listening URL`. */
+async function startListening(relative: string, extraArgs: readonly string[]): Promise<PlainServer> {
+  const script = new URL(relative, import.meta.url).pathname;
+  const args = ['--import', 'tsx', script, '--port', '0', ...extraArgs];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: new URL('../..', import.meta.url).pathname });
   killOnExit(child);
   let stderr = '';
@@ -130,7 +140,7 @@ export async function startHandwritten(models: Readonly<Record<string, string>>)
       const found = /^listening (http:\S+)$/m.exec(out);
       if (found) resolve(found[1]!);
     });
-    child.once('exit', (code) => reject(new Error(`handwritten.ts exited with ${code}: ${stderr}`)));
+    child.once('exit', (code) => reject(new Error(`${relative} exited with ${code}: ${stderr}`)));
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {

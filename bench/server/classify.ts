@@ -37,7 +37,7 @@ export function uptime(): string {
 }
 
 /** Waits until every model has at least one READY worker (startup models load in the background). */
-async function ready(server: Server, models: readonly string[]): Promise<void> {
+export async function ready(server: Server, models: readonly string[]): Promise<void> {
   const deadline = performance.now() + 180_000;
   for (const model of models) {
     for (;;) {
