@@ -109,6 +109,20 @@ function assertSameTopK(actual: readonly unknown[], expected: readonly unknown[]
   });
 }
 
+/** The handler of an archive answering `batches` one after another, as one worker would. */
+async function serveEach(path: string, batches: readonly (readonly RequestInput[])[]): Promise<(readonly unknown[])[]> {
+  const opened = await openArchive(path);
+  const { handler, model } = await initializeArchiveHandler(opened, { logger: silentLogger() });
+  try {
+    const answers: (readonly unknown[])[] = [];
+    for (const batch of batches) answers.push(await handler.handle(batch, new BatchContext(model, batch.map(() => ({})))));
+    return answers;
+  } finally {
+    await handler.close?.();
+    await opened.remove();
+  }
+}
+
 const feeds = (logs: Record<string, unknown>[]) => logs.map((line) => line['feed']).filter((feed) => feed !== undefined);
 
 describe('image_classifier with the preprocessing folded in', () => {
@@ -122,6 +136,22 @@ describe('image_classifier with the preprocessing folded in', () => {
     assertSameTopK(on.answers, off.answers);
     // Not vacuous: the three images get different answers.
     assert.notDeepEqual(off.answers[0], off.answers[2]);
+  });
+
+  it('answers each batch as a fresh handler would while it reuses batch memory, pixels and float alike', async () => {
+    // Same-sized batches in a row take the buffer the previous run gave back: every row must be
+    // this batch's own image, none left over from the last.
+    const [a, bad, b, c] = requests;
+    const batches = [[a!, bad!, b!, c!], [c!, b!, a!], [b!, b!, c!], [a!], [c!, a!, b!]];
+    for (const config of [IMAGE, `${IMAGE}  foldPreprocess: false\n`]) {
+      const path = await archive('reuse', config);
+      const inTurn = await serveEach(path, batches);
+      for (const [index, batch] of batches.entries()) {
+        const [fresh] = await serveEach(path, [batch]);
+        assertSameTopK(inTurn[index]!, fresh!);
+      }
+      assert.notDeepEqual(inTurn[1]![0], inTurn[1]![2], 'not vacuous: rows differ');
+    }
   });
 
   it('folds the old handler.image form too (the model\'s size, centre crop, cubic)', async () => {

@@ -31,6 +31,24 @@ test("a JPEG's header reads as sharp's metadata() reads it", async () => {
   }
 });
 
+test('a plain Uint8Array, and a view inside a larger buffer, read as the Buffer does', async () => {
+  // Handler threads get plain Uint8Arrays; the reader is handed a Buffer over the same memory,
+  // which must start at the view's own offset and end at its own end.
+  for (const [name, jpeg] of await jpegVariants()) {
+    const expected = readJpegGeometry(jpeg);
+    assert.deepEqual(readJpegGeometry(new Uint8Array(jpeg)), expected, `${name}, plain copy`);
+    const backing = new Uint8Array(jpeg.length + 64).fill(0xff);
+    backing.set(jpeg, 32);
+    const view = backing.subarray(32, 32 + jpeg.length);
+    assert.deepEqual(readJpegGeometry(view), expected, `${name}, view at offset 32`);
+    assert.deepEqual(view, new Uint8Array(jpeg), `${name}: the bytes are left as they were`);
+  }
+  const jpeg = await base().jpeg().toBuffer();
+  const cut = new Uint8Array(jpeg.length + 32).fill(0xff);
+  cut.set(jpeg.subarray(0, 20), 0);
+  assert.equal(readJpegGeometry(cut.subarray(0, 20)), undefined, 'a view cut before the frame header does not read past its end');
+});
+
 test('anything but a clean JPEG header is left to sharp', async () => {
   const jpeg = await base().jpeg().toBuffer();
   assert.equal(readJpegGeometry(await base().png().toBuffer()), undefined);

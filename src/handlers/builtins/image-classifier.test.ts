@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { seededRandom } from '../../core/random.js';
-import { probabilities, topK } from './image-classifier.js';
+import { BatchBuffers, probabilities, topK } from './image-classifier.js';
 
 // The obvious versions (array methods and a full sort), which the loops must match bit for bit.
 function referenceProbabilities(row: Float32Array, mode: 'auto' | 'always' | 'never'): Float32Array {
@@ -47,4 +47,20 @@ test('a row that is a distribution passes through under auto; a NaN logit makes 
 
 test('top-k names classes without a label by their index', () => {
   assert.deepEqual(topK(Float32Array.from([0.1, 0.9]), 5, new Map([[0, 'cat']])), { '1': 0.8999999761581421, cat: 0.10000000149011612 });
+});
+
+test('batch buffers: a given-back buffer is taken again for the same kind and length only, and a few are kept', () => {
+  const buffers = new BatchBuffers();
+  const pixels = buffers.take('pixels', 12);
+  assert.ok(pixels instanceof Uint8Array && pixels.length === 12);
+  buffers.give(pixels);
+  assert.notEqual(buffers.take('float', 12), pixels, 'another kind');
+  assert.notEqual(buffers.take('pixels', 13), pixels, 'another length');
+  assert.equal(buffers.take('pixels', 12), pixels, 'the same kind and length');
+  assert.notEqual(buffers.take('pixels', 12), pixels, 'taken once only');
+  const given: (Uint8Array | Float32Array)[] = Array.from({ length: BatchBuffers.KEPT + 2 }, () => new Float32Array(5));
+  for (const buffer of given) buffers.give(buffer);
+  const taken = Array.from({ length: BatchBuffers.KEPT + 2 }, () => buffers.take('float', 5));
+  assert.equal(taken.filter((buffer) => given.includes(buffer)).length, BatchBuffers.KEPT, 'at most KEPT are kept');
+  assert.ok(!taken.includes(given[0]!) && !taken.includes(given[1]!), 'the oldest go first');
 });

@@ -84,13 +84,43 @@ export interface PreparedBatch {
 }
 
 /**
+ * Batch tensors' memory, used again once a run is done with it. A camera-size request's bytes,
+ * its decoded pixels and its row of the batch are each a fresh ArrayBuffer; V8 starts a full GC
+ * for every 64 MB or so of such external memory, whatever the JavaScript heap holds, so every
+ * buffer not allocated per batch spaces those GCs out. A few are kept: with overlap, the next
+ * batch is stacked while the current one runs.
+ */
+export class BatchBuffers {
+  static readonly KEPT = 4;
+  readonly #free: (Uint8Array | Float32Array)[] = [];
+
+  /** A buffer of `length` elements for `feed` (reused when one is free; contents unspecified). */
+  take(feed: 'float' | 'pixels', length: number): Uint8Array | Float32Array {
+    const at = this.#free.findIndex((buffer) => buffer.length === length && (feed === 'pixels') === buffer instanceof Uint8Array);
+    if (at >= 0) return this.#free.splice(at, 1)[0]!;
+    return feed === 'pixels' ? new Uint8Array(length) : new Float32Array(length);
+  }
+
+  /** Hands a batch tensor's memory back once nothing reads it any more; the oldest spare goes first. */
+  give(buffer: Uint8Array | Float32Array): void {
+    this.#free.push(buffer);
+    if (this.#free.length > BatchBuffers.KEPT) this.#free.shift();
+  }
+}
+
+/**
  * The image_classifier's preprocess: each request's bytes through the image module (each image
  * decodes on its own: one that is not an image fails alone, not its batch), stacked into one
  * batch tensor: float32 by the description, or with `feed: 'pixels'` uint8 `[n, H, W, C]` for a
  * model with the preprocessing folded in. Images whose tensor size differs from the batch's
  * first (possible with the `multiple-of` mode) fail alone.
  */
-export async function prepareImageBatch(requests: readonly RequestInput[], preprocess: ImagePreprocess, feed: 'float' | 'pixels' = 'float'): Promise<PreparedBatch> {
+export async function prepareImageBatch(
+  requests: readonly RequestInput[],
+  preprocess: ImagePreprocess,
+  feed: 'float' | 'pixels' = 'float',
+  buffers?: BatchBuffers,
+): Promise<PreparedBatch> {
   const prepared = await settleEach(requests, (request, index): Promise<ImageTensor | ImagePixels> =>
     feed === 'pixels' ? requestImagePixels(requestBytes(request, index), preprocess, index) : requestImageTensor(requestBytes(request, index), preprocess, index),
   );
@@ -105,7 +135,7 @@ export async function prepareImageBatch(requests: readonly RequestInput[], prepr
   );
   const decoded = succeeded(images);
   const size = first.data.length;
-  const data = feed === 'pixels' ? new Uint8Array(decoded.length * size) : new Float32Array(decoded.length * size);
+  const data = buffers ? buffers.take(feed, decoded.length * size) : feed === 'pixels' ? new Uint8Array(decoded.length * size) : new Float32Array(decoded.length * size);
   decoded.forEach(({ value }, row) => data.set(value.data, row * size));
   return { images, tensor: { type: feed === 'pixels' ? 'uint8' : 'float32', dims: [decoded.length, ...first.dims.slice(1)], data } };
 }
@@ -123,6 +153,7 @@ export function imageClassifier(): Handler {
   let feed: 'float' | 'pixels';
   let config: z.infer<typeof ConfigSchema>;
   let labels: Map<number, string>;
+  const buffers = new BatchBuffers();
   return defineHandler<PreparedBatch, (Float32Array | Error)[]>({
     overlap: true,
     async initialize(context: HandlerContext) {
@@ -136,11 +167,17 @@ export function imageClassifier(): Handler {
       labels = loadLabels(context.modelDir);
     },
     async preprocess(requests) {
-      return prepareImageBatch(requests, preprocess, feed);
+      return prepareImageBatch(requests, preprocess, feed, buffers);
     },
     async inference({ images, tensor }) {
       if (!tensor) return images as Error[];
-      const outputs = await engine.run({ [engine.inputs[0]!.name]: tensor });
+      let outputs;
+      try {
+        outputs = await engine.run({ [engine.inputs[0]!.name]: tensor });
+      } finally {
+        // onnxruntime has read the batch by now, whether the run succeeded or not.
+        buffers.give(tensor.data as Uint8Array | Float32Array);
+      }
       const scores = outputs[engine.outputs[0]!.name]!;
       const classes = scores.dims[scores.dims.length - 1]!;
       const data = scores.data as Float32Array;
